@@ -1,0 +1,1 @@
+"""The pipeline graph (`pipelines.graph.build`) and the runners of its two modes."""

@@ -1,0 +1,119 @@
+"""The one pipeline graph of weir, shared by batch rebuilds and streaming.
+
+    source -> ParseEvents -> [scope filter] -> DedupeEvents -> Enrich -> AggregateMetrics
+                   \\-> dead letters                                  \\-> events rows
+    every table's rows -> sink.write(table)
+
+`build` takes the source and the sink as arguments and returns the PCollections it made,
+so tests inject `beam.Create`/`TestStream` sources and assert on the outputs. The modes
+differ only in their source, sink and `GraphConfig` (windowing for streaming).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import apache_beam as beam
+from apache_beam.metrics import Metrics
+
+from transforms.aggregate import AggregateMetrics
+from transforms.dedupe import DEFAULT_HORIZON_S, DedupeEvents
+from transforms.enrich import Enrich
+from transforms.metrics import DIMENSIONS, METRICS
+from transforms.parse import ParseEvents
+from transforms.rows import dead_letter_row, event_row
+from transforms.timeutil import day_str
+
+TABLES = (
+    "events",
+    "dead_letters",
+    "url_metrics_5m",
+    "url_metrics_1d",
+    "breakdown_metrics_5m",
+    "breakdown_metrics_1d",
+)
+
+
+class Sink(Protocol):
+    """Where table rows go: `write(table)` returns a PTransform over `PCollection[dict]`."""
+
+    def write(self, table: str) -> beam.PTransform: ...
+
+
+@dataclass(frozen=True)
+class GraphConfig:
+    """What differs between runs of the graph; validated before the graph is built.
+
+    Attributes:
+      days: only events of these UTC days (and dead letters received on them) are kept; the
+        rest are counted as out of scope. Empty keeps everything.
+      fallback_received_ms: the receive time given to dead letters that carry no time at all.
+      dedupe_horizon_s: event-time horizon within which a repeated event_id is a duplicate.
+      windowing: PTransform applied before the 5-minute aggregation (streaming); None = batch.
+      daily: also produce the daily tables (batch rebuilds do; the stream leaves them to it).
+    """
+
+    days: frozenset[str] = frozenset()
+    fallback_received_ms: int = 0
+    dedupe_horizon_s: int = DEFAULT_HORIZON_S
+    windowing: beam.PTransform | None = None
+    daily: bool = True
+    metrics: tuple = field(default=METRICS)
+    dimensions: tuple = field(default=DIMENSIONS)
+
+    def __post_init__(self):
+        if self.dedupe_horizon_s <= 0:
+            raise ValueError("dedupe_horizon_s must be positive")
+        for day in self.days:
+            if len(day) != 10:
+                raise ValueError(f"days must be YYYY-MM-DD, got {day!r}")
+
+
+class _InScope(beam.DoFn):
+    """Keeps rows whose day is in scope; counts the rest (never a silent drop)."""
+
+    def __init__(self, days: frozenset[str], time_field: str, what: str):
+        self._days, self._field = days, time_field
+        self._skipped = Metrics.counter("weir", f"{what}_out_of_scope")
+
+    def process(self, element):
+        if day_str(element[self._field]) in self._days:
+            yield element
+        else:
+            self._skipped.inc()
+
+
+def build(root, source: beam.PTransform, sink: Sink | None, config: GraphConfig = GraphConfig()) -> dict:
+    """Applies the whole graph to `root` (a Pipeline).
+
+    Args:
+      source: PTransform producing `PCollection[RawRecord]` (archive files, Pub/Sub, Create).
+      sink: receives every table's rows; None writes nothing (tests).
+      config: see `GraphConfig`.
+
+    Returns:
+      {table name: PCollection[row dict]} for every table in TABLES the config produces, plus
+      "enriched" (PCollection[Event]) and "duplicates" (PCollection[Event]).
+    """
+    raw = root | "Read" >> source
+    parsed = raw | "Parse" >> ParseEvents(config.fallback_received_ms)
+    events, dead = parsed.events, parsed.dead
+    if config.days:
+        events = events | "EventsInScope" >> beam.ParDo(_InScope(config.days, "ts", "events"))
+        dead = dead | "DeadInScope" >> beam.ParDo(_InScope(config.days, "received_at", "dead_letters"))
+    deduped = events | "Dedupe" >> DedupeEvents(config.dedupe_horizon_s)
+    enriched = deduped.events | "Enrich" >> Enrich()
+    out = dict(
+        enriched
+        | "Aggregate" >> AggregateMetrics(config.metrics, config.dimensions, config.windowing, config.daily)
+    )
+    out["events"] = enriched | "EventRows" >> beam.Map(event_row)
+    out["dead_letters"] = dead | "DeadLetterRows" >> beam.Map(dead_letter_row)
+    if sink is not None:
+        for table in TABLES:
+            if table in out:
+                out[table] | f"Write_{table}" >> sink.write(table)
+    out["enriched"] = enriched
+    out["duplicates"] = deduped.duplicates
+    return out

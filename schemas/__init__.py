@@ -1,0 +1,91 @@
+"""The one source of truth for table and archive schemas.
+
+Reads the JSON files beside this module as package data (so the same bytes serve the
+pipeline on a Dataflow worker, the local warehouse, and Terraform's `file()`).
+
+In: nothing. Out: `TableSpec` records for every table of SPEC section 3, and the Avro
+schema of the raw archive record.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from dataclasses import dataclass
+from importlib import resources
+
+DEFAULT_DATASET = "web_analytics"
+
+
+@dataclass(frozen=True)
+class Field:
+    """One column of a BigQuery table schema."""
+
+    name: str
+    type: str
+    mode: str
+    description: str
+
+    @property
+    def repeated(self) -> bool:
+        return self.mode == "REPEATED"
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """A table: its columns, the column it is partitioned on (by DAY), clustering, retention."""
+
+    name: str
+    fields: tuple[Field, ...]
+    partition_field: str
+    clustering: tuple[str, ...]
+    expiration_days: int
+    description: str
+
+    @property
+    def field_names(self) -> tuple[str, ...]:
+        return tuple(f.name for f in self.fields)
+
+    def field(self, name: str) -> Field:
+        for f in self.fields:
+            if f.name == name:
+                return f
+        raise KeyError(f"{self.name} has no column {name!r}")
+
+    def bigquery_schema_json(self) -> list[dict]:
+        return [
+            {"name": f.name, "type": f.type, "mode": f.mode, "description": f.description}
+            for f in self.fields
+        ]
+
+
+def _read(name: str) -> str:
+    return resources.files(__package__).joinpath(name).read_text(encoding="utf-8")
+
+
+@functools.cache
+def tables() -> dict[str, TableSpec]:
+    """All tables of the contract, by name."""
+    catalog = json.loads(_read("tables.json"))
+    out = {}
+    for name, meta in catalog["tables"].items():
+        fields = tuple(Field(**f) for f in json.loads(_read(meta["schema"])))
+        out[name] = TableSpec(
+            name=name,
+            fields=fields,
+            partition_field=meta["partition_field"],
+            clustering=tuple(meta["clustering"]),
+            expiration_days=int(meta["expiration_days"]),
+            description=meta["description"],
+        )
+    return out
+
+
+def table(name: str) -> TableSpec:
+    return tables()[name]
+
+
+@functools.cache
+def archive_record_schema() -> dict:
+    """The Avro schema (a dict, as fastavro takes it) of one raw archive record."""
+    return json.loads(_read("archive_record.avsc"))

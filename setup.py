@@ -1,0 +1,40 @@
+"""Packaging for weir: the pipeline packages, the schemas as package data, the `weir` CLI.
+
+Dataflow workers install the job's code from this file (`--setup_file`), so everything the
+graph imports on a worker must be listed here. Apache Beam is pinned once, in BEAM_VERSION;
+templates/Dockerfile reads the same pin (see templates/README.md).
+"""
+
+from setuptools import setup
+
+BEAM_VERSION = "2.77.0"
+
+setup(
+    name="weir",
+    version="0.1.0",
+    description="Open web content analytics: pixel events in, per-URL time series out (Beam + BigQuery).",
+    python_requires=">=3.10",
+    packages=["weir", "weir.warehouse", "pipelines", "transforms", "schemas"],
+    package_data={
+        "schemas": ["*.json", "*.avsc", "bigquery/*.json"],
+        "transforms": ["data/*.json"],
+    },
+    install_requires=[
+        f"apache-beam[gcp]=={BEAM_VERSION}",
+        "duckdb>=1.1,<3",
+        "sqlglot>=26,<31",
+        "fastavro>=1.9,<2",
+        "orjson>=3.9,<4",
+        "zetasketch-py==0.1.3",
+        "pyfarmhash>=0.4,<1",
+        "ua-parser[regex]>=1.0,<2",
+        "publicsuffixlist>=1.0",
+        "crawlerdetect>=0.3,<1",
+        "google-cloud-bigquery>=3.20,<4",
+        "google-cloud-storage>=2.14,<4",
+    ],
+    extras_require={
+        "test": ["pytest>=8", "ruff>=0.5", "gcp-storage-emulator==2026.7.19"],
+    },
+    entry_points={"console_scripts": ["weir = weir.cli:main"]},
+)

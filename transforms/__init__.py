@@ -1,0 +1,1 @@
+"""Beam composites and the pure functions under them, shared by batch and streaming."""

@@ -1,0 +1,68 @@
+"""Derived fields of SPEC section 2, computed the same way in every mode.
+
+`enrich_event` is pure: a validated `Event` in, the same dict with the derived fields out
+(`url` becomes the canonical URL, the URL as sent moves to `raw_url`). The client IP is
+dropped here, the first step after validation, so it is never written anywhere.
+`Enrich` is the Beam composite around it.
+"""
+
+from __future__ import annotations
+
+import apache_beam as beam
+import farmhash
+
+from transforms.records import Event
+from transforms.referrers import classify
+from transforms.urls import campaign, canonical_url, host_of
+from transforms.useragents import parse_user_agent
+
+_TWO_63 = 1 << 63
+
+
+def farm_fingerprint(value: str) -> int:
+    """BigQuery's FARM_FINGERPRINT: FarmHash Fingerprint64 of the UTF-8 bytes, as signed INT64."""
+    fp = farmhash.fingerprint64(value)
+    return fp - (1 << 64) if fp >= _TWO_63 else fp
+
+
+def visitor_type(session_index: int | None) -> str | None:
+    if session_index is None:
+        return None
+    return "new" if session_index == 1 else "returning"
+
+
+def channel_of(extra) -> str:
+    if isinstance(extra, dict) and isinstance(extra.get("channel"), str) and extra["channel"]:
+        return extra["channel"].lower()
+    return "website"
+
+
+def enrich_event(event: Event) -> Event:
+    """Adds canonical URL, campaign, referrer, device/browser/OS, bot flag, visitor fields."""
+    event = dict(event)  # never mutate an element Beam may still hold elsewhere
+    raw_url = event["url"]
+    event.pop("ip", None)  # geo from IP is a later, opt-in step; the raw IP is never kept
+    category, domain = classify(event.get("referrer"), event["site"], host_of(raw_url))
+    ua = parse_user_agent(event.get("user_agent"))
+    event.update(campaign(raw_url))
+    event.update(
+        raw_url=raw_url,
+        url=canonical_url(raw_url),
+        referrer_category=category,
+        referrer_domain=domain,
+        device_type=ua.device_type,
+        browser=ua.browser,
+        os=ua.os,
+        is_bot=ua.is_bot,
+        visitor_type=visitor_type(event.get("session_index")),
+        visitor_fp=farm_fingerprint(event["visitor_id"]),
+        channel=channel_of(event.get("extra")),
+    )
+    return event
+
+
+class Enrich(beam.PTransform):
+    """Takes `PCollection[Event]` (validated), produces `PCollection[Event]` with SPEC §2 fields."""
+
+    def expand(self, events):
+        return events | "EnrichEvent" >> beam.Map(enrich_event)

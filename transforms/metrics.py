@@ -1,0 +1,135 @@
+"""The metric and dimension registry: each metric and dimension is declared once, here.
+
+The aggregation (`transforms.aggregate`), the table rows and the schema checks all derive
+from these lists, so adding a metric or a dimension is one entry here plus its column in
+`schemas/bigquery/*_metrics_*.json` (a test fails until the two agree). Breakdown
+dimensions are rows (`dimension`, `value`), so a new dimension needs no schema change at all.
+
+A metric reads one enriched event at a time:
+- kind "sum": `value(event)` is an int added to the row (0 or None adds nothing);
+- kind "distinct": `value(event)` is an INT64 key (or None); the row holds an HLL++ sketch of
+  the keys and the column is its estimate. Sketches merge exactly, so 5-minute rows roll up
+  into days and days into months with no double counting.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Literal
+
+from transforms.enrich import farm_fingerprint
+from transforms.records import Event
+
+STANDARD_ACTIONS = frozenset({"pageview", "heartbeat", "videostart", "videoheartbeat"})
+NONE_VALUE = "(none)"
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One metric column: how an event contributes and how rows merge."""
+
+    name: str
+    kind: Literal["sum", "distinct"]
+    value: Callable[[Event], Any]
+    description: str
+    sketch_column: str | None = None  # distinct metrics whose sketch is stored, not just its estimate
+
+
+@dataclass(frozen=True)
+class Dimension:
+    """One breakdown dimension: the event's value for it (None -> NONE_VALUE)."""
+
+    name: str
+    value: Callable[[Event], str | None]
+    description: str
+
+
+def _human(event: Event) -> bool:
+    return not event["is_bot"]
+
+
+def _is(action: str) -> Callable[[Event], int]:
+    def count(event: Event) -> int:
+        return int(_human(event) and event["action"] == action)
+
+    count.__name__ = f"count_{action}"
+    return count
+
+
+def _visitor(event: Event) -> int | None:
+    return event["visitor_fp"] if _human(event) else None
+
+
+def _visitor_of_type(kind: str) -> Callable[[Event], int | None]:
+    def key(event: Event) -> int | None:
+        return event["visitor_fp"] if _human(event) and event.get("visitor_type") == kind else None
+
+    key.__name__ = f"{kind}_visitor"
+    return key
+
+
+def _engaged(event: Event) -> int:
+    return (event.get("engaged_seconds") or 0) if _human(event) and event["action"] == "heartbeat" else 0
+
+
+def _bot_pageview(event: Event) -> int:
+    return int(event["is_bot"] and event["action"] == "pageview")
+
+
+def _session(event: Event) -> int | None:
+    sid = event.get("session_id")
+    return farm_fingerprint(f"{event['visitor_id']}\x1f{sid}") if sid and _human(event) else None
+
+
+def _custom(event: Event) -> int:
+    return int(_human(event) and event["action"] not in STANDARD_ACTIONS)
+
+
+METRICS: tuple[Metric, ...] = (
+    Metric("pageviews", "sum", _is("pageview"), "Human page views."),
+    Metric("visitors", "distinct", _visitor,
+           "Distinct visitors with any human event in the row (HLL++ estimate).",
+           sketch_column="visitors_sketch"),
+    Metric("new_visitors", "distinct", _visitor_of_type("new"),
+           "Distinct visitors with a human event whose session_index = 1."),
+    Metric("returning_visitors", "distinct", _visitor_of_type("returning"),
+           "Distinct visitors with a human event whose session_index > 1."),
+    Metric("engaged_seconds", "sum", _engaged, "Sum of engaged_seconds of human heartbeats."),
+    Metric("video_starts", "sum", _is("videostart"), "Human videostart events."),
+    Metric("bot_pageviews", "sum", _bot_pageview, "Page views by known crawlers."),
+    Metric("sessions", "distinct", _session, "Distinct (visitor_id, session_id) with a human event."),
+    Metric("custom_events", "sum", _custom, "Human events with a custom action name."),
+)
+
+
+def _field(name: str) -> Callable[[Event], str | None]:
+    def get(event: Event) -> str | None:
+        return event.get(name)
+
+    get.__name__ = f"get_{name}"
+    return get
+
+
+DIMENSIONS: tuple[Dimension, ...] = (
+    Dimension("referrer_category", _field("referrer_category"), "internal, search, social, other or direct."),
+    Dimension("referrer_domain", _field("referrer_domain"), "Registrable domain of the referrer."),
+    Dimension("campaign", _field("utm_campaign"), "utm_campaign of the page URL."),
+    Dimension("utm_source", _field("utm_source"), "utm_source of the page URL."),
+    Dimension("utm_medium", _field("utm_medium"), "utm_medium of the page URL."),
+    Dimension("device_type", _field("device_type"), "desktop, mobile, tablet or other."),
+    Dimension("browser", _field("browser"), "Browser family."),
+    Dimension("os", _field("os"), "Operating system family."),
+    Dimension("visitor_type", _field("visitor_type"), "new or returning (from session_index)."),
+    Dimension("channel", _field("channel"), "Delivery channel (extra.channel, default website)."),
+    Dimension("action", _field("action"), "The event's action; counts custom actions by name."),
+)
+
+
+def metric_columns(metrics: tuple[Metric, ...] = METRICS) -> list[str]:
+    """Metric columns of every metrics table, in schema order."""
+    cols = []
+    for m in metrics:
+        cols.append(m.name)
+        if m.sketch_column:
+            cols.append(m.sketch_column)
+    return cols

@@ -1,0 +1,96 @@
+"""The staged-files sink: table rows -> NDJSON files per (table, partition day).
+
+A rebuild does not write to the warehouse from inside the pipeline. It stages each table's
+rows as newline-delimited JSON (BigQuery's load-job encoding), one file set per partition
+day, under `<staging>/<table>/<YYYY-MM-DD>-*.json`, and the warehouse commits the staged
+days after the pipeline succeeded: BigQuery with one WRITE_TRUNCATE load job per partition,
+DuckDB in one transaction (it has a single writer, which must not be a Beam worker). A
+failed pipeline therefore changes no table.
+"""
+
+from __future__ import annotations
+
+import apache_beam as beam
+from apache_beam.io import fileio
+from apache_beam.io.filesystems import FileSystems
+from apache_beam.options.value_provider import StaticValueProvider
+
+from transforms.rows import partition_day, row_encoder
+
+
+class _JsonLineSink(fileio.FileSink):
+    """Receives (day, encoded JSON line) pairs from WriteToFiles and writes the line."""
+
+    def open(self, fh):
+        self._fh = fh
+
+    def write(self, record: tuple[str, bytes]):
+        self._fh.write(record[1])
+        self._fh.write(b"\n")
+
+    def flush(self):
+        self._fh.flush()
+
+
+class _EncodeForDay(beam.DoFn):
+    def __init__(self, table: str):
+        self._table = table
+
+    def setup(self):
+        self._encode = row_encoder(self._table)
+        self._day = partition_day(self._table)
+
+    def process(self, row):
+        yield self._day(row), self._encode(row)
+
+
+def _destination(item):
+    return item[0]
+
+
+class _WriteTableFiles(beam.PTransform):
+    def __init__(self, root: str, table: str, shards: int):
+        super().__init__()
+        self._root, self._table, self._shards = root, table, shards
+
+    def expand(self, rows):
+        directory = FileSystems.join(self._root, self._table)
+        return (
+            rows
+            | "EncodeJson" >> beam.ParDo(_EncodeForDay(self._table))
+            | "WriteDayFiles" >> fileio.WriteToFiles(
+                path=directory,
+                destination=_destination,
+                sink=lambda _dest: _JsonLineSink(),
+                file_naming=fileio.destination_prefix_naming(suffix=".json"),
+                shards=self._shards,
+                temp_directory=StaticValueProvider(str, FileSystems.join(self._root, ".tmp")),
+            )
+        )
+
+
+class StagedFilesSink:
+    """A graph sink: `sink.write(table)` is a PTransform that stages that table's rows.
+
+    Args:
+      root: staging directory (local path or gs://), empty or absent before the run.
+      shards: files per (table, day); 1 suits a single local worker.
+    """
+
+    def __init__(self, root: str, shards: int = 1):
+        self.root = root
+        self.shards = shards
+
+    def write(self, table: str) -> beam.PTransform:
+        return _WriteTableFiles(self.root, table, self.shards)
+
+
+def staged_files(root: str) -> dict[str, dict[str, list[str]]]:
+    """{table: {day: [file paths]}} of what a run staged under `root`."""
+    out: dict[str, dict[str, list[str]]] = {}
+    matches = FileSystems.match([FileSystems.join(root, "*", "*.json")])[0].metadata_list
+    for meta in matches:
+        table_dir, name = meta.path.rsplit("/", 1)
+        table = table_dir.rsplit("/", 1)[1]
+        out.setdefault(table, {}).setdefault(name[:10], []).append(meta.path)
+    return out

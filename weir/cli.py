@@ -1,0 +1,114 @@
+"""The `weir` command line (SPEC section 4)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from weir import config
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--home", default=None, help="Local state directory (default $WEIR_HOME or ./.weir).")
+    p.add_argument("--project", default=None, help="Google Cloud project: use BigQuery instead of the local warehouse.")
+    p.add_argument("--dataset", default=None, help="Dataset of the tables (default web_analytics).")
+
+
+def _warehouse(args):
+    from weir.warehouse import open_warehouse
+
+    s = config.resolve(args.home, args.project, args.dataset)
+    extra = {}
+    if getattr(args, "bq_location", None):
+        extra["location"] = args.bq_location
+    return s, open_warehouse(s.project, s.dataset, s.home, **extra)
+
+
+def cmd_demo(args) -> int:
+    from weir.demo import run_demo
+
+    run_demo(config.resolve(args.home, None, args.dataset), events=args.events, day=args.date)
+    return 0
+
+
+def cmd_rebuild(args, beam_args: list[str]) -> int:
+    from apache_beam.options.pipeline_options import PipelineOptions
+
+    from pipelines.rebuild import run_rebuild
+
+    settings, warehouse = _warehouse(args)
+    flags = [f"--input={p}" for p in args.input] + beam_args
+    if args.date:
+        flags.append(f"--date={args.date}")
+    if args.runner:
+        flags.append(f"--runner={args.runner}")
+    if args.project:
+        flags.append(f"--project={args.project}")
+    options = PipelineOptions(flags)
+    result = run_rebuild(options, warehouse, staging_root=args.staging or settings.staging_root)
+    print(f"rebuilt {len(result.days)} day(s) in {result.seconds:.1f} s: "
+          + ", ".join(f"{t}={n}" for t, n in result.loaded.items()))
+    return 0
+
+
+def cmd_sql(args) -> int:
+    from weir.output import print_result
+
+    _, warehouse = _warehouse(args)
+    print_result(warehouse.query(args.query), args.format)
+    return 0
+
+
+def cmd_init(args) -> int:
+    settings, warehouse = _warehouse(args)
+    warehouse.ensure_tables()
+    where = f"BigQuery {settings.project}.{settings.dataset}" if settings.project else warehouse.path
+    print(f"tables ready in {where}: {', '.join(warehouse.tables())}")
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="weir", description="Open web content analytics on Beam and BigQuery.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    d = sub.add_parser("demo", help="Generate a day of traffic, rebuild it locally, show the results.")
+    _common(d)
+    d.add_argument("--events", type=int, default=30_000, help="About how many events to generate.")
+    d.add_argument("--date", default=None, help="Day to generate (default: yesterday, UTC).")
+
+    r = sub.add_parser("rebuild", help="Batch mode: rebuild days from archive files (JSON lines or Avro).",
+                       epilog="Other flags (e.g. --region, --temp_location) go to Apache Beam.")
+    _common(r)
+    r.add_argument("--input", action="append", required=True, help="Path or glob, local or gs://. Repeatable.")
+    r.add_argument("--date", default=None, help="Rebuild only this UTC day (YYYY-MM-DD).")
+    r.add_argument("--runner", default=None, help="Beam runner (default: the local FnApiRunner; DataflowRunner on GCP).")
+    r.add_argument("--staging", default=None, help="Staging location for table files (gs:// with Dataflow).")
+    r.add_argument("--bq-location", dest="bq_location", default=None, help="BigQuery location (e.g. EU, US).")
+
+    q = sub.add_parser("sql", help="Run BigQuery Standard SQL against the warehouse.")
+    _common(q)
+    q.add_argument("query", help="The SQL; table names resolve in the dataset.")
+    q.add_argument("--format", choices=("table", "json", "csv"), default="table")
+
+    i = sub.add_parser("init", help="Create the dataset and tables (from schemas/) where missing.")
+    _common(i)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    args, rest = parser().parse_known_args(argv)
+    if rest and args.command != "rebuild":
+        parser().error(f"unrecognized arguments: {' '.join(rest)}")
+    try:
+        if args.command == "rebuild":
+            return cmd_rebuild(args, rest)
+        return {"demo": cmd_demo, "sql": cmd_sql, "init": cmd_init}[args.command](args)
+    except (ValueError, FileNotFoundError) as exc:
+        print(f"weir {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,46 @@
+"""The warehouse interface the commands use: create tables, commit a rebuild, run SQL."""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass
+from typing import Any
+
+from pipelines.graph import TABLES
+
+
+@dataclass(frozen=True)
+class QueryResult:
+    """Rows of a query: column names and tuples of Python values."""
+
+    columns: list[str]
+    rows: list[tuple[Any, ...]]
+
+    def records(self) -> list[dict[str, Any]]:
+        return [dict(zip(self.columns, row)) for row in self.rows]
+
+
+class Warehouse(abc.ABC):
+    """Tables of SPEC section 3 in one dataset, and BigQuery Standard SQL over them."""
+
+    dataset: str
+
+    @abc.abstractmethod
+    def ensure_tables(self) -> None:
+        """Creates the dataset and every table from `schemas/` where missing; adds new columns."""
+
+    @abc.abstractmethod
+    def replace_days(self, staged: dict[str, dict[str, list[str]]], days: set[str]) -> dict[str, int]:
+        """Makes each table's partitions for `days` hold exactly the staged rows.
+
+        `staged` is {table: {day: [NDJSON file paths]}} (see `transforms.sinks.staged_files`);
+        a day with no staged file for a table becomes empty in that table. Returns the rows
+        loaded per table. Running it twice with the same files leaves the same tables.
+        """
+
+    @abc.abstractmethod
+    def query(self, sql: str) -> QueryResult:
+        """Runs BigQuery Standard SQL; unqualified names resolve in the dataset."""
+
+    def tables(self) -> tuple[str, ...]:
+        return TABLES

@@ -1,0 +1,149 @@
+"""The embedded local warehouse: one DuckDB file under $WEIR_HOME, same tables and columns.
+
+DuckDB allows one writing process, or many readers, per file. So connections are opened
+per operation and closed at once (a query never holds the file while a commit waits), a
+rebuild's rows reach the file only through `replace_days` in the weir process (never from a
+Beam worker), and an operation that finds the file locked retries for a while.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from typing import Iterator
+
+import duckdb
+
+import schemas
+from weir.warehouse.base import QueryResult, Warehouse
+from weir.warehouse.sqlfuncs import UDFS
+from weir.warehouse.translate import to_duckdb
+
+_DUCK_TYPES = {"STRING": "VARCHAR", "INT64": "BIGINT", "INTEGER": "BIGINT", "FLOAT64": "DOUBLE",
+               "BOOL": "BOOLEAN", "BOOLEAN": "BOOLEAN", "TIMESTAMP": "TIMESTAMPTZ", "DATE": "DATE",
+               "BYTES": "BLOB", "JSON": "JSON", "NUMERIC": "DECIMAL(38, 9)"}
+LOCK_WAIT_S = 30.0
+
+
+def duck_type(field: schemas.Field) -> str:
+    base = _DUCK_TYPES[field.type]
+    return f"{base}[]" if field.repeated else base
+
+
+def _json_type(field: schemas.Field) -> str:
+    """How the NDJSON loader reads a column before casting (see transforms.rows encodings)."""
+    if field.type in ("TIMESTAMP", "BYTES", "DATE"):
+        return "VARCHAR[]" if field.repeated else "VARCHAR"
+    return duck_type(field)
+
+
+def _from_json(field: schemas.Field) -> str:
+    col = f'"{field.name}"'
+    if field.type == "TIMESTAMP":
+        return f"CAST({col} AS TIMESTAMPTZ)"
+    if field.type == "DATE":
+        return f"CAST({col} AS DATE)"
+    if field.type == "BYTES":
+        return f"from_base64({col})"
+    return col
+
+
+def _sql_str(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+class LocalWarehouse(Warehouse):
+    """DuckDB file `<home>/warehouse.duckdb`; the dataset is a DuckDB schema."""
+
+    def __init__(self, home: str, dataset: str = schemas.DEFAULT_DATASET):
+        self.home = home
+        self.dataset = dataset
+        self.path = os.path.join(home, "warehouse.duckdb")
+
+    @contextlib.contextmanager
+    def _connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+        if read_only and not os.path.exists(self.path):
+            self.ensure_tables()
+        os.makedirs(self.home, exist_ok=True)
+        deadline = time.monotonic() + LOCK_WAIT_S
+        while True:
+            try:
+                con = duckdb.connect(self.path, read_only=read_only)
+                break
+            except duckdb.IOException as exc:
+                if "lock" not in str(exc).lower() or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+        try:
+            con.execute("SET TimeZone = 'UTC'")
+            for name, (fn, params, ret) in UDFS.items():
+                con.create_function(name, fn, params, ret, null_handling="special")
+            if self._schema_exists(con):
+                con.execute(f'SET schema = {_sql_str(self.dataset)}')
+            yield con
+        finally:
+            for name in UDFS:
+                with contextlib.suppress(Exception):
+                    con.remove_function(name)
+            con.close()
+
+    def _schema_exists(self, con) -> bool:
+        return bool(con.execute("SELECT 1 FROM information_schema.schemata WHERE schema_name = ?",
+                                [self.dataset]).fetchall())
+
+    def ensure_tables(self) -> None:
+        with self._connect() as con:
+            con.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.dataset}"')
+            for spec in schemas.tables().values():
+                cols = ", ".join(f'"{f.name}" {duck_type(f)}' for f in spec.fields)
+                con.execute(f'CREATE TABLE IF NOT EXISTS "{self.dataset}"."{spec.name}" ({cols})')
+                existing = {r[0] for r in con.execute(
+                    "SELECT column_name FROM information_schema.columns WHERE table_schema = ? AND table_name = ?",
+                    [self.dataset, spec.name]).fetchall()}
+                for f in spec.fields:  # schemas evolve additively: new columns only
+                    if f.name not in existing:
+                        con.execute(f'ALTER TABLE "{self.dataset}"."{spec.name}" ADD COLUMN "{f.name}" {duck_type(f)}')
+
+    def replace_days(self, staged: dict[str, dict[str, list[str]]], days: set[str]) -> dict[str, int]:
+        self.ensure_tables()
+        loaded: dict[str, int] = {}
+        day_list = ", ".join(f"DATE {_sql_str(d)}" for d in sorted(days))
+        with self._connect() as con:
+            con.execute("BEGIN TRANSACTION")
+            try:
+                for table in self.tables():
+                    spec = schemas.table(table)
+                    target = f'"{self.dataset}"."{table}"'
+                    if day_list:
+                        con.execute(f'DELETE FROM {target} WHERE CAST("{spec.partition_field}" AS DATE) IN ({day_list})')
+                    files = [p for d, paths in staged.get(table, {}).items() if d in days for p in paths]
+                    loaded[table] = self._load(con, spec, target, files) if files else 0
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+        return loaded
+
+    @staticmethod
+    def _load(con, spec: schemas.TableSpec, target: str, files: list[str]) -> int:
+        columns = "{" + ", ".join(f"{_sql_str(f.name)}: {_sql_str(_json_type(f))}" for f in spec.fields) + "}"
+        file_list = "[" + ", ".join(_sql_str(p) for p in files) + "]"
+        select = ", ".join(_from_json(f) for f in spec.fields)
+        names = ", ".join(f'"{f.name}"' for f in spec.fields)
+        inserted = con.execute(
+            f"INSERT INTO {target} ({names}) SELECT {select} FROM read_json({file_list}, "
+            f"format = 'newline_delimited', columns = {columns}, maximum_object_size = 16777216)"
+        ).fetchone()
+        return int(inserted[0])
+
+    def query(self, sql: str) -> QueryResult:
+        statements, read_only = to_duckdb(sql)
+        with self._connect(read_only=read_only) as con:
+            result = None
+            for statement in statements:
+                result = con.execute(statement)
+            if result is None or result.description is None:
+                return QueryResult([], [])
+            columns = [d[0] for d in result.description]
+            return QueryResult(columns, result.fetchall())

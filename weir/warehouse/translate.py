@@ -1,0 +1,48 @@
+"""BigQuery Standard SQL -> DuckDB SQL (sqlglot), with weir's additions.
+
+- `HLL_COUNT.MERGE/MERGE_PARTIAL/INIT(x)` -> `weir_hll_*(LIST(x))`; `HLL_COUNT.EXTRACT(x)`
+  -> `weir_hll_extract(x)` (see weir.warehouse.sqlfuncs).
+- `project.dataset.table` -> `dataset.table`: the local file has no projects.
+"""
+
+from __future__ import annotations
+
+import sqlglot
+from sqlglot import exp
+
+_AGGREGATES = {"MERGE": "weir_hll_merge", "MERGE_PARTIAL": "weir_hll_merge_partial", "INIT": "weir_hll_init"}
+
+
+class TranslationError(ValueError):
+    """The query is not BigQuery SQL weir can run locally."""
+
+
+def _rewrite(node: exp.Expression) -> exp.Expression:
+    if isinstance(node, exp.Dot) and isinstance(node.this, exp.Identifier) and node.this.name.upper() == "HLL_COUNT":
+        call = node.expression
+        if not isinstance(call, (exp.Anonymous, exp.Func)):
+            return node
+        name = (call.name if isinstance(call, exp.Anonymous) else call.sql_name()).upper()
+        args = list(call.expressions) if isinstance(call, exp.Anonymous) else [call.this, *call.expressions]
+        args = [a for a in args if a is not None]
+        if name == "EXTRACT":
+            return exp.Anonymous(this="weir_hll_extract", expressions=args[:1])
+        if name in _AGGREGATES:
+            if name == "INIT" and len(args) > 1:
+                raise TranslationError("HLL_COUNT.INIT with a precision is not supported locally (precision 15 is)")
+            return exp.Anonymous(this=_AGGREGATES[name], expressions=[exp.Anonymous(this="LIST", expressions=args[:1])])
+        raise TranslationError(f"HLL_COUNT.{name} is not supported")
+    if isinstance(node, exp.Table) and node.args.get("catalog") is not None:
+        node = node.copy()
+        node.set("catalog", None)
+    return node
+
+
+def to_duckdb(sql: str) -> tuple[list[str], bool]:
+    """BigQuery SQL (one or more statements) -> (DuckDB statements, whether all only read)."""
+    try:
+        statements = [s for s in sqlglot.parse(sql, read="bigquery") if s is not None]
+    except sqlglot.errors.ParseError as exc:
+        raise TranslationError(f"not valid BigQuery SQL: {exc}") from None
+    read_only = all(isinstance(s, exp.Query) for s in statements)
+    return [s.transform(_rewrite).sql(dialect="duckdb") for s in statements], read_only
