@@ -2,7 +2,8 @@
 
 Categories: `direct` (no referrer), `internal` (the referrer's registrable domain is the
 site's or the page's), `search`, `social` (from the lists in data/referrers.json, shipped
-with the package), `other` (anything else, including referrers that are not URLs).
+with the package), `other` (anything else, including referrers that are not http(s) URLs,
+which get no domain).
 """
 
 from __future__ import annotations
@@ -72,8 +73,10 @@ def classify(referrer: str | None, site: str, page_host: str | None) -> tuple[st
     """(referrer_category, referrer_domain) of a page view's referrer."""
     if not referrer or not referrer.strip():
         return "direct", None
+    if not referrer.lower().startswith(("http://", "https://")):
+        return "other", None  # app and extension referrers (android-app://...) have no web domain
     host = host_of(referrer)
-    if not host or "." not in host and host != "localhost":
+    if not host or ("." not in host and host != "localhost"):
         return "other", None
     domain = registrable_domain(host)
     own = {registrable_domain(site.lower()), registrable_domain(page_host)}

@@ -47,8 +47,8 @@ def _loads(payload: bytes) -> Any:
             text = payload.decode("utf-8")
         except UnicodeDecodeError as uexc:
             raise Rejection("parse", "invalid_utf8", f"payload is not valid UTF-8: {uexc}") from None
-        # orjson refuses integers beyond 64 bits; the standard library reads them, so such a
-        # value inside `extra` is kept rather than rejected for its content.
+        # Some orjson versions refuse integers beyond 64 bits; the standard library reads them,
+        # so such a value inside `extra` is kept rather than rejected for its content.
         try:
             return json.loads(text, parse_constant=_reject_constant)
         except (ValueError, RecursionError):

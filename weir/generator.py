@@ -82,7 +82,8 @@ def _user_agent(rng: random.Random) -> str:
     return rng.choice(useragents.DESKTOP)
 
 
-def _event(site, url, action, ts, visitor, session_id, session_index, ua, rng, **more) -> dict:
+def _event(site, url, action, ts, visitor=None, session_id=None, session_index=None, ua=None, rng=None,
+           **more) -> dict:
     ev = {
         "event_id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
         "action": action, "ts": ts, "site": site, "url": url,
@@ -100,25 +101,24 @@ def _visit(rng: random.Random, s: _Site, day_ms: int) -> Iterator[dict]:
     session_id = f"s-{rng.getrandbits(40):010x}"
     ua = _user_agent(rng)
     ts = _diurnal_ts(rng, day_ms)
-    for page in range(rng.choice((1, 1, 1, 2, 2, 3, 4))):
+    for n in range(rng.choice((1, 1, 1, 2, 2, 3, 4))):
         url, section, title = rng.choices(s.urls, weights=s.weights)[0]
-        referrer, campaign = _referrer(rng, s.site, page == 0)
+        referrer, campaign = _referrer(rng, s.site, n == 0)
         page_url = url + (f"?utm_source=social&utm_medium=post&utm_campaign={campaign}" if campaign else "")
         if rng.random() < 0.03:
             page_url += "#comments"
         meta = {"title": title, "section": section, "authors": ["A. Writer"], "tags": [section]}
-        yield _event(s.site, page_url, "pageview", ts, visitor, session_id, session_index, ua, rng,
-                     referrer=referrer, metadata=meta)
+        # document.referrer belongs to the page, so every event the page sends carries it.
+        page = dict(visitor=visitor, session_id=session_id, session_index=session_index, ua=ua, rng=rng,
+                    referrer=referrer)
+        yield _event(s.site, page_url, "pageview", ts, metadata=meta, **page)
         dwell = int(rng.expovariate(1 / 50))
         for hb in range(10, dwell, 10):
-            yield _event(s.site, page_url, "heartbeat", ts + hb * 1000, visitor, session_id, session_index, ua, rng,
-                         engaged_seconds=rng.randint(4, 10))
+            yield _event(s.site, page_url, "heartbeat", ts + hb * 1000, engaged_seconds=rng.randint(4, 10), **page)
         if rng.random() < 0.08:
-            yield _event(s.site, page_url, "videostart", ts + 5000, visitor, session_id, session_index, ua, rng,
-                         extra={"video_id": f"vid-{rng.randrange(50)}"})
+            yield _event(s.site, page_url, "videostart", ts + 5000, extra={"video_id": f"vid-{rng.randrange(50)}"}, **page)
         if rng.random() < 0.04:
-            yield _event(s.site, page_url, rng.choice(CUSTOM_ACTIONS), ts + 8000, visitor, session_id,
-                         session_index, ua, rng)
+            yield _event(s.site, page_url, rng.choice(CUSTOM_ACTIONS), ts + 8000, **page)
         ts += max(dwell, 5) * 1000 + rng.randint(1000, 20_000)
 
 
