@@ -1,8 +1,8 @@
 """The warehouse behind one small interface: BigQuery, or an embedded DuckDB file locally."""
 
-from weir.warehouse.base import QueryResult, Warehouse
+from weir.warehouse.base import QueryError, QueryResult, Warehouse
 
-__all__ = ["QueryResult", "Warehouse", "open_warehouse"]
+__all__ = ["QueryError", "QueryResult", "Warehouse", "open_warehouse"]
 
 
 def open_warehouse(project: str | None, dataset: str, home: str, **bigquery_options) -> Warehouse:

@@ -9,6 +9,10 @@ from typing import Any
 from pipelines.graph import TABLES
 
 
+class QueryError(ValueError):
+    """A query the warehouse refused or could not run; the message says why."""
+
+
 @dataclass(frozen=True)
 class QueryResult:
     """Rows of a query: column names and tuples of Python values."""

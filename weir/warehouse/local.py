@@ -16,7 +16,7 @@ from typing import Iterator
 import duckdb
 
 import schemas
-from weir.warehouse.base import QueryResult, Warehouse
+from weir.warehouse.base import QueryError, QueryResult, Warehouse
 from weir.warehouse.sqlfuncs import UDFS
 from weir.warehouse.translate import to_duckdb
 
@@ -142,7 +142,10 @@ class LocalWarehouse(Warehouse):
         with self._connect(read_only=read_only) as con:
             result = None
             for statement in statements:
-                result = con.execute(statement)
+                try:
+                    result = con.execute(statement)
+                except duckdb.Error as exc:
+                    raise QueryError(f"query failed: {exc}\n(as run locally: {statement})") from None
             if result is None or result.description is None:
                 return QueryResult([], [])
             columns = [d[0] for d in result.description]

@@ -10,10 +10,12 @@ from __future__ import annotations
 import sqlglot
 from sqlglot import exp
 
+from weir.warehouse.base import QueryError
+
 _AGGREGATES = {"MERGE": "weir_hll_merge", "MERGE_PARTIAL": "weir_hll_merge_partial", "INIT": "weir_hll_init"}
 
 
-class TranslationError(ValueError):
+class TranslationError(QueryError):
     """The query is not BigQuery SQL weir can run locally."""
 
 
@@ -24,7 +26,7 @@ def _rewrite(node: exp.Expression) -> exp.Expression:
             return node
         name = (call.name if isinstance(call, exp.Anonymous) else call.sql_name()).upper()
         args = list(call.expressions) if isinstance(call, exp.Anonymous) else [call.this, *call.expressions]
-        args = [a for a in args if a is not None]
+        args = [a.transform(_rewrite) for a in args if a is not None]  # nested HLL_COUNT calls
         if name == "EXTRACT":
             return exp.Anonymous(this="weir_hll_extract", expressions=args[:1])
         if name in _AGGREGATES:

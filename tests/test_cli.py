@@ -1,0 +1,57 @@
+"""The command line as a user runs it: the installed `weir` script."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+
+def weir(*args: str, home: str, check: bool = True) -> subprocess.CompletedProcess:
+    exe = shutil.which("weir") or os.path.join(os.path.dirname(sys.executable), "weir")
+    env = {**os.environ, "WEIR_HOME": home}
+    return subprocess.run([exe, *args], env=env, capture_output=True, text=True, timeout=600, check=check)
+
+
+@pytest.fixture(scope="module")
+def demo_home(tmp_path_factory):
+    home = str(tmp_path_factory.mktemp("demo"))
+    out = weir("demo", "--events", "3000", "--date", "2025-11-20", home=home)
+    return home, out.stdout
+
+
+def test_demo_prints_top_urls_referrers_and_dead_letters(demo_home):
+    _, stdout = demo_home
+    for expected in ("[1/4]", "[2/4]", "[3/4]", "[4/4]", "top URLs on 2025-11-20", "referrer_category",
+                     "dead letters, every one with its raw payload"):
+        assert expected in stdout, stdout
+    assert "search" in stdout and "internal" in stdout
+
+
+def test_sql_formats(demo_home):
+    home, _ = demo_home
+    q = "SELECT site, SUM(pageviews) AS pv, HLL_COUNT.MERGE(visitors_sketch) AS v FROM url_metrics_1d GROUP BY site ORDER BY site"
+    rows = [json.loads(line) for line in weir("sql", q, "--format", "json", home=home).stdout.splitlines()]
+    assert [r["site"] for r in rows] == ["cityherald.example", "dailyglobe.example", "techwire.example"]
+    assert all(r["pv"] > 0 and r["v"] > 0 for r in rows)
+    csv_out = weir("sql", q, "--format", "csv", home=home).stdout.splitlines()
+    assert csv_out[0] == "site,pv,v" and len(csv_out) == 4
+    table = weir("sql", q, home=home).stdout
+    assert "(3 rows)" in table
+
+
+def test_sql_error_is_clear(demo_home):
+    home, _ = demo_home
+    out = weir("sql", "SELEC nonsense", home=home, check=False)
+    assert out.returncode == 2 and "query failed" in out.stderr and "Traceback" not in out.stderr
+    out = weir("sql", "SELECT (", home=home, check=False)
+    assert out.returncode == 2 and "not valid BigQuery SQL" in out.stderr
+
+
+def test_rebuild_bad_date_is_a_clear_error(tmp_path):
+    out = weir("rebuild", "--input", str(tmp_path / "x.jsonl"), "--date", "20-11-2025", home=str(tmp_path), check=False)
+    assert out.returncode == 2 and "--date must be YYYY-MM-DD" in out.stderr
