@@ -105,8 +105,7 @@ def build(root, source: beam.PTransform, sink: Sink | None, config: GraphConfig 
     deduped = events | "Dedupe" >> DedupeEvents(config.dedupe_horizon_s)
     enriched = deduped.events | "Enrich" >> Enrich()
     out = dict(
-        enriched
-        | "Aggregate" >> AggregateMetrics(config.metrics, config.dimensions, config.windowing, config.daily)
+        enriched | "Aggregate" >> AggregateMetrics(config.metrics, config.dimensions, config.windowing, config.daily)
     )
     out["events"] = enriched | "EventRows" >> beam.Map(event_row)
     out["dead_letters"] = dead | "DeadLetterRows" >> beam.Map(dead_letter_row)

@@ -19,16 +19,31 @@ class WeirOptions(PipelineOptions):
 
     @classmethod
     def _add_argparse_args(cls, parser):
-        parser.add_argument("--mode", choices=("rebuild", "stream"), default="rebuild",
-                            help="rebuild: batch over archive files; stream: from Pub/Sub.")
-        parser.add_argument("--input", action="append", default=None,
-                            help="Rebuild input: a path or glob (local or gs://), JSON lines or Avro. Repeatable.")
+        parser.add_argument(
+            "--mode",
+            choices=("rebuild", "stream"),
+            default="rebuild",
+            help="rebuild: batch over archive files; stream: from Pub/Sub.",
+        )
+        parser.add_argument(
+            "--input",
+            action="append",
+            default=None,
+            help="Rebuild input: a path or glob (local or gs://), JSON lines or Avro. Repeatable.",
+        )
         parser.add_argument("--date", default=None, help="Rebuild only this UTC day (YYYY-MM-DD).")
         parser.add_argument("--dataset", default=schemas.DEFAULT_DATASET, help="BigQuery dataset of the tables.")
-        parser.add_argument("--staging", default=None,
-                            help="Where a rebuild stages table files before committing them (local path or gs://).")
-        parser.add_argument("--dedupe_horizon_s", type=int, default=DEFAULT_HORIZON_S,
-                            help="Streaming: seconds (event time) an event_id is remembered for dedupe.")
+        parser.add_argument(
+            "--staging",
+            default=None,
+            help="Where a rebuild stages table files before committing them (local path or gs://).",
+        )
+        parser.add_argument(
+            "--dedupe_horizon_s",
+            type=int,
+            default=DEFAULT_HORIZON_S,
+            help="Streaming: seconds (event time) an event_id is remembered for dedupe.",
+        )
 
 
 def validate_rebuild(opts: WeirOptions) -> None:

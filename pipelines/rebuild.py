@@ -15,8 +15,8 @@ import uuid
 from dataclasses import dataclass, field
 
 import apache_beam as beam
-from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 from apache_beam.io.filesystems import FileSystems
+from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
 from pipelines.graph import GraphConfig, build
 from pipelines.options import WeirOptions, validate_rebuild
@@ -56,8 +56,9 @@ def counters_of(result) -> dict[str, int]:
     return out
 
 
-def run_rebuild(options: PipelineOptions, warehouse: Warehouse, staging_root: str | None = None,
-                progress=print) -> RebuildResult:
+def run_rebuild(
+    options: PipelineOptions, warehouse: Warehouse, staging_root: str | None = None, progress=print
+) -> RebuildResult:
     """Runs the batch graph over `--input` and commits the result to `warehouse`."""
     opts = options.view_as(WeirOptions)
     validate_rebuild(opts)
@@ -77,8 +78,12 @@ def run_rebuild(options: PipelineOptions, warehouse: Warehouse, staging_root: st
     result = pipeline.run()
     result.wait_until_finish()
     counters = counters_of(result)
-    progress("rebuild: pipeline done: " + ", ".join(
-        f"{k}={counters.get(k, 0)}" for k in ("records_read", "events_accepted", "dead_letters", "duplicates")))
+    progress(
+        "rebuild: pipeline done: "
+        + ", ".join(
+            f"{k}={counters.get(k, 0)}" for k in ("records_read", "events_accepted", "dead_letters", "duplicates")
+        )
+    )
     staged = staged_files(staging)
     days = {opts.date} if opts.date else {d for per_day in staged.values() for d in per_day}
     progress(f"rebuild: replacing {len(days)} day(s) in {warehouse.dataset}: {', '.join(sorted(days)) or '-'}")

@@ -53,10 +53,7 @@ class TableSpec:
         raise KeyError(f"{self.name} has no column {name!r}")
 
     def bigquery_schema_json(self) -> list[dict]:
-        return [
-            {"name": f.name, "type": f.type, "mode": f.mode, "description": f.description}
-            for f in self.fields
-        ]
+        return [{"name": f.name, "type": f.type, "mode": f.mode, "description": f.description} for f in self.fields]
 
 
 def _read(name: str) -> str:

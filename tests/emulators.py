@@ -67,16 +67,20 @@ def start_gcs(tmp: str) -> tuple[subprocess.Popen, str]:
         missing("gcp-storage-emulator")
     port = free_port()
     log = open(os.path.join(tmp, "gcs-emulator.log"), "wb")
-    proc = subprocess.Popen([exe, "start", "--host=127.0.0.1", f"--port={port}", "--in-memory"],
-                            stdout=log, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [exe, "start", "--host=127.0.0.1", f"--port={port}", "--in-memory"], stdout=log, stderr=subprocess.STDOUT
+    )
     host = f"http://127.0.0.1:{port}"
     wait_http(host + "/storage/v1/b", proc)
     return proc, host
 
 
 def bqemulator_exe() -> str | None:
-    for candidate in (os.environ.get("WEIR_BQEMULATOR"), os.path.join(REPO, ".venv-bqemu", "bin", "bqemulator"),
-                      shutil.which("bqemulator")):
+    for candidate in (
+        os.environ.get("WEIR_BQEMULATOR"),
+        os.path.join(REPO, ".venv-bqemu", "bin", "bqemulator"),
+        shutil.which("bqemulator"),
+    ):
         if candidate and os.path.exists(candidate):
             return candidate
     return None
@@ -88,17 +92,43 @@ def start_bigquery(tmp: str, project: str) -> tuple[subprocess.Popen, str]:
         missing("bqemulator")
     home = os.path.join(tmp, "bq-home")
     venv = os.path.dirname(os.path.dirname(exe))
-    for ext in glob.glob(os.path.join(venv, "lib", "python*", "site-packages", "duckdb_extension_spatial",
-                                      "extensions", "v*", "spatial.duckdb_extension")):
+    for ext in glob.glob(
+        os.path.join(
+            venv,
+            "lib",
+            "python*",
+            "site-packages",
+            "duckdb_extension_spatial",
+            "extensions",
+            "v*",
+            "spatial.duckdb_extension",
+        )
+    ):
         version = os.path.basename(os.path.dirname(ext))
         target = os.path.join(home, ".duckdb", "extensions", version, "linux_amd64")
         os.makedirs(target, exist_ok=True)
         shutil.copy(ext, target)
     rest, grpc = free_port(), free_port()
     log = open(os.path.join(tmp, "bqemulator.log"), "wb")
-    proc = subprocess.Popen([exe, "start", "--rest-host", "127.0.0.1", "--rest-port", str(rest), "--grpc-port",
-                             str(grpc), "--project", project, "--log-level", "warning"],
-                            stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "HOME": home})
+    proc = subprocess.Popen(
+        [
+            exe,
+            "start",
+            "--rest-host",
+            "127.0.0.1",
+            "--rest-port",
+            str(rest),
+            "--grpc-port",
+            str(grpc),
+            "--project",
+            project,
+            "--log-level",
+            "warning",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "HOME": home},
+    )
     endpoint = f"http://127.0.0.1:{rest}"
     wait_http(f"{endpoint}/bigquery/v2/projects/{project}/datasets", proc)
     return proc, endpoint

@@ -26,15 +26,25 @@ def demo_home(tmp_path_factory):
 
 def test_demo_prints_top_urls_referrers_and_dead_letters(demo_home):
     _, stdout = demo_home
-    for expected in ("[1/4]", "[2/4]", "[3/4]", "[4/4]", "top URLs on 2025-11-20", "referrer_category",
-                     "dead letters, every one with its raw payload"):
+    for expected in (
+        "[1/4]",
+        "[2/4]",
+        "[3/4]",
+        "[4/4]",
+        "top URLs on 2025-11-20",
+        "referrer_category",
+        "dead letters, every one with its raw payload",
+    ):
         assert expected in stdout, stdout
     assert "search" in stdout and "internal" in stdout
 
 
 def test_sql_formats(demo_home):
     home, _ = demo_home
-    q = "SELECT site, SUM(pageviews) AS pv, HLL_COUNT.MERGE(visitors_sketch) AS v FROM url_metrics_1d GROUP BY site ORDER BY site"
+    q = (
+        "SELECT site, SUM(pageviews) AS pv, HLL_COUNT.MERGE(visitors_sketch) AS v "
+        "FROM url_metrics_1d GROUP BY site ORDER BY site"
+    )
     rows = [json.loads(line) for line in weir("sql", q, "--format", "json", home=home).stdout.splitlines()]
     assert [r["site"] for r in rows] == ["cityherald.example", "dailyglobe.example", "techwire.example"]
     assert all(r["pv"] > 0 and r["v"] > 0 for r in rows)

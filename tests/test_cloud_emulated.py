@@ -58,10 +58,16 @@ def upload_dir(bucket_name: str, root: str, prefix: str) -> None:
 def test_rebuild_reads_gs_archive_like_local(gcs, archive, tmp_path):
     upload_dir("weir-archive", archive, "raw")
     local_home, gcs_home = str(tmp_path / "local"), str(tmp_path / "gcs")
-    for home, pattern in [(local_home, f"{archive}/dt={DAY}/*/*.avro"),
-                          (gcs_home, f"gs://weir-archive/raw/dt={DAY}/*/*.avro")]:
-        run_rebuild(PipelineOptions([f"--input={pattern}"]), LocalWarehouse(home),
-                    staging_root=os.path.join(home, "staging"), progress=lambda _m: None)
+    for home, pattern in [
+        (local_home, f"{archive}/dt={DAY}/*/*.avro"),
+        (gcs_home, f"gs://weir-archive/raw/dt={DAY}/*/*.avro"),
+    ]:
+        run_rebuild(
+            PipelineOptions([f"--input={pattern}"]),
+            LocalWarehouse(home),
+            staging_root=os.path.join(home, "staging"),
+            progress=lambda _m: None,
+        )
     q = "SELECT site, url, bucket_start, pageviews, visitors_sketch FROM url_metrics_5m ORDER BY 1, 2, 3"
     from_gcs = LocalWarehouse(gcs_home).query(q).rows
     assert from_gcs and from_gcs == LocalWarehouse(local_home).query(q).rows
@@ -76,8 +82,9 @@ def bigquery_client(tmp_path_factory):
     from google.cloud import bigquery
 
     proc, endpoint = emulators.start_bigquery(str(tmp_path_factory.mktemp("bq")), PROJECT)
-    yield bigquery.Client(project=PROJECT, credentials=AnonymousCredentials(),
-                          client_options=ClientOptions(api_endpoint=endpoint))
+    yield bigquery.Client(
+        project=PROJECT, credentials=AnonymousCredentials(), client_options=ClientOptions(api_endpoint=endpoint)
+    )
     emulators.stop(proc)
 
 
@@ -102,8 +109,14 @@ def test_bigquery_rebuild_matches_local_and_is_idempotent(bigquery_client, archi
     bq = BigQueryWarehouse(PROJECT, "rebuild_check", client=bigquery_client, overwrite="dml")
     results = []
     for wh in (local, bq, bq):
-        results.append(run_rebuild(PipelineOptions([f"--input={pattern}"]), wh,
-                                   staging_root=os.path.join(home, "staging"), progress=lambda _m: None).loaded)
+        results.append(
+            run_rebuild(
+                PipelineOptions([f"--input={pattern}"]),
+                wh,
+                staging_root=os.path.join(home, "staging"),
+                progress=lambda _m: None,
+            ).loaded
+        )
     assert results[0] == results[1] == results[2]
     for table in ("events", "dead_letters", "url_metrics_1d", "breakdown_metrics_5m"):
         assert bq.query(f"SELECT COUNT(*) FROM {table}").rows == [(results[0][table],)]  # not doubled

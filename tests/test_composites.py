@@ -17,8 +17,15 @@ T0 = 1_763_596_800_000  # 2025-11-20T00:00:00Z
 
 
 def ev(i, **kw):
-    base = {"event_id": f"e{i}", "action": "pageview", "ts": T0 + i * 1000, "site": "example.com",
-            "url": "https://example.com/a", "visitor_id": f"v{i % 3}", "received_at": T0 + i * 1000 + 50}
+    base = {
+        "event_id": f"e{i}",
+        "action": "pageview",
+        "ts": T0 + i * 1000,
+        "site": "example.com",
+        "url": "https://example.com/a",
+        "visitor_id": f"v{i % 3}",
+        "received_at": T0 + i * 1000 + 50,
+    }
     base.update(kw)
     return base
 
@@ -28,8 +35,11 @@ def test_parse_events_splits_every_record(pipeline):
     with pipeline as p:
         out = p | beam.Create(records) | ParseEvents()
         assert_that(out.events | "ids" >> beam.Map(lambda e: e["event_id"]), equal_to(["e1"]), label="events")
-        assert_that(out.dead | "kinds" >> beam.Map(lambda d: d["error_kind"]),
-                    equal_to(["invalid_json", "invalid_timestamp"]), label="dead")
+        assert_that(
+            out.dead | "kinds" >> beam.Map(lambda d: d["error_kind"]),
+            equal_to(["invalid_json", "invalid_timestamp"]),
+            label="dead",
+        )
 
 
 def test_dedupe_keeps_earliest_received_copy(pipeline):
@@ -37,43 +47,75 @@ def test_dedupe_keeps_earliest_received_copy(pipeline):
     retry = ev(1, received_at=T0 + 99)
     with pipeline as p:
         out = p | beam.Create([retry, ev(2), first, retry]) | DedupeEvents()
-        assert_that(out.events | "keep" >> beam.Map(lambda e: (e["event_id"], e["received_at"])),
-                    equal_to([("e1", T0 + 10), ("e2", ev(2)["received_at"])]), label="events")
-        assert_that(out.duplicates | "dupes" >> beam.Map(lambda e: e["event_id"]), equal_to(["e1", "e1"]),
-                    label="duplicates")
+        assert_that(
+            out.events | "keep" >> beam.Map(lambda e: (e["event_id"], e["received_at"])),
+            equal_to([("e1", T0 + 10), ("e2", ev(2)["received_at"])]),
+            label="events",
+        )
+        assert_that(
+            out.duplicates | "dupes" >> beam.Map(lambda e: e["event_id"]), equal_to(["e1", "e1"]), label="duplicates"
+        )
 
 
 def test_dedupe_restores_event_time(pipeline):
     with pipeline as p:
-        out = p | beam.Create([ev(7)]) | beam.Map(lambda e: beam.window.TimestampedValue(e, e["ts"] / 1000)) \
+        out = (
+            p
+            | beam.Create([ev(7)])
+            | beam.Map(lambda e: beam.window.TimestampedValue(e, e["ts"] / 1000))
             | DedupeEvents()
+        )
         stamped = out.events | beam.Map(lambda e, t=beam.DoFn.TimestampParam: (e["ts"], int(t.micros // 1000)))
         assert_that(stamped, equal_to([(ev(7)["ts"], ev(7)["ts"])]))
 
 
 def test_aggregate_metrics_5m_and_daily_rollup(pipeline):
-    events = [enrich_event(e) for e in [
-        ev(1), ev(2), ev(3),  # three page views by v1, v2, v0 in the first bucket
-        ev(4, action="heartbeat", engaged_seconds=7),
-        ev(400, action="videostart"),  # 400 s later: the second bucket, v1
-        ev(401, action="share"),
-        ev(402, user_agent="Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"),
-    ]]
+    events = [
+        enrich_event(e)
+        for e in [
+            ev(1),
+            ev(2),
+            ev(3),  # three page views by v1, v2, v0 in the first bucket
+            ev(4, action="heartbeat", engaged_seconds=7),
+            ev(400, action="videostart"),  # 400 s later: the second bucket, v1
+            ev(401, action="share"),
+            ev(402, user_agent="Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"),
+        ]
+    ]
     with pipeline as p:
         out = p | beam.Create(events) | AggregateMetrics()
-        cols = ("bucket_start", "pageviews", "visitors", "engaged_seconds", "video_starts", "custom_events",
-                "bot_pageviews")
-        assert_that(out["url_metrics_5m"] | "p5" >> beam.Map(lambda r: tuple(r[c] for c in cols)), equal_to([
-            (T0, 3, 3, 7, 0, 0, 0),
-            (T0 + 300_000, 0, 2, 0, 1, 1, 1),
-        ]), label="5m")
-        assert_that(out["url_metrics_1d"] | "p1" >> beam.Map(lambda r: (r["bucket_date"], r["pageviews"],
-                                                                         r["visitors"], estimate(r["visitors_sketch"]))),
-                    equal_to([("2025-11-20", 3, 3, 3)]), label="1d")
+        cols = (
+            "bucket_start",
+            "pageviews",
+            "visitors",
+            "engaged_seconds",
+            "video_starts",
+            "custom_events",
+            "bot_pageviews",
+        )
+        assert_that(
+            out["url_metrics_5m"] | "p5" >> beam.Map(lambda r: tuple(r[c] for c in cols)),
+            equal_to(
+                [
+                    (T0, 3, 3, 7, 0, 0, 0),
+                    (T0 + 300_000, 0, 2, 0, 1, 1, 1),
+                ]
+            ),
+            label="5m",
+        )
+        assert_that(
+            out["url_metrics_1d"]
+            | "p1"
+            >> beam.Map(lambda r: (r["bucket_date"], r["pageviews"], r["visitors"], estimate(r["visitors_sketch"]))),
+            equal_to([("2025-11-20", 3, 3, 3)]),
+            label="1d",
+        )
         device = out["breakdown_metrics_1d"] | beam.Filter(lambda r: r["dimension"] == "action")
-        assert_that(device | "pa" >> beam.Map(lambda r: (r["value"], r["pageviews"], r["bot_pageviews"])),
-                    equal_to([("pageview", 3, 1), ("heartbeat", 0, 0), ("videostart", 0, 0), ("share", 0, 0)]),
-                    label="action")
+        assert_that(
+            device | "pa" >> beam.Map(lambda r: (r["value"], r["pageviews"], r["bot_pageviews"])),
+            equal_to([("pageview", 3, 1), ("heartbeat", 0, 0), ("videostart", 0, 0), ("share", 0, 0)]),
+            label="action",
+        )
 
 
 def test_combine_fn_merges_partial_accumulators_like_one_pass():

@@ -31,8 +31,13 @@ def test_canonical_url(url, expected):
 
 def test_campaign_fields_first_value_wins():
     got = campaign("https://x.com/?utm_source=news&utm_medium=email&utm_campaign=a&utm_campaign=b&utm_term=t")
-    assert got == {"utm_source": "news", "utm_medium": "email", "utm_campaign": "a", "utm_term": "t",
-                   "utm_content": None}
+    assert got == {
+        "utm_source": "news",
+        "utm_medium": "email",
+        "utm_campaign": "a",
+        "utm_term": "t",
+        "utm_content": None,
+    }
 
 
 REFERRERS = [
@@ -59,14 +64,24 @@ def test_referrer_classification(referrer, expected):
 
 
 UAS = [
-    ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36",
-     ("desktop", "Chrome", "Windows", False)),
-    ("Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 "
-     "Mobile/15E148 Safari/604.1", ("mobile", "Mobile Safari", "iOS", False)),
-    ("Mozilla/5.0 (iPad; CPU OS 17_6 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.6 "
-     "Mobile/15E148 Safari/604.1", ("tablet", "Mobile Safari", "iOS", False)),
-    ("Mozilla/5.0 (Linux; Android 14; SM-X710) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36",
-     ("tablet", "Chrome", "Android", False)),
+    (
+        "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36",
+        ("desktop", "Chrome", "Windows", False),
+    ),
+    (
+        "Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 "
+        "Mobile/15E148 Safari/604.1",
+        ("mobile", "Mobile Safari", "iOS", False),
+    ),
+    (
+        "Mozilla/5.0 (iPad; CPU OS 17_6 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.6 "
+        "Mobile/15E148 Safari/604.1",
+        ("tablet", "Mobile Safari", "iOS", False),
+    ),
+    (
+        "Mozilla/5.0 (Linux; Android 14; SM-X710) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36",
+        ("tablet", "Chrome", "Android", False),
+    ),
     ("Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)", ("other", "Googlebot", "Other", True)),
     (None, ("other", "Other", "Other", False)),
 ]
@@ -84,12 +99,25 @@ def test_farm_fingerprint_matches_bigquery_examples():
 
 
 def test_enrich_drops_ip_and_derives_fields():
-    event = {"event_id": "e", "action": "pageview", "ts": 1, "site": "example.com", "visitor_id": "v",
-             "url": "https://Example.com/a?utm_campaign=sale#x", "referrer": "https://t.co/1", "ip": "198.51.100.7",
-             "session_index": 1, "extra": {"channel": "AMP"}}
+    event = {
+        "event_id": "e",
+        "action": "pageview",
+        "ts": 1,
+        "site": "example.com",
+        "visitor_id": "v",
+        "url": "https://Example.com/a?utm_campaign=sale#x",
+        "referrer": "https://t.co/1",
+        "ip": "198.51.100.7",
+        "session_index": 1,
+        "extra": {"channel": "AMP"},
+    }
     out = enrich_event(event)
     assert "ip" not in out and event["ip"] == "198.51.100.7"  # the input is not mutated
     assert out["url"] == "https://example.com/a" and out["raw_url"] == event["url"]
     assert (out["utm_campaign"], out["referrer_category"], out["visitor_type"], out["channel"]) == (
-        "sale", "social", "new", "amp")
+        "sale",
+        "social",
+        "new",
+        "amp",
+    )
     assert out["visitor_fp"] == farm_fingerprint("v")

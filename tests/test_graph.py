@@ -16,8 +16,10 @@ from weir.generator import malformed_payloads
 
 DAY0 = 1_763_596_800_000  # 2025-11-20T00:00:00Z
 UAS = {  # user agent -> (device_type, is_bot), as a person reading the string would say
-    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36":
-        ("desktop", False),
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36": (
+        "desktop",
+        False,
+    ),
     "Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 "
     "Mobile/15E148 Safari/604.1": ("mobile", False),
     "Mozilla/5.0 (compatible; bingbot/2.0; +http://www.bing.com/bingbot.htm)": ("other", True),
@@ -38,10 +40,17 @@ def make_events(n: int, seed: int = 3) -> list[dict]:
         url = rng.choice(list(PAGES))
         site = "site-a.example" if "site-a" in url.lower() else "site-b.example"
         action = rng.choice(ACTIONS)
-        e = {"event_id": f"ev-{i}", "action": action, "ts": DAY0 + rng.randrange(2 * 86_400_000),
-             "site": site, "url": url, "visitor_id": f"vis-{rng.randrange(60)}",
-             "session_id": f"s-{rng.randrange(4)}", "session_index": rng.choice([1, 1, 2, 7]),
-             "user_agent": rng.choice(list(UAS))}
+        e = {
+            "event_id": f"ev-{i}",
+            "action": action,
+            "ts": DAY0 + rng.randrange(2 * 86_400_000),
+            "site": site,
+            "url": url,
+            "visitor_id": f"vis-{rng.randrange(60)}",
+            "session_id": f"s-{rng.randrange(4)}",
+            "session_index": rng.choice([1, 1, 2, 7]),
+            "user_agent": rng.choice(list(UAS)),
+        }
         if action == "heartbeat":
             e["engaged_seconds"] = rng.randrange(0, 15)
         out.append(e)
@@ -49,8 +58,19 @@ def make_events(n: int, seed: int = 3) -> list[dict]:
 
 
 def expected_url_rows(events: list[dict], bucket_ms: int) -> set[tuple]:
-    rows = defaultdict(lambda: {"pv": 0, "vis": set(), "new": set(), "ret": set(), "eng": 0, "vs": 0, "bot": 0,
-                                "sess": set(), "custom": 0})
+    rows = defaultdict(
+        lambda: {
+            "pv": 0,
+            "vis": set(),
+            "new": set(),
+            "ret": set(),
+            "eng": 0,
+            "vs": 0,
+            "bot": 0,
+            "sess": set(),
+            "custom": 0,
+        }
+    )
     for e in events:
         _, bot = UAS[e["user_agent"]]
         r = rows[(e["site"], PAGES[e["url"]], e["ts"] - e["ts"] % bucket_ms)]
@@ -64,8 +84,23 @@ def expected_url_rows(events: list[dict], bucket_ms: int) -> set[tuple]:
         r["vs"] += e["action"] == "videostart"
         r["sess"].add((e["visitor_id"], e["session_id"]))
         r["custom"] += e["action"] == "share"
-    out = {(k[0], k[1], k[2], r["pv"], len(r["vis"]), len(r["new"]), len(r["ret"]), r["eng"], r["vs"], r["bot"],
-            len(r["sess"]), r["custom"]) for k, r in rows.items()}
+    out = {
+        (
+            k[0],
+            k[1],
+            k[2],
+            r["pv"],
+            len(r["vis"]),
+            len(r["new"]),
+            len(r["ret"]),
+            r["eng"],
+            r["vs"],
+            r["bot"],
+            len(r["sess"]),
+            r["custom"],
+        )
+        for k, r in rows.items()
+    }
     return {row for row in out if any(row[3:])}  # a bucket with nothing to count has no row
 
 
@@ -74,10 +109,23 @@ def url_row(bucket_col: str):
         bucket = r[bucket_col]
         if bucket_col == "bucket_date":  # back to ms for comparison
             import datetime as dt
+
             bucket = int(dt.datetime.fromisoformat(bucket + "T00:00:00+00:00").timestamp() * 1000)
-        return (r["site"], r["url"], bucket, r["pageviews"], r["visitors"], r["new_visitors"],
-                r["returning_visitors"], r["engaged_seconds"], r["video_starts"], r["bot_pageviews"],
-                r["sessions"], r["custom_events"])
+        return (
+            r["site"],
+            r["url"],
+            bucket,
+            r["pageviews"],
+            r["visitors"],
+            r["new_visitors"],
+            r["returning_visitors"],
+            r["engaged_seconds"],
+            r["video_starts"],
+            r["bot_pageviews"],
+            r["sessions"],
+            r["custom_events"],
+        )
+
     return project
 
 
@@ -89,25 +137,40 @@ def test_whole_graph_matches_independent_computation(pipeline):
     records = good + dupes + [raw(b, received_at=DAY0 + 1000) for b in bad]
     with pipeline as p:
         out = build(p, beam.Create(records), sink=None)
-        assert_that(out["url_metrics_5m"] | "p5" >> beam.Map(url_row("bucket_start")),
-                    equal_to(sorted(expected_url_rows(events, 300_000))), label="url_5m")
-        assert_that(out["url_metrics_1d"] | "p1" >> beam.Map(url_row("bucket_date")),
-                    equal_to(sorted(expected_url_rows(events, 86_400_000))), label="url_1d")
-        assert_that(out["events"] | "ids" >> beam.Map(lambda r: r["event_id"]),
-                    equal_to([e["event_id"] for e in events]), label="events")
+        assert_that(
+            out["url_metrics_5m"] | "p5" >> beam.Map(url_row("bucket_start")),
+            equal_to(sorted(expected_url_rows(events, 300_000))),
+            label="url_5m",
+        )
+        assert_that(
+            out["url_metrics_1d"] | "p1" >> beam.Map(url_row("bucket_date")),
+            equal_to(sorted(expected_url_rows(events, 86_400_000))),
+            label="url_1d",
+        )
+        assert_that(
+            out["events"] | "ids" >> beam.Map(lambda r: r["event_id"]),
+            equal_to([e["event_id"] for e in events]),
+            label="events",
+        )
         assert_that(out["duplicates"] | "dupes" >> beam.combiners.Count.Globally(), equal_to([40]), label="dupes")
-        assert_that(out["dead_letters"] | "dead" >> beam.Map(lambda r: r["payload_bytes"][:1 << 20]),
-                    equal_to([b[: 1 << 20] for b in bad]), label="dead")
+        assert_that(
+            out["dead_letters"] | "dead" >> beam.Map(lambda r: r["payload_bytes"][: 1 << 20]),
+            equal_to([b[: 1 << 20] for b in bad]),
+            label="dead",
+        )
         # The rows of one breakdown dimension add up to the URL's page views.
-        device_pv = (out["breakdown_metrics_1d"]
-                     | beam.Filter(lambda r: r["dimension"] == "device_type")
-                     | beam.Map(lambda r: ((r["site"], r["url"], r["bucket_date"]), r["pageviews"]))
-                     | "sumdev" >> beam.CombinePerKey(sum))
+        device_pv = (
+            out["breakdown_metrics_1d"]
+            | beam.Filter(lambda r: r["dimension"] == "device_type")
+            | beam.Map(lambda r: ((r["site"], r["url"], r["bucket_date"]), r["pageviews"]))
+            | "sumdev" >> beam.CombinePerKey(sum)
+        )
         assert_that(device_pv, equal_to(sorted(_pv_by_day(events))), label="device_sum")
 
 
 def _pv_by_day(events):
     import datetime as dt
+
     out = defaultdict(int)
     for e in events:
         if UAS[e["user_agent"]][1]:
@@ -126,8 +189,10 @@ def test_device_breakdown_matches_user_agents(pipeline):
             expected[device] += 1
     with pipeline as p:
         out = build(p, beam.Create([raw(orjson.dumps(e)) for e in events]), sink=None)
-        got = (out["breakdown_metrics_1d"]
-               | beam.Filter(lambda r: r["dimension"] == "device_type" and r["pageviews"] > 0)
-               | beam.Map(lambda r: (r["value"], r["pageviews"]))
-               | beam.CombinePerKey(sum))
+        got = (
+            out["breakdown_metrics_1d"]
+            | beam.Filter(lambda r: r["dimension"] == "device_type" and r["pageviews"] > 0)
+            | beam.Map(lambda r: (r["value"], r["pageviews"]))
+            | beam.CombinePerKey(sum)
+        )
         assert_that(got, equal_to(sorted(expected.items())))

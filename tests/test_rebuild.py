@@ -18,8 +18,12 @@ TABLES = ("events", "dead_letters", "url_metrics_5m", "url_metrics_1d", "breakdo
 
 def rebuild(home: str, *inputs: str, date: str | None = None):
     flags = [f"--input={i}" for i in inputs] + ([f"--date={date}"] if date else [])
-    return run_rebuild(PipelineOptions(flags), LocalWarehouse(home), staging_root=os.path.join(home, "staging"),
-                       progress=lambda _m: None)
+    return run_rebuild(
+        PipelineOptions(flags),
+        LocalWarehouse(home),
+        staging_root=os.path.join(home, "staging"),
+        progress=lambda _m: None,
+    )
 
 
 def dump(wh: LocalWarehouse) -> dict[str, list]:
@@ -78,7 +82,7 @@ def test_every_malformed_input_is_accounted_for(weir_home, tmp_path):
     bad = []
     for i, g in enumerate(good[:5]):
         bad += malformed_payloads(__import__("random").Random(i), g)
-    bad += [b"\x00\x01\x02", b"{}" * 10, b'{"a":' * 2000, "{\"url\": \"\u2028\"}".encode(), b"1e999", b"   x"]
+    bad += [b"\x00\x01\x02", b"{}" * 10, b'{"a":' * 2000, '{"url": "\u2028"}'.encode(), b"1e999", b"   x"]
     lines = [orjson.dumps(g) for g in good] + [b.replace(b"\n", b" ") for b in bad]
     path = tmp_path / "in.jsonl"
     path.write_bytes(b"\n".join(lines) + b"\n\n")  # a trailing blank line is counted, not a record
@@ -93,7 +97,7 @@ def test_every_malformed_input_is_accounted_for(weir_home, tmp_path):
     assert accepted == len(good)
     assert accepted + dead == len(non_blank)
     kept = {bytes(r[0]) for r in wh.query("SELECT payload_bytes FROM dead_letters").rows}
-    assert {b[: 1 << 20] for b in non_blank[len(good):]} == kept  # raw payloads, exactly
+    assert {b[: 1 << 20] for b in non_blank[len(good) :]} == kept  # raw payloads, exactly
 
 
 def test_missing_input_is_an_error_not_an_empty_rebuild(weir_home, tmp_path):

@@ -20,8 +20,12 @@ DAY = "2025-11-20"
 def warehouse(tmp_path_factory):
     home = str(tmp_path_factory.mktemp("home"))
     write_avro_archive(generate_day(DAY, events=2500, seed=21), os.path.join(home, "archive"))
-    run_rebuild(PipelineOptions([f"--input={home}/archive/*/*/*.avro"]), LocalWarehouse(home),
-                staging_root=os.path.join(home, "staging"), progress=lambda _m: None)
+    run_rebuild(
+        PipelineOptions([f"--input={home}/archive/*/*/*.avro"]),
+        LocalWarehouse(home),
+        staging_root=os.path.join(home, "staging"),
+        progress=lambda _m: None,
+    )
     return LocalWarehouse(home)
 
 
@@ -68,8 +72,12 @@ def test_bigquery_functions_and_qualified_names(warehouse):
 
 def test_tables_are_partitioned_by_the_spec_columns(warehouse):
     # Each table's partition column holds the rebuilt day only.
-    for table, col in [("events", "event_ts"), ("url_metrics_5m", "bucket_start"), ("url_metrics_1d", "bucket_date"),
-                       ("dead_letters", "received_at")]:
+    for table, col in [
+        ("events", "event_ts"),
+        ("url_metrics_5m", "bucket_start"),
+        ("url_metrics_1d", "bucket_date"),
+        ("dead_letters", "received_at"),
+    ]:
         assert warehouse.query(f"SELECT DISTINCT CAST(DATE({col}) AS STRING) FROM {table}").rows == [(DAY,)]
 
 

@@ -9,8 +9,14 @@ from tests.conftest import raw
 from transforms.validate import MAX_EVENT_BYTES, parse_record
 
 T0 = 1_763_600_000_000  # 2025-11-20T00:53:20Z
-GOOD = {"event_id": "e1", "action": "pageview", "ts": T0, "site": "example.com",
-        "url": "https://www.example.com/a", "visitor_id": "v1"}
+GOOD = {
+    "event_id": "e1",
+    "action": "pageview",
+    "ts": T0,
+    "site": "example.com",
+    "url": "https://www.example.com/a",
+    "visitor_id": "v1",
+}
 
 
 def dumps(**changes) -> bytes:
@@ -22,20 +28,33 @@ _DROP = object()
 
 
 def test_good_event_parses_with_all_fields():
-    kind, ev = parse_record(raw(dumps(referrer="https://google.com/", session_index=2, session_id="s",
-                                      user_agent="ua", metadata={"title": "T"}, extra=[1, {"x": None}])))
+    kind, ev = parse_record(
+        raw(
+            dumps(
+                referrer="https://google.com/",
+                session_index=2,
+                session_id="s",
+                user_agent="ua",
+                metadata={"title": "T"},
+                extra=[1, {"x": None}],
+            )
+        )
+    )
     assert kind == "event"
     assert ev["ts"] == T0 and ev["session_index"] == 2 and ev["extra"] == [1, {"x": None}]
     assert ev["metadata"] == {"title": "T"} and ev["referrer"] == "https://google.com/"
 
 
-@pytest.mark.parametrize("ts, expected", [
-    (T0, T0),
-    (float(T0), T0),
-    ("2025-11-20T00:53:20Z", T0),
-    ("2025-11-20T01:53:20+01:00", T0),
-    ("2025-11-20T00:53:20.250Z", T0 + 250),
-])
+@pytest.mark.parametrize(
+    "ts, expected",
+    [
+        (T0, T0),
+        (float(T0), T0),
+        ("2025-11-20T00:53:20Z", T0),
+        ("2025-11-20T01:53:20+01:00", T0),
+        ("2025-11-20T00:53:20.250Z", T0 + 250),
+    ],
+)
 def test_timestamps_accepted(ts, expected):
     kind, ev = parse_record(raw(dumps(ts=ts)))
     assert (kind, ev["ts"]) == ("event", expected)

@@ -11,16 +11,17 @@ second pass over the events.
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
+from zetasketch_py import HyperLogLogPlusPlus
 
 from transforms.metrics import DIMENSIONS, METRICS, NONE_VALUE, Dimension, Metric
 from transforms.records import Event
 from transforms.sketches import new_sketch
 from transforms.timeutil import bucket_5m, day_str
-from zetasketch_py import HyperLogLogPlusPlus
 
 URL_LEVEL = ""  # the `dimension` of per-URL (not breakdown) keys
 Key = tuple  # (site, url, bucket, dimension, value)
@@ -79,7 +80,7 @@ class MetricsCombineFn(beam.CombineFn):
         it = iter(accumulators)
         out = next(it)
         for acc in it:
-            out.sums = [a + b for a, b in zip(out.sums, acc.sums)]
+            out.sums = [a + b for a, b in zip(out.sums, acc.sums, strict=False)]
             for i, sketch in enumerate(acc.sketches):
                 if sketch is None:
                     continue
@@ -103,8 +104,9 @@ def contribution(event: Event, metrics: tuple[Metric, ...] = METRICS) -> tuple |
     return sums, keys
 
 
-def keyed_contributions(event: Event, metrics: tuple[Metric, ...] = METRICS,
-                        dimensions: tuple[Dimension, ...] = DIMENSIONS) -> list[tuple[Key, tuple]]:
+def keyed_contributions(
+    event: Event, metrics: tuple[Metric, ...] = METRICS, dimensions: tuple[Dimension, ...] = DIMENSIONS
+) -> list[tuple[Key, tuple]]:
     """Event -> [(key, contribution)] for its URL row and one breakdown row per dimension."""
     contrib = contribution(event, metrics)
     if contrib is None:
@@ -133,9 +135,9 @@ class FormatRows(beam.DoFn):
         (site, url, bucket, dim, value), acc = item
         row: dict[str, Any] = {"site": site, "url": url}
         row["bucket_start" if self._grain == "5m" else "bucket_date"] = bucket
-        for m, total in zip(self._sum_metrics, acc.sums):
+        for m, total in zip(self._sum_metrics, acc.sums, strict=False):
             row[m.name] = total
-        for m, sketch in zip(self._distinct_metrics, acc.sketches):
+        for m, sketch in zip(self._distinct_metrics, acc.sketches, strict=False):
             row[m.name] = int(sketch.result()) if sketch is not None else 0
             if m.sketch_column:
                 row[m.sketch_column] = sketch.to_bytes() if sketch is not None else None
@@ -178,11 +180,7 @@ class AggregateMetrics(beam.PTransform):
         acc_5m = contribs | "Combine5m" >> beam.CombinePerKey(combine)
         out = self._format(acc_5m, "5m")
         if self._daily:
-            acc_1d = (
-                acc_5m
-                | "KeyByDay" >> beam.Map(to_day)
-                | "RollUp1d" >> beam.CombinePerKey(combine)
-            )
+            acc_1d = acc_5m | "KeyByDay" >> beam.Map(to_day) | "RollUp1d" >> beam.CombinePerKey(combine)
             out.update(self._format(acc_1d, "1d"))
         return out
 

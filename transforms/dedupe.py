@@ -76,8 +76,9 @@ class _StatefulDedupeFn(beam.DoFn):
         self._horizon_s = horizon_s
         self._dupes = Metrics.counter("weir", "duplicates")
 
-    def process(self, item, ts=beam.DoFn.TimestampParam, seen=beam.DoFn.StateParam(SEEN),
-                expiry=beam.DoFn.TimerParam(EXPIRY)):
+    def process(
+        self, item, ts=beam.DoFn.TimestampParam, seen=beam.DoFn.StateParam(SEEN), expiry=beam.DoFn.TimerParam(EXPIRY)
+    ):
         _, event = item
         if seen.read():
             self._dupes.inc()

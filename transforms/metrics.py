@@ -14,8 +14,9 @@ A metric reads one enriched event at a time:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, Literal
+from typing import Any, Literal
 
 from transforms.enrich import farm_fingerprint
 from transforms.records import Event
@@ -87,13 +88,25 @@ def _custom(event: Event) -> int:
 
 METRICS: tuple[Metric, ...] = (
     Metric("pageviews", "sum", _is("pageview"), "Human page views."),
-    Metric("visitors", "distinct", _visitor,
-           "Distinct visitors with any human event in the row (HLL++ estimate).",
-           sketch_column="visitors_sketch"),
-    Metric("new_visitors", "distinct", _visitor_of_type("new"),
-           "Distinct visitors with a human event whose session_index = 1."),
-    Metric("returning_visitors", "distinct", _visitor_of_type("returning"),
-           "Distinct visitors with a human event whose session_index > 1."),
+    Metric(
+        "visitors",
+        "distinct",
+        _visitor,
+        "Distinct visitors with any human event in the row (HLL++ estimate).",
+        sketch_column="visitors_sketch",
+    ),
+    Metric(
+        "new_visitors",
+        "distinct",
+        _visitor_of_type("new"),
+        "Distinct visitors with a human event whose session_index = 1.",
+    ),
+    Metric(
+        "returning_visitors",
+        "distinct",
+        _visitor_of_type("returning"),
+        "Distinct visitors with a human event whose session_index > 1.",
+    ),
     Metric("engaged_seconds", "sum", _engaged, "Sum of engaged_seconds of human heartbeats."),
     Metric("video_starts", "sum", _is("videostart"), "Human videostart events."),
     Metric("bot_pageviews", "sum", _bot_pageview, "Page views by known crawlers."),

@@ -12,7 +12,7 @@ is JSON lines (one event per line; `.gz` and other compressions are detected by 
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 import apache_beam as beam
 import fastavro

@@ -58,7 +58,8 @@ class _WriteTableFiles(beam.PTransform):
         return (
             rows
             | "EncodeJson" >> beam.ParDo(_EncodeForDay(self._table))
-            | "WriteDayFiles" >> fileio.WriteToFiles(
+            | "WriteDayFiles"
+            >> fileio.WriteToFiles(
                 path=directory,
                 destination=_destination,
                 sink=lambda _dest: _JsonLineSink(),

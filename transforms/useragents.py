@@ -15,10 +15,26 @@ from typing import NamedTuple
 from crawlerdetect import CrawlerDetect
 from ua_parser import parse
 
-DESKTOP_OS = frozenset({"Windows", "Mac OS X", "macOS", "Linux", "Ubuntu", "Fedora", "Chrome OS",
-                        "ChromeOS", "FreeBSD", "OpenBSD", "Debian", "Windows NT"})
+DESKTOP_OS = frozenset(
+    {
+        "Windows",
+        "Mac OS X",
+        "macOS",
+        "Linux",
+        "Ubuntu",
+        "Fedora",
+        "Chrome OS",
+        "ChromeOS",
+        "FreeBSD",
+        "OpenBSD",
+        "Debian",
+        "Windows NT",
+    }
+)
 TABLET_DEVICES = ("iPad", "Kindle", "Tablet", "Nexus 7", "Nexus 9", "Nexus 10", "Galaxy Tab", "SM-T", "Lenovo Tab")
-MOBILE_OS = frozenset({"iOS", "Android", "Windows Phone", "BlackBerry OS", "KaiOS", "Firefox OS", "Symbian OS", "HarmonyOS"})
+MOBILE_OS = frozenset(
+    {"iOS", "Android", "Windows Phone", "BlackBerry OS", "KaiOS", "Firefox OS", "Symbian OS", "HarmonyOS"}
+)
 
 
 class UserAgentInfo(NamedTuple):

@@ -123,7 +123,9 @@ def validate(obj: Any, received_at: int | None, source: str) -> Event:
         received_at = _optional_int(obj, "received_at", MIN_TS_MS, MAX_TS_MS)
     ts = parse_ts(obj["ts"])
     if received_at is not None and ts > received_at + MAX_FUTURE_SKEW_MS:
-        raise Rejection("validate", "timestamp_out_of_range", f"ts {ts} is more than 24 h after received_at {received_at}")
+        raise Rejection(
+            "validate", "timestamp_out_of_range", f"ts {ts} is more than 24 h after received_at {received_at}"
+        )
     engaged = _optional_int(obj, "engaged_seconds", 0, MAX_ENGAGED_SECONDS)
     if obj["action"] == "heartbeat" and engaged is None:
         raise Rejection("validate", "missing_field", "a heartbeat needs engaged_seconds")

@@ -47,8 +47,10 @@ def cmd_rebuild(args, beam_args: list[str]) -> int:
         flags.append(f"--project={args.project}")
     options = PipelineOptions(flags)
     result = run_rebuild(options, warehouse, staging_root=args.staging or settings.staging_root)
-    print(f"rebuilt {len(result.days)} day(s) in {result.seconds:.1f} s: "
-          + ", ".join(f"{t}={n}" for t, n in result.loaded.items()))
+    print(
+        f"rebuilt {len(result.days)} day(s) in {result.seconds:.1f} s: "
+        + ", ".join(f"{t}={n}" for t, n in result.loaded.items())
+    )
     return 0
 
 
@@ -77,12 +79,17 @@ def parser() -> argparse.ArgumentParser:
     d.add_argument("--events", type=int, default=30_000, help="About how many events to generate.")
     d.add_argument("--date", default=None, help="Day to generate (default: yesterday, UTC).")
 
-    r = sub.add_parser("rebuild", help="Batch mode: rebuild days from archive files (JSON lines or Avro).",
-                       epilog="Other flags (e.g. --region, --temp_location) go to Apache Beam.")
+    r = sub.add_parser(
+        "rebuild",
+        help="Batch mode: rebuild days from archive files (JSON lines or Avro).",
+        epilog="Other flags (e.g. --region, --temp_location) go to Apache Beam.",
+    )
     _common(r)
     r.add_argument("--input", action="append", required=True, help="Path or glob, local or gs://. Repeatable.")
     r.add_argument("--date", default=None, help="Rebuild only this UTC day (YYYY-MM-DD).")
-    r.add_argument("--runner", default=None, help="Beam runner (default: the local FnApiRunner; DataflowRunner on GCP).")
+    r.add_argument(
+        "--runner", default=None, help="Beam runner (default: the local FnApiRunner; DataflowRunner on GCP)."
+    )
     r.add_argument("--staging", default=None, help="Staging location for table files (gs:// with Dataflow).")
     r.add_argument("--bq-location", dest="bq_location", default=None, help="BigQuery location (e.g. EU, US).")
 

@@ -53,14 +53,18 @@ def run_demo(settings: Settings, events: int = 30_000, day: str | None = None, s
     archive_day = os.path.join(settings.archive_root, f"dt={day}")
     shutil.rmtree(archive_day, ignore_errors=True)
     paths = write_avro_archive(records, settings.archive_root)
-    say(f"      {len(records):,} raw records archived as Avro in {len(paths)} hourly files "
-        f"under {archive_day} ({time.monotonic() - t0:.1f} s)")
+    say(
+        f"      {len(records):,} raw records archived as Avro in {len(paths)} hourly files "
+        f"under {archive_day} ({time.monotonic() - t0:.1f} s)"
+    )
     say("[2/4] rebuilding the day with the batch pipeline (DirectRunner: FnApiRunner) ...")
     options = PipelineOptions([f"--input={archive_day}/*/*.avro", f"--date={day}"])
     result = run_rebuild(options, warehouse, staging_root=settings.staging_root, progress=lambda m: say("      " + m))
     rate = result.counters.get("records_read", 0) / max(result.seconds, 1e-9)
-    say(f"      done in {result.seconds:.1f} s ({rate:,.0f} records/s); rows loaded: "
-        + ", ".join(f"{t}={n:,}" for t, n in result.loaded.items()))
+    say(
+        f"      done in {result.seconds:.1f} s ({rate:,.0f} records/s); rows loaded: "
+        + ", ".join(f"{t}={n:,}" for t, n in result.loaded.items())
+    )
     say(f"[3/4] top URLs on {day}")
     say(_indent(format_table(warehouse.query(TOP_URLS.format(day=day)))))
     say("[4/4] referrer mix (page views) and dead letters")
@@ -68,7 +72,7 @@ def run_demo(settings: Settings, events: int = 30_000, day: str | None = None, s
     dead = warehouse.query(DEAD_LETTERS.format(day=day))
     total_dead = sum(r[2] for r in dead.rows)
     say(_indent(format_table(dead)))
-    say(f"      {total_dead} dead letters, every one with its raw payload: weir sql \"SELECT * FROM dead_letters\"")
+    say(f'      {total_dead} dead letters, every one with its raw payload: weir sql "SELECT * FROM dead_letters"')
     say(f"\nTry: weir sql \"SELECT * FROM url_metrics_5m WHERE DATE(bucket_start) = '{day}' LIMIT 5\"")
     return {"day": day, "loaded": result.loaded, "dead_letters": total_dead, "counters": result.counters}
 

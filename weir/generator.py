@@ -14,7 +14,7 @@ import math
 import os
 import random
 import uuid
-from typing import Iterable, Iterator
+from collections.abc import Iterable, Iterator
 
 import fastavro
 import orjson
@@ -25,13 +25,48 @@ from weir import useragents
 
 DEFAULT_SITES = ("dailyglobe.example", "techwire.example", "cityherald.example")
 SECTIONS = ("news", "politics", "business", "tech", "sport", "culture", "opinion")
-WORDS = ("city", "budget", "storm", "election", "market", "startup", "climate", "match", "final",
-         "review", "interview", "police", "school", "housing", "transit", "river", "festival", "data")
-SEARCH = ("https://www.google.com/", "https://www.google.co.uk/search?q=news", "https://www.bing.com/search?q=x",
-          "https://duckduckgo.com/", "https://search.yahoo.com/search?p=y", "https://www.ecosia.org/search?q=z")
-SOCIAL = ("https://t.co/Ab12Cd", "https://m.facebook.com/", "https://l.facebook.com/l.php?u=x", "https://www.reddit.com/r/news/",
-          "https://lnkd.in/eXyZ", "https://www.linkedin.com/feed/", "https://news.ycombinator.com/item?id=1")
-OTHER = ("https://www.aggregator.example/top", "https://blog.someone.example/post/1", "https://newsletter.example/issue/42")
+WORDS = (
+    "city",
+    "budget",
+    "storm",
+    "election",
+    "market",
+    "startup",
+    "climate",
+    "match",
+    "final",
+    "review",
+    "interview",
+    "police",
+    "school",
+    "housing",
+    "transit",
+    "river",
+    "festival",
+    "data",
+)
+SEARCH = (
+    "https://www.google.com/",
+    "https://www.google.co.uk/search?q=news",
+    "https://www.bing.com/search?q=x",
+    "https://duckduckgo.com/",
+    "https://search.yahoo.com/search?p=y",
+    "https://www.ecosia.org/search?q=z",
+)
+SOCIAL = (
+    "https://t.co/Ab12Cd",
+    "https://m.facebook.com/",
+    "https://l.facebook.com/l.php?u=x",
+    "https://www.reddit.com/r/news/",
+    "https://lnkd.in/eXyZ",
+    "https://www.linkedin.com/feed/",
+    "https://news.ycombinator.com/item?id=1",
+)
+OTHER = (
+    "https://www.aggregator.example/top",
+    "https://blog.someone.example/post/1",
+    "https://newsletter.example/issue/42",
+)
 CAMPAIGNS = ("spring_sale", "newsletter_daily", "breaking_push", "partner_swap")
 CUSTOM_ACTIONS = ("share", "subscribe_click", "comment")
 
@@ -82,13 +117,18 @@ def _user_agent(rng: random.Random) -> str:
     return rng.choice(useragents.DESKTOP)
 
 
-def _event(site, url, action, ts, visitor=None, session_id=None, session_index=None, ua=None, rng=None,
-           **more) -> dict:
+def _event(site, url, action, ts, visitor=None, session_id=None, session_index=None, ua=None, rng=None, **more) -> dict:
     ev = {
         "event_id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
-        "action": action, "ts": ts, "site": site, "url": url,
-        "visitor_id": visitor, "session_id": session_id, "session_index": session_index,
-        "user_agent": ua, "ip": f"203.0.113.{rng.randrange(1, 255)}",
+        "action": action,
+        "ts": ts,
+        "site": site,
+        "url": url,
+        "visitor_id": visitor,
+        "session_id": session_id,
+        "session_index": session_index,
+        "user_agent": ua,
+        "ip": f"203.0.113.{rng.randrange(1, 255)}",
     }
     ev.update({k: v for k, v in more.items() if v is not None})
     return ev
@@ -109,14 +149,17 @@ def _visit(rng: random.Random, s: _Site, day_ms: int) -> Iterator[dict]:
             page_url += "#comments"
         meta = {"title": title, "section": section, "authors": ["A. Writer"], "tags": [section]}
         # document.referrer belongs to the page, so every event the page sends carries it.
-        page = dict(visitor=visitor, session_id=session_id, session_index=session_index, ua=ua, rng=rng,
-                    referrer=referrer)
+        page = dict(
+            visitor=visitor, session_id=session_id, session_index=session_index, ua=ua, rng=rng, referrer=referrer
+        )
         yield _event(s.site, page_url, "pageview", ts, metadata=meta, **page)
         dwell = int(rng.expovariate(1 / 50))
         for hb in range(10, dwell, 10):
             yield _event(s.site, page_url, "heartbeat", ts + hb * 1000, engaged_seconds=rng.randint(4, 10), **page)
         if rng.random() < 0.08:
-            yield _event(s.site, page_url, "videostart", ts + 5000, extra={"video_id": f"vid-{rng.randrange(50)}"}, **page)
+            yield _event(
+                s.site, page_url, "videostart", ts + 5000, extra={"video_id": f"vid-{rng.randrange(50)}"}, **page
+            )
         if rng.random() < 0.04:
             yield _event(s.site, page_url, rng.choice(CUSTOM_ACTIONS), ts + 8000, **page)
         ts += max(dwell, 5) * 1000 + rng.randint(1000, 20_000)
@@ -124,8 +167,17 @@ def _visit(rng: random.Random, s: _Site, day_ms: int) -> Iterator[dict]:
 
 def _bot_hit(rng: random.Random, s: _Site, day_ms: int) -> dict:
     url = rng.choice(s.urls)[0]
-    return _event(s.site, url, "pageview", day_ms + rng.randrange(86_400_000), f"bot-{rng.getrandbits(32):08x}",
-                  None, None, rng.choice(useragents.BOTS), rng)
+    return _event(
+        s.site,
+        url,
+        "pageview",
+        day_ms + rng.randrange(86_400_000),
+        f"bot-{rng.getrandbits(32):08x}",
+        None,
+        None,
+        rng.choice(useragents.BOTS),
+        rng,
+    )
 
 
 def malformed_payloads(rng: random.Random, good: dict) -> list[bytes]:
@@ -145,8 +197,15 @@ def malformed_payloads(rng: random.Random, good: dict) -> list[bytes]:
     ]
 
 
-def generate_day(day: str, events: int = 20_000, sites: Iterable[str] = DEFAULT_SITES, seed: int = 7,
-                 bad_share: float = 0.01, dupe_share: float = 0.005, bot_share: float = 0.03) -> list[tuple[int, bytes]]:
+def generate_day(
+    day: str,
+    events: int = 20_000,
+    sites: Iterable[str] = DEFAULT_SITES,
+    seed: int = 7,
+    bad_share: float = 0.01,
+    dupe_share: float = 0.005,
+    bot_share: float = 0.03,
+) -> list[tuple[int, bytes]]:
     """About `events` raw records of `day` (YYYY-MM-DD), as (received_at_ms, payload), sorted by receive time."""
     rng = random.Random(seed)
     day_ms = day_to_ms(day)

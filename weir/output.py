@@ -43,7 +43,7 @@ def _cell(value: Any, width: int = 48) -> str:
 def print_result(result: QueryResult, fmt: str = "table", out: TextIO = sys.stdout) -> None:
     if fmt == "json":
         for row in result.rows:
-            out.write(orjson.dumps({c: _plain(v) for c, v in zip(result.columns, row)}).decode() + "\n")
+            out.write(orjson.dumps({c: _plain(v) for c, v in zip(result.columns, row, strict=False)}).decode() + "\n")
     elif fmt == "csv":
         buf = io.StringIO()
         writer = csv.writer(buf)
@@ -58,9 +58,11 @@ def print_result(result: QueryResult, fmt: str = "table", out: TextIO = sys.stdo
 def format_table(result: QueryResult) -> str:
     cells = [[_cell(v) for v in row] for row in result.rows]
     widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(result.columns)]
-    line = "  ".join(c.ljust(w) for c, w in zip(result.columns, widths))
+    line = "  ".join(c.ljust(w) for c, w in zip(result.columns, widths, strict=False))
     rule = "  ".join("-" * w for w in widths)
-    body = ["  ".join(v.rjust(w) if _numeric(v) else v.ljust(w) for v, w in zip(r, widths)) for r in cells]
+    body = [
+        "  ".join(v.rjust(w) if _numeric(v) else v.ljust(w) for v, w in zip(r, widths, strict=False)) for r in cells
+    ]
     return "\n".join([line, rule, *body, f"({len(result.rows)} row{'s' if len(result.rows) != 1 else ''})"])
 
 

@@ -34,8 +34,14 @@ class BigQueryWarehouse(Warehouse):
       overwrite: "partition" (load jobs into table$YYYYMMDD) or "dml" (see module doc).
     """
 
-    def __init__(self, project: str, dataset: str = schemas.DEFAULT_DATASET, location: str | None = None,
-                 client: bigquery.Client | None = None, overwrite: str = "partition"):
+    def __init__(
+        self,
+        project: str,
+        dataset: str = schemas.DEFAULT_DATASET,
+        location: str | None = None,
+        client: bigquery.Client | None = None,
+        overwrite: str = "partition",
+    ):
         if overwrite not in ("partition", "dml"):
             raise ValueError("overwrite must be 'partition' or 'dml'")
         self.project, self.dataset, self.location = project, dataset, location
@@ -53,8 +59,10 @@ class BigQueryWarehouse(Warehouse):
         for spec in schemas.tables().values():
             table = bigquery.Table(self.table_id(spec.name), schema=bq_schema(spec))
             table.time_partitioning = bigquery.TimePartitioning(
-                type_=bigquery.TimePartitioningType.DAY, field=spec.partition_field,
-                expiration_ms=spec.expiration_days * 86_400_000)
+                type_=bigquery.TimePartitioningType.DAY,
+                field=spec.partition_field,
+                expiration_ms=spec.expiration_days * 86_400_000,
+            )
             table.clustering_fields = list(spec.clustering)
             table.description = spec.description
             existing = self.client.create_table(table, exists_ok=True)
@@ -105,8 +113,9 @@ class BigQueryWarehouse(Warehouse):
         params = [bigquery.ArrayQueryParameter("days", "DATE", sorted(days))]
         for table in self.tables():
             spec = schemas.table(table)
-            self._run(f"DELETE FROM `{self.table_id(table)}` WHERE DATE({spec.partition_field}) IN UNNEST(@days)",
-                      params)
+            self._run(
+                f"DELETE FROM `{self.table_id(table)}` WHERE DATE({spec.partition_field}) IN UNNEST(@days)", params
+            )
             files = [p for d in sorted(days) for p in staged.get(table, {}).get(d, [])]
             loaded[table] = 0
             if not files:
@@ -122,8 +131,9 @@ class BigQueryWarehouse(Warehouse):
         return loaded
 
     def _run(self, sql: str, params=None):
-        config = bigquery.QueryJobConfig(default_dataset=f"{self.project}.{self.dataset}",
-                                         query_parameters=params or [])
+        config = bigquery.QueryJobConfig(
+            default_dataset=f"{self.project}.{self.dataset}", query_parameters=params or []
+        )
         try:
             return self.client.query(sql, job_config=config).result()
         except Exception as exc:  # google.api_core errors carry the server's message

@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import time
-from typing import Iterator
+from collections.abc import Iterator
 
 import duckdb
 
@@ -20,9 +20,19 @@ from weir.warehouse.base import QueryError, QueryResult, Warehouse
 from weir.warehouse.sqlfuncs import UDFS
 from weir.warehouse.translate import to_duckdb
 
-_DUCK_TYPES = {"STRING": "VARCHAR", "INT64": "BIGINT", "INTEGER": "BIGINT", "FLOAT64": "DOUBLE",
-               "BOOL": "BOOLEAN", "BOOLEAN": "BOOLEAN", "TIMESTAMP": "TIMESTAMPTZ", "DATE": "DATE",
-               "BYTES": "BLOB", "JSON": "JSON", "NUMERIC": "DECIMAL(38, 9)"}
+_DUCK_TYPES = {
+    "STRING": "VARCHAR",
+    "INT64": "BIGINT",
+    "INTEGER": "BIGINT",
+    "FLOAT64": "DOUBLE",
+    "BOOL": "BOOLEAN",
+    "BOOLEAN": "BOOLEAN",
+    "TIMESTAMP": "TIMESTAMPTZ",
+    "DATE": "DATE",
+    "BYTES": "BLOB",
+    "JSON": "JSON",
+    "NUMERIC": "DECIMAL(38, 9)",
+}
 LOCK_WAIT_S = 30.0
 
 
@@ -80,7 +90,7 @@ class LocalWarehouse(Warehouse):
             for name, (fn, params, ret) in UDFS.items():
                 con.create_function(name, fn, params, ret, null_handling="special")
             if self._schema_exists(con):
-                con.execute(f'SET schema = {_sql_str(self.dataset)}')
+                con.execute(f"SET schema = {_sql_str(self.dataset)}")
             yield con
         finally:
             for name in UDFS:
@@ -89,8 +99,9 @@ class LocalWarehouse(Warehouse):
             con.close()
 
     def _schema_exists(self, con) -> bool:
-        return bool(con.execute("SELECT 1 FROM information_schema.schemata WHERE schema_name = ?",
-                                [self.dataset]).fetchall())
+        return bool(
+            con.execute("SELECT 1 FROM information_schema.schemata WHERE schema_name = ?", [self.dataset]).fetchall()
+        )
 
     def ensure_tables(self) -> None:
         with self._connect() as con:
@@ -98,9 +109,13 @@ class LocalWarehouse(Warehouse):
             for spec in schemas.tables().values():
                 cols = ", ".join(f'"{f.name}" {duck_type(f)}' for f in spec.fields)
                 con.execute(f'CREATE TABLE IF NOT EXISTS "{self.dataset}"."{spec.name}" ({cols})')
-                existing = {r[0] for r in con.execute(
-                    "SELECT column_name FROM information_schema.columns WHERE table_schema = ? AND table_name = ?",
-                    [self.dataset, spec.name]).fetchall()}
+                existing = {
+                    r[0]
+                    for r in con.execute(
+                        "SELECT column_name FROM information_schema.columns WHERE table_schema = ? AND table_name = ?",
+                        [self.dataset, spec.name],
+                    ).fetchall()
+                }
                 for f in spec.fields:  # schemas evolve additively: new columns only
                     if f.name not in existing:
                         con.execute(f'ALTER TABLE "{self.dataset}"."{spec.name}" ADD COLUMN "{f.name}" {duck_type(f)}')
@@ -116,7 +131,9 @@ class LocalWarehouse(Warehouse):
                     spec = schemas.table(table)
                     target = f'"{self.dataset}"."{table}"'
                     if day_list:
-                        con.execute(f'DELETE FROM {target} WHERE CAST("{spec.partition_field}" AS DATE) IN ({day_list})')
+                        con.execute(
+                            f'DELETE FROM {target} WHERE CAST("{spec.partition_field}" AS DATE) IN ({day_list})'
+                        )
                     files = [p for d, paths in staged.get(table, {}).items() if d in days for p in paths]
                     loaded[table] = self._load(con, spec, target, files) if files else 0
                 con.execute("COMMIT")
