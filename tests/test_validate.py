@@ -120,6 +120,8 @@ def test_dead_letter_time_falls_back_to_payload_then_default():
     assert dead["received_at"] == T0 and dead["event_ts"] == T0  # from ts
     _, dead = parse_record(raw(dumps(url="nope", received_at=T0 + 9)))
     assert dead["received_at"] == T0 + 9  # the collector's stamp wins over ts
+    _, dead = parse_record(raw(b"garbage", source="gs://b/dt=2025-11-20/h.jsonl"), fallback_received_ms=42)
+    assert dead["received_at"] == 1_763_596_800_000  # the day its file is filed under
     _, dead = parse_record(raw(b"garbage"), fallback_received_ms=42)
     assert dead["received_at"] == 42 and dead["event_id"] is None
 

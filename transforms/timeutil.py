@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 
 UTC = dt.timezone.utc
+EPOCH_DATE = dt.date(1970, 1, 1)
 DAY_MS = 86_400_000
 BUCKET_5M_MS = 300_000
 
@@ -22,9 +24,14 @@ def day_start(ts_ms: int) -> int:
     return ts_ms - ts_ms % DAY_MS
 
 
+@functools.lru_cache(maxsize=4096)
+def _day_of_index(day_index: int) -> str:
+    return (EPOCH_DATE + dt.timedelta(days=day_index)).isoformat()
+
+
 def day_str(ts_ms: int) -> str:
-    """UTC date of ts_ms as YYYY-MM-DD."""
-    return dt.datetime.fromtimestamp(ts_ms / 1000, UTC).strftime("%Y-%m-%d")
+    """UTC date of ts_ms as YYYY-MM-DD (memoised per day: it runs once per output row)."""
+    return _day_of_index(ts_ms // DAY_MS)
 
 
 def day_to_ms(day: str) -> int:
@@ -35,9 +42,10 @@ def day_to_ms(day: str) -> int:
 
 def ts_str(ts_ms: int) -> str:
     """ms as a timestamp literal both BigQuery (JSON loads) and DuckDB read: UTC, microseconds."""
-    secs, ms = divmod(ts_ms, 1000)
-    base = dt.datetime.fromtimestamp(secs, UTC).strftime("%Y-%m-%d %H:%M:%S")
-    return f"{base}.{ms:03d}000+00:00"
+    day_index, in_day = divmod(ts_ms, DAY_MS)
+    secs, ms = divmod(in_day, 1000)
+    hours, rest = divmod(secs, 3600)
+    return f"{_day_of_index(day_index)} {hours:02d}:{rest // 60:02d}:{rest % 60:02d}.{ms:03d}000+00:00"
 
 
 def day_from_path(path: str | None) -> int | None:

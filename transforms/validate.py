@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 import orjson
 
 from transforms.records import DeadLetter, Event, RawRecord
+from transforms.timeutil import day_from_path
 
 MAX_EVENT_BYTES = 64 * 1024  # a pixel event is ~1 KiB; anything this big is abuse or a bug
 MIN_TS_MS = 946_684_800_000  # 2000-01-01: older client clocks are broken, not historical
@@ -167,7 +168,7 @@ def _dead(record: RawRecord, rej: Rejection, obj: Any, fallback_ms: int) -> Dead
         if isinstance(raw, int) and not isinstance(raw, bool) and MIN_TS_MS <= raw < MAX_TS_MS:
             received = raw
     if received is None:
-        received = event_ts if event_ts is not None else fallback_ms
+        received = event_ts if event_ts is not None else (day_from_path(record["source"]) or fallback_ms)
     return DeadLetter(
         received_at=received,
         stage=rej.stage,
@@ -185,7 +186,8 @@ def parse_record(record: RawRecord, fallback_received_ms: int = 0) -> tuple[str,
     """One raw record -> ("event", Event) or ("dead", DeadLetter). Never raises on bad input.
 
     `fallback_received_ms` dates a dead letter when neither the record, nor the payload's
-    `received_at`, nor its `ts` says when it arrived (JSON-lines input with garbage lines).
+    `received_at`, nor its `ts`, nor a date in its file's path (dt=YYYY-MM-DD) says when it
+    arrived (JSON-lines input with garbage lines).
     """
     payload = record["payload"]
     obj: Any = None

@@ -105,6 +105,8 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    # WriteToFiles warns about temp files it already moved; weir deletes the whole staging run.
+    logging.getLogger("apache_beam.io.fileio").setLevel(logging.ERROR)
     args, rest = parser().parse_known_args(argv)
     if rest and args.command != "rebuild":
         parser().error(f"unrecognized arguments: {' '.join(rest)}")
