@@ -65,3 +65,22 @@ def test_sql_error_is_clear(demo_home):
 def test_rebuild_bad_date_is_a_clear_error(tmp_path):
     out = weir("rebuild", "--input", str(tmp_path / "x.jsonl"), "--date", "20-11-2025", home=str(tmp_path), check=False)
     assert out.returncode == 2 and "--date must be YYYY-MM-DD" in out.stderr
+
+
+def test_bench_prints_a_comparable_summary_line(tmp_path):
+    out = weir("bench", "--events", "1500", "--sites", "5", home=str(tmp_path)).stdout
+    summary = out.strip().splitlines()[-1]
+    fields = dict(kv.split("=") for kv in summary.split())
+    assert list(fields) == [
+        "rebuild_events_per_s",
+        "floor_events_per_s",
+        "ratio",
+        "enrich_events_per_s",
+        "freshness_p50_s",
+        "freshness_p95_s",
+        "peak_rss_mb",
+    ]
+    assert float(fields["rebuild_events_per_s"]) > 0 and float(fields["floor_events_per_s"]) > 0
+    assert float(fields["ratio"]) == pytest.approx(
+        float(fields["rebuild_events_per_s"]) / float(fields["floor_events_per_s"]), rel=0.01
+    )

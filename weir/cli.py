@@ -70,6 +70,13 @@ def cmd_init(args) -> int:
     return 0
 
 
+def cmd_bench(args) -> int:
+    from weir.bench import run_bench
+
+    run_bench(args.events, sites=args.sites)
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="weir", description="Open web content analytics on Beam and BigQuery.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -100,6 +107,10 @@ def parser() -> argparse.ArgumentParser:
 
     i = sub.add_parser("init", help="Create the dataset and tables (from schemas/) where missing.")
     _common(i)
+
+    b = sub.add_parser("bench", help="Measure floor, enrichment and rebuild throughput on generated traffic.")
+    b.add_argument("--events", type=int, default=100_000, help="About how many events to generate.")
+    b.add_argument("--sites", type=int, default=50, help="How many sites.")
     return p
 
 
@@ -113,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "rebuild":
             return cmd_rebuild(args, rest)
-        return {"demo": cmd_demo, "sql": cmd_sql, "init": cmd_init}[args.command](args)
+        return {"demo": cmd_demo, "sql": cmd_sql, "init": cmd_init, "bench": cmd_bench}[args.command](args)
     except (ValueError, FileNotFoundError) as exc:
         print(f"weir {args.command}: error: {exc}", file=sys.stderr)
         return 2

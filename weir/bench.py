@@ -1,0 +1,134 @@
+"""`weir bench`: one run, honest figures, one summary line.
+
+Phases, each in a child process so its peak memory is its own:
+- floor: one plain-Python pass over the JSON-lines file with the pipeline's JSON library
+  (orjson), computing per-URL 5-minute and daily page-view counts. What the machine can do.
+- enrich: parse + validate + enrich alone (no Beam), events/s, cold caches.
+- rebuild: the full batch graph on the FnApiRunner over the same file, through the local
+  warehouse commit; events/s and its ratio to the floor.
+Streaming freshness is reported as `na` until the streaming mode exists (issue #3).
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import resource
+import shutil
+import tempfile
+import time
+from collections import Counter
+
+import orjson
+
+from weir.generator import generate_day, write_json_lines
+
+BENCH_DAY = "2025-11-20"
+
+
+def _sites(n: int) -> list[str]:
+    return [f"site{i:02d}.example" for i in range(n)]
+
+
+def _floor(path: str) -> dict:
+    five, daily = Counter(), Counter()
+    n = 0
+    with open(path, "rb") as fh:
+        for line in fh:
+            n += 1
+            try:
+                e = orjson.loads(line)
+                ts, site, url = int(e["ts"]), e["site"], e["url"]
+            except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+                continue
+            if e.get("action") == "pageview":
+                five[(site, url, ts - ts % 300_000)] += 1
+                daily[(site, url, ts - ts % 86_400_000)] += 1
+    return {"records": n, "rows": len(five) + len(daily)}
+
+
+def _enrich(path: str) -> dict:
+    from transforms.enrich import enrich_event
+    from transforms.validate import parse_record
+
+    n = 0
+    with open(path, "rb") as fh:
+        for line in fh:
+            kind, value = parse_record(
+                {"payload": line.rstrip(b"\n"), "received_at": None, "source": path, "attributes": {}}
+            )
+            if kind == "event":
+                enrich_event(value)
+            n += 1
+    return {"records": n}
+
+
+def _rebuild(path: str) -> dict:
+    from apache_beam.options.pipeline_options import PipelineOptions
+
+    from pipelines.rebuild import run_rebuild
+    from weir.warehouse.local import LocalWarehouse
+
+    home = tempfile.mkdtemp(prefix="weir-bench-")
+    try:
+        result = run_rebuild(
+            PipelineOptions([f"--input={path}"]),
+            LocalWarehouse(home),
+            staging_root=os.path.join(home, "staging"),
+            progress=lambda _m: None,
+        )
+        return {"records": result.counters.get("records_read", 0), "loaded": result.loaded}
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def _child(fn, path, queue):
+    import logging
+
+    logging.getLogger("apache_beam").setLevel(logging.ERROR)
+    start = time.perf_counter()
+    out = fn(path)
+    out["seconds"] = time.perf_counter() - start
+    out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    queue.put(out)
+
+
+def measure(fn, path: str) -> dict:
+    ctx = mp.get_context("spawn")  # a fresh interpreter: its peak memory is its own
+    queue = ctx.Queue()
+    proc = ctx.Process(target=_child, args=(fn, path, queue))
+    proc.start()
+    out = queue.get()
+    proc.join()
+    return out
+
+
+def run_bench(events: int, sites: int = 50, say=print) -> dict:
+    work = tempfile.mkdtemp(prefix="weir-bench-data-")
+    try:
+        say(f"generating ~{events:,} events on {sites} sites (Zipf URLs, heartbeats, 1% bad input, duplicates) ...")
+        records = generate_day(BENCH_DAY, events=events, sites=_sites(sites))
+        path = write_json_lines(records, os.path.join(work, "day.jsonl"))
+        del records
+        figures = {}
+        for name, fn in (("floor", _floor), ("enrich", _enrich), ("rebuild", _rebuild)):
+            say(f"measuring {name} ...")
+            r = measure(fn, path)
+            r["events_per_s"] = r["records"] / r["seconds"]
+            figures[name] = r
+            say(
+                f"  {name}: {r['records']:,} records in {r['seconds']:.2f} s = {r['events_per_s']:,.0f} events/s, "
+                f"peak RSS {r['peak_rss_mb']:.0f} MB"
+            )
+        ratio = figures["rebuild"]["events_per_s"] / figures["floor"]["events_per_s"]
+        peak = max(r["peak_rss_mb"] for r in figures.values())
+        say("streaming freshness: na (streaming mode not built yet, issue #3)")
+        say(
+            f"rebuild_events_per_s={figures['rebuild']['events_per_s']:.0f} "
+            f"floor_events_per_s={figures['floor']['events_per_s']:.0f} ratio={ratio:.4g} "
+            f"enrich_events_per_s={figures['enrich']['events_per_s']:.0f} "
+            f"freshness_p50_s=na freshness_p95_s=na peak_rss_mb={peak:.0f}"
+        )
+        return figures
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
