@@ -24,6 +24,7 @@ from transforms.metrics import DIMENSIONS, METRICS
 from transforms.parse import ParseEvents
 from transforms.rows import dead_letter_row, event_row
 from transforms.timeutil import day_str
+from transforms.windowing import DEFAULT_ALLOWED_LATENESS_S, DEFAULT_EARLY_S, RouteTooLate, live_buckets
 
 TABLES = (
     "events",
@@ -50,21 +51,26 @@ class GraphConfig:
         rest are counted as out of scope. Empty keeps everything.
       fallback_received_ms: the receive time given to dead letters that carry no time at all.
       dedupe_horizon_s: event-time horizon within which a repeated event_id is a duplicate.
-      windowing: PTransform applied before the 5-minute aggregation (streaming); None = batch.
-      daily: also produce the daily tables (batch rebuilds do; the stream leaves them to it).
+      streaming: live mode: events too late for their bucket become dead letters, the
+        5-minute aggregation fires early/on-time/late panes (transforms.windowing), and daily
+        tables are left to the rebuild.
+      allowed_lateness_s, early_s: streaming lateness and early-firing period.
     """
 
     days: frozenset[str] = frozenset()
     fallback_received_ms: int = 0
     dedupe_horizon_s: int = DEFAULT_HORIZON_S
-    windowing: beam.PTransform | None = None
-    daily: bool = True
+    streaming: bool = False
+    allowed_lateness_s: int = DEFAULT_ALLOWED_LATENESS_S
+    early_s: int = DEFAULT_EARLY_S
     metrics: tuple = field(default=METRICS)
     dimensions: tuple = field(default=DIMENSIONS)
 
     def __post_init__(self):
         if self.dedupe_horizon_s <= 0:
             raise ValueError("dedupe_horizon_s must be positive")
+        if self.allowed_lateness_s < 0 or self.early_s <= 0:
+            raise ValueError("allowed_lateness_s must be >= 0 and early_s > 0")
         for day in self.days:
             if len(day) != 10:
                 raise ValueError(f"days must be YYYY-MM-DD, got {day!r}")
@@ -97,16 +103,21 @@ def build(root, source: beam.PTransform, sink: Sink | None, config: GraphConfig 
       "enriched" (PCollection[Event]) and "duplicates" (PCollection[Event]).
     """
     raw = root | "Read" >> source
-    parsed = raw | "Parse" >> ParseEvents(config.fallback_received_ms)
+    parsed = raw | "Parse" >> ParseEvents(config.fallback_received_ms, keep_payload=config.streaming)
     events, dead = parsed.events, parsed.dead
     if config.days:
         events = events | "EventsInScope" >> beam.ParDo(_InScope(config.days, "ts", "events"))
         dead = dead | "DeadInScope" >> beam.ParDo(_InScope(config.days, "received_at", "dead_letters"))
+    windowing = None
+    if config.streaming:
+        routed = events | "TooLate" >> RouteTooLate(config.allowed_lateness_s)
+        events = routed.events
+        dead = (dead, routed.too_late) | "AllDeadLetters" >> beam.Flatten()
+        windowing = live_buckets(config.allowed_lateness_s, config.early_s)
     deduped = events | "Dedupe" >> DedupeEvents(config.dedupe_horizon_s)
     enriched = deduped.events | "Enrich" >> Enrich()
-    out = dict(
-        enriched | "Aggregate" >> AggregateMetrics(config.metrics, config.dimensions, config.windowing, config.daily)
-    )
+    aggregate = AggregateMetrics(config.metrics, config.dimensions, windowing, daily=not config.streaming)
+    out = dict(enriched | "Aggregate" >> aggregate)
     out["events"] = enriched | "EventRows" >> beam.Map(event_row)
     out["dead_letters"] = dead | "DeadLetterRows" >> beam.Map(dead_letter_row)
     if sink is not None:

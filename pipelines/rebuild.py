@@ -70,7 +70,6 @@ def run_rebuild(
     config = GraphConfig(
         days=frozenset([opts.date]) if opts.date else frozenset(),
         fallback_received_ms=day_to_ms(opts.date) if opts.date else 0,
-        daily=True,
     )
     progress(f"rebuild: reading {', '.join(opts.input)}")
     pipeline = beam.Pipeline(runner=_runner(options), options=options)

@@ -10,8 +10,9 @@ from transforms.validate import parse_record
 
 
 class _ParseFn(beam.DoFn):
-    def __init__(self, fallback_received_ms: int):
+    def __init__(self, fallback_received_ms: int, keep_payload: bool):
         self._fallback = fallback_received_ms
+        self._keep_payload = keep_payload
         self._accepted = Metrics.counter("weir", "events_accepted")
         self._dead = Metrics.counter("weir", "dead_letters")
 
@@ -19,6 +20,8 @@ class _ParseFn(beam.DoFn):
         kind, value = parse_record(record, self._fallback)
         if kind == "event":
             self._accepted.inc()
+            if self._keep_payload:
+                value["raw_payload"] = record["payload"]
             # Event time comes from the payload's ts, in every mode: a rebuild reproduces the
             # buckets the stream made from the same events.
             yield TimestampedValue(value, value["ts"] / 1000.0)
@@ -35,12 +38,15 @@ class ParseEvents(beam.PTransform):
     Args:
       fallback_received_ms: dates dead letters that carry no time at all (see
         `transforms.validate.parse_record`).
+      keep_payload: keep the raw bytes on each event as `raw_payload` (streaming needs them
+        for the dead letter of an event that turns out too late).
     """
 
-    def __init__(self, fallback_received_ms: int = 0):
+    def __init__(self, fallback_received_ms: int = 0, keep_payload: bool = False):
         super().__init__()
         self._fallback = fallback_received_ms
+        self._keep_payload = keep_payload
 
     def expand(self, records):
-        out = records | "ParseValidate" >> beam.ParDo(_ParseFn(self._fallback)).with_outputs("dead", main="events")
-        return out
+        fn = _ParseFn(self._fallback, self._keep_payload)
+        return records | "ParseValidate" >> beam.ParDo(fn).with_outputs("dead", main="events")

@@ -1,0 +1,117 @@
+"""The graph in streaming mode on the streaming DirectRunner, driven by Beam's TestStream:
+early, on-time and late panes, out-of-order events, duplicates across panes, too-late events."""
+
+from __future__ import annotations
+
+import apache_beam as beam
+import orjson
+import pytest
+from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
+from apache_beam.runners.direct.direct_runner import BundleBasedDirectRunner
+from apache_beam.testing.test_stream import TestStream as EventStream  # not a test class
+from apache_beam.testing.util import assert_that, equal_to, equal_to_per_window
+from apache_beam.transforms.window import IntervalWindow
+
+from pipelines.graph import GraphConfig, build
+from transforms.windowing import is_too_late
+
+T0 = 1_763_596_800_000  # a bucket start
+W0 = IntervalWindow(T0 / 1000, T0 / 1000 + 300)
+W1 = IntervalWindow(T0 / 1000 + 300, T0 / 1000 + 600)
+LATENESS_S = 600
+
+
+def rec(eid: str, ts: int, received: int, visitor: str = "v1", action: str = "pageview") -> dict:
+    e = {"event_id": eid, "action": action, "ts": ts, "site": "a.com", "url": "https://a.com/x", "visitor_id": visitor}
+    return {"payload": orjson.dumps(e), "received_at": received, "source": "t", "attributes": {}}
+
+
+def _non_empty(rows):
+    if not rows:
+        raise AssertionError("expected rows, got none")
+
+
+@pytest.fixture
+def streaming_pipeline():
+    opts = PipelineOptions()
+    opts.view_as(StandardOptions).streaming = True
+    return beam.Pipeline(runner=BundleBasedDirectRunner(), options=opts)
+
+
+class _PaneRow(beam.DoFn):
+    def process(self, row, pane=beam.DoFn.PaneInfoParam):
+        yield (pane.timing, row["pageviews"], row["visitors"])
+
+
+def test_early_on_time_and_late_panes_accumulate(streaming_pipeline):
+    stream = (
+        EventStream()
+        .advance_watermark_to(T0 / 1000)
+        .add_elements([rec("a", T0 + 1_000, T0 + 1_100), rec("b", T0 + 2_000, T0 + 2_100, "v2")])
+        .advance_processing_time(10)  # early firing: the live bucket
+        .add_elements([rec("a", T0 + 1_000, T0 + 9_000)])  # a duplicate delivery, in a later pane
+        .add_elements([rec("c", T0 + 301_000, T0 + 301_100, "v3")])  # next bucket
+        .add_elements([rec("d", T0 + 3_000, T0 + 302_000, "v3")])  # out of order, same first bucket
+        .advance_processing_time(10)
+        .advance_watermark_to(T0 / 1000 + 301)  # on-time firing of the first bucket
+        .add_elements([rec("e", T0 + 4_000, T0 + 400_000, "v4")])  # late, within the allowed lateness
+        .advance_watermark_to_infinity()
+    )
+    with streaming_pipeline as p:
+        out = build(p, stream, None, GraphConfig(streaming=True, allowed_lateness_s=LATENESS_S, early_s=5))
+        panes = out["url_metrics_5m"] | beam.ParDo(_PaneRow())
+        # timing: 0 early, 1 on time, 2 late. Every pane carries the whole bucket so far.
+        assert_that(
+            panes,
+            equal_to_per_window(
+                {
+                    W0: [(0, 2, 2), (0, 3, 3), (1, 3, 3), (2, 4, 4)],
+                    W1: [(0, 1, 1), (1, 1, 1)],
+                }
+            ),
+            label="panes",
+        )
+        assert_that(out["duplicates"] | beam.Map(lambda e: e["event_id"]), equal_to(["a"]), label="dupes")
+        assert_that(out["dead_letters"], equal_to([]), label="no_dead")
+
+
+def test_too_late_events_become_dead_letters_not_drops(streaming_pipeline):
+    too_late_received = T0 + 300_000 + LATENESS_S * 1000 + 1
+    stream = (
+        EventStream()
+        .advance_watermark_to(T0 / 1000)
+        .add_elements([rec("a", T0 + 1_000, T0 + 1_100)])
+        .advance_watermark_to(T0 / 1000 + 300 + LATENESS_S + 60)
+        .add_elements([rec("late", T0 + 2_000, too_late_received, "v9")])
+        .advance_watermark_to_infinity()
+    )
+    with streaming_pipeline as p:
+        out = build(p, stream, None, GraphConfig(streaming=True, allowed_lateness_s=LATENESS_S, early_s=5))
+        dead = out["dead_letters"] | beam.Map(
+            lambda d: (
+                d["error_kind"],
+                d["stage"],
+                d["event_id"],
+                d["received_at"],
+                orjson.loads(d["payload_bytes"])["ts"],
+            )
+        )
+        assert_that(dead, equal_to([("too_late", "window", "late", too_late_received, T0 + 2_000)]), label="dead")
+        counted_late = out["url_metrics_5m"] | beam.Filter(lambda r: r["pageviews"] != 1)
+        assert_that(counted_late, equal_to([]), label="not_counted")
+        assert_that(out["url_metrics_5m"], _non_empty, label="has_rows")
+
+
+@pytest.mark.parametrize(
+    "ts_offset, received_offset, late",
+    [
+        (0, 300_000 + LATENESS_S * 1000, False),  # exactly at the limit: still counted
+        (0, 300_000 + LATENESS_S * 1000 + 1, True),
+        (299_999, 300_000 + LATENESS_S * 1000 + 1, True),  # the bucket's end counts, not the event's time
+        (0, 1_000, False),
+    ],
+)
+def test_too_late_rule(ts_offset, received_offset, late):
+    event = {"ts": T0 + ts_offset, "received_at": T0 + received_offset}
+    assert is_too_late(event, LATENESS_S) is late
+    assert is_too_late({"ts": T0, "received_at": None}, 0) is False

@@ -1,0 +1,89 @@
+"""Streaming windows and triggers for the 5-minute buckets, and the too-late rule.
+
+Windows: 5-minute event-time windows (the bucket is also in the key, so batch and
+streaming group the same events). Triggers: an early firing every `early_s` seconds of
+processing time so the current bucket is live, the on-time firing when the watermark passes
+the window's end, and a late firing for every late element within the allowed lateness.
+Panes accumulate, so every firing carries the bucket's whole value and the sink replaces
+the row (a query never sees a sum of panes).
+
+Too late is decided on the record's receive time, not on the runner's watermark: an event
+is too late when its bucket ended more than `allowed_lateness_s` before it was received.
+That rule is deterministic (the archive keeps receive times, so a rebuild knows which
+events the stream turned away) and it diverts such events to the dead letters *before*
+grouping. Beam's own allowed lateness is larger by `SLACK_S`, so as long as the pipeline
+lags real time by less than that, Beam never drops an element that was not counted.
+"""
+
+from __future__ import annotations
+
+import apache_beam as beam
+from apache_beam.metrics import Metrics
+from apache_beam.transforms import trigger, window
+from apache_beam.utils.timestamp import Duration
+
+from transforms.records import DeadLetter
+from transforms.timeutil import BUCKET_5M_MS, bucket_5m
+
+DEFAULT_ALLOWED_LATENESS_S = 3600
+DEFAULT_EARLY_S = 5
+SLACK_S = 600
+
+
+def live_buckets(allowed_lateness_s: int = DEFAULT_ALLOWED_LATENESS_S, early_s: int = DEFAULT_EARLY_S):
+    """The WindowInto for streaming aggregation: 5-minute windows, early/on-time/late panes."""
+    return beam.WindowInto(
+        window.FixedWindows(BUCKET_5M_MS // 1000),
+        trigger=trigger.AfterWatermark(early=trigger.AfterProcessingTime(early_s), late=trigger.AfterCount(1)),
+        accumulation_mode=trigger.AccumulationMode.ACCUMULATING,
+        allowed_lateness=Duration(seconds=allowed_lateness_s + SLACK_S),
+    )
+
+
+def is_too_late(event: dict, allowed_lateness_s: int) -> bool:
+    received = event.get("received_at")
+    if received is None:
+        return False
+    return bucket_5m(event["ts"]) + BUCKET_5M_MS + allowed_lateness_s * 1000 < received
+
+
+class _RouteTooLate(beam.DoFn):
+    def __init__(self, allowed_lateness_s: int):
+        self._lateness = allowed_lateness_s
+        self._too_late = Metrics.counter("weir", "too_late")
+
+    def process(self, event):
+        event = dict(event)
+        payload = event.pop("raw_payload", b"")  # kept by ParseEvents only until this decision
+        if not is_too_late(event, self._lateness):
+            yield event
+            return
+        self._too_late.inc()
+        yield beam.pvalue.TaggedOutput(
+            "too_late",
+            DeadLetter(
+                received_at=event["received_at"],
+                stage="window",
+                error_kind="too_late",
+                error_message=(
+                    f"event time {event['ts']} is more than {self._lateness} s past its 5-minute bucket "
+                    f"when received at {event['received_at']}; the next rebuild of its day counts it"
+                ),
+                source=event.get("source"),
+                event_id=event["event_id"],
+                site=event["site"],
+                event_ts=event["ts"],
+                payload=payload,
+            ),
+        )
+
+
+class RouteTooLate(beam.PTransform):
+    """Takes `PCollection[Event]`; produces `.events` (in time) and `.too_late` (`DeadLetter`)."""
+
+    def __init__(self, allowed_lateness_s: int):
+        super().__init__()
+        self._lateness = allowed_lateness_s
+
+    def expand(self, events):
+        return events | "SplitLate" >> beam.ParDo(_RouteTooLate(self._lateness)).with_outputs("too_late", main="events")
