@@ -41,6 +41,7 @@ class TableSpec:
     clustering: tuple[str, ...]
     expiration_days: int
     description: str
+    key: tuple[str, ...] = ()
 
     @property
     def field_names(self) -> tuple[str, ...]:
@@ -74,6 +75,7 @@ def tables() -> dict[str, TableSpec]:
             clustering=tuple(meta["clustering"]),
             expiration_days=int(meta["expiration_days"]),
             description=meta["description"],
+            key=tuple(meta.get("key", ())),
         )
     return out
 

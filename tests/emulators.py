@@ -132,3 +132,26 @@ def start_bigquery(tmp: str, project: str) -> tuple[subprocess.Popen, str]:
     endpoint = f"http://127.0.0.1:{rest}"
     wait_http(f"{endpoint}/bigquery/v2/projects/{project}/datasets", proc)
     return proc, endpoint
+
+
+def start_pubsub(tmp: str) -> tuple[str, int]:
+    """The official Pub/Sub emulator (Google Cloud CLI) on a free port, via weir's own starter."""
+    from weir.pubsub import EmulatorUnavailable, start_emulator
+
+    if shutil.which("gcloud") is None:
+        missing("the Google Cloud Pub/Sub emulator (gcloud)")
+    try:
+        return start_emulator(os.path.join(tmp, "pubsub-home"))
+    except EmulatorUnavailable as exc:
+        if os.environ.get("WEIR_REQUIRE_EMULATORS") == "1":
+            raise
+        pytest.skip(str(exc))
+
+
+def stop_pubsub(pid: int) -> None:
+    import signal
+
+    try:
+        os.killpg(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        pass

@@ -70,6 +70,53 @@ def cmd_init(args) -> int:
     return 0
 
 
+def _pubsub_names(args):
+    import os
+
+    from weir.pubsub import PubSubNames, ensure_emulator
+
+    settings = config.resolve(args.home, None, args.dataset)
+    host = ensure_emulator(settings.home)
+    print(f"Pub/Sub emulator at {host}")
+    return settings, PubSubNames(project=os.environ.get("WEIR_PROJECT", config.LOCAL_PROJECT))
+
+
+def cmd_stream(args) -> int:
+    from pipelines.graph import GraphConfig
+    from pipelines.stream import run_stream
+
+    settings, names = _pubsub_names(args)
+    graph = GraphConfig(streaming=True, allowed_lateness_s=args.allowed_lateness, early_s=args.early)
+    run = run_stream(settings.home, settings.dataset, names, settings.archive_root, graph, duration_s=args.duration)
+    c = run.counters
+    received = c.get("events_accepted", 0) + c.get("dead_letters", 0)
+    print(
+        f"stream: stopped after {run.seconds:.0f} s: received={received} "
+        f"accepted={c.get('events_accepted', 0)} dead_letters={c.get('dead_letters', 0)} "
+        f"duplicates={c.get('duplicates', 0)} too_late={c.get('too_late', 0)} archived={run.archived}"
+    )
+    return 0
+
+
+def cmd_publish(args) -> int:
+    from weir.publish import publish, read_payloads
+    from weir.pubsub import ensure_topology
+
+    _, names = _pubsub_names(args)
+    ensure_topology(names)
+    n = publish(read_payloads(args.input), names, rate=args.rate)
+    print(f"published {n:,} messages to {names.topic_path}")
+    return 0
+
+
+def cmd_emulator(args) -> int:
+    from weir.pubsub import stop_emulator
+
+    settings = config.resolve(args.home, None, None)
+    print("stopped" if stop_emulator(settings.home) else "no emulator recorded under " + settings.home)
+    return 0
+
+
 def cmd_bench(args) -> int:
     from weir.bench import run_bench
 
@@ -108,6 +155,27 @@ def parser() -> argparse.ArgumentParser:
     i = sub.add_parser("init", help="Create the dataset and tables (from schemas/) where missing.")
     _common(i)
 
+    st = sub.add_parser("stream", help="Streaming mode: live 5-minute buckets from Pub/Sub (the emulator locally).")
+    _common(st)
+    st.add_argument("--duration", type=float, default=None, help="Stop after this many seconds (default: Ctrl-C).")
+    st.add_argument(
+        "--allowed-lateness",
+        dest="allowed_lateness",
+        type=int,
+        default=3600,
+        help="Seconds after a bucket's end that events still count in it (default 3600).",
+    )
+    st.add_argument("--early", type=int, default=5, help="Seconds between early firings of a live bucket.")
+
+    pb = sub.add_parser("publish", help="Publish events from files (JSON lines or Avro archive) to the topic.")
+    _common(pb)
+    pb.add_argument("--input", action="append", required=True, help="Path or glob, local or gs://. Repeatable.")
+    pb.add_argument("--rate", type=float, default=0.0, help="Messages per second (default: as fast as possible).")
+
+    em = sub.add_parser("emulator", help="Stop the Pub/Sub emulator that weir started for this WEIR_HOME.")
+    em.add_argument("action", choices=("stop",))
+    em.add_argument("--home", default=None)
+
     b = sub.add_parser("bench", help="Measure floor, enrichment and rebuild throughput on generated traffic.")
     b.add_argument("--events", type=int, default=100_000, help="About how many events to generate.")
     b.add_argument("--sites", type=int, default=50, help="How many sites.")
@@ -124,8 +192,17 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "rebuild":
             return cmd_rebuild(args, rest)
-        return {"demo": cmd_demo, "sql": cmd_sql, "init": cmd_init, "bench": cmd_bench}[args.command](args)
-    except (ValueError, FileNotFoundError) as exc:
+        commands = {
+            "demo": cmd_demo,
+            "sql": cmd_sql,
+            "init": cmd_init,
+            "bench": cmd_bench,
+            "stream": cmd_stream,
+            "publish": cmd_publish,
+            "emulator": cmd_emulator,
+        }
+        return commands[args.command](args)
+    except (ValueError, FileNotFoundError, RuntimeError) as exc:
         print(f"weir {args.command}: error: {exc}", file=sys.stderr)
         return 2
 

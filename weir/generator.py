@@ -16,10 +16,9 @@ import random
 import uuid
 from collections.abc import Iterable, Iterator
 
-import fastavro
 import orjson
 
-import schemas
+from transforms.archive import archive_records
 from transforms.timeutil import day_to_ms
 from weir import useragents
 
@@ -235,23 +234,8 @@ def generate_day(
 
 
 def write_avro_archive(records: list[tuple[int, bytes]], root: str) -> list[str]:
-    """Writes records into the archive layout `root/dt=YYYY-MM-DD/hour=HH/part-0.avro`; returns the paths."""
-    from transforms.timeutil import day_str
-
-    parsed = fastavro.parse_schema(schemas.archive_record_schema())
-    by_hour: dict[tuple[str, int], list[dict]] = {}
-    for received, payload in records:
-        key = (day_str(received), (received // 3_600_000) % 24)
-        by_hour.setdefault(key, []).append({"payload": payload, "received_at": received, "attributes": {}})
-    paths = []
-    for (day, hour), recs in sorted(by_hour.items()):
-        directory = os.path.join(root, f"dt={day}", f"hour={hour:02d}")
-        os.makedirs(directory, exist_ok=True)
-        path = os.path.join(directory, "part-0.avro")
-        with open(path, "wb") as fh:
-            fastavro.writer(fh, parsed, recs, codec="deflate")
-        paths.append(path)
-    return paths
+    """Writes records into the archive layout (transforms.archive); returns the file paths."""
+    return archive_records(root, [{"payload": p, "received_at": r, "attributes": {}} for r, p in records])
 
 
 def write_json_lines(records: list[tuple[int, bytes]], path: str) -> str:

@@ -142,6 +142,30 @@ class LocalWarehouse(Warehouse):
                 raise
         return loaded
 
+    def upsert(self, table: str, files: list[str]) -> int:
+        """Streaming landing: rows staged in NDJSON files replace the rows with the same key
+        (SPEC: a pane replaces the previous value of its row); tables without a key append.
+        One short transaction, so readers wait at most for one batch."""
+        spec = schemas.table(table)
+        target = f'"{self.dataset}"."{table}"'
+        with self._connect() as con:
+            con.execute("BEGIN TRANSACTION")
+            try:
+                if spec.key:
+                    con.execute(f"CREATE TEMP TABLE incoming AS SELECT * FROM {target} LIMIT 0")
+                    n = self._load(con, spec, "incoming", files)
+                    match = " AND ".join(f't."{k}" = i."{k}"' for k in spec.key)
+                    con.execute(f"DELETE FROM {target} AS t WHERE EXISTS (SELECT 1 FROM incoming AS i WHERE {match})")
+                    con.execute(f"INSERT INTO {target} SELECT * FROM incoming")
+                    con.execute("DROP TABLE incoming")
+                else:
+                    n = self._load(con, spec, target, files)
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+        return n
+
     @staticmethod
     def _load(con, spec: schemas.TableSpec, target: str, files: list[str]) -> int:
         columns = "{" + ", ".join(f"{_sql_str(f.name)}: {_sql_str(_json_type(f))}" for f in spec.fields) + "}"

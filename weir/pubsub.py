@@ -1,0 +1,179 @@
+"""Pub/Sub for weir: the local emulator's lifecycle, the topic and subscriptions, publishing.
+
+Locally the official Google Cloud Pub/Sub emulator is used (`gcloud beta emulators pubsub
+start`, shipped with the Google Cloud CLI). When PUBSUB_EMULATOR_HOST is not set, the first
+command that needs Pub/Sub starts the emulator on a free port, records its address and pid
+in `$WEIR_HOME/pubsub-emulator.json`, and later commands reuse it; `weir emulator stop`
+stops it. Clients find it through PUBSUB_EMULATOR_HOST, which `ensure_emulator` sets.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from dataclasses import dataclass
+
+TOPIC = "events"
+SUBSCRIPTION = "events-sub"  # the streaming pipeline's (SPEC §4)
+ARCHIVE_SUBSCRIPTION = "events-archive"  # the local archiver's: every message, archived before ack
+STATE_FILE = "pubsub-emulator.json"
+
+
+class EmulatorUnavailable(RuntimeError):
+    """The Pub/Sub emulator is not installed here and PUBSUB_EMULATOR_HOST is not set."""
+
+
+@dataclass(frozen=True)
+class PubSubNames:
+    project: str
+    topic: str = TOPIC
+    subscription: str = SUBSCRIPTION
+    archive_subscription: str = ARCHIVE_SUBSCRIPTION
+
+    @property
+    def topic_path(self) -> str:
+        return f"projects/{self.project}/topics/{self.topic}"
+
+    def subscription_path(self, name: str | None = None) -> str:
+        return f"projects/{self.project}/subscriptions/{name or self.subscription}"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _answers(host: str) -> bool:
+    addr, _, port = host.rpartition(":")
+    try:
+        with socket.create_connection((addr or "127.0.0.1", int(port)), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def emulator_command(port: int, data_dir: str) -> list[str]:
+    gcloud = shutil.which("gcloud")
+    if gcloud is None:
+        raise EmulatorUnavailable(
+            "the Google Cloud Pub/Sub emulator is not installed: install the Google Cloud CLI with its "
+            "pubsub-emulator component (gcloud components install pubsub-emulator, or Debian/Ubuntu package "
+            "google-cloud-cli-pubsub-emulator), or set PUBSUB_EMULATOR_HOST to a running emulator"
+        )
+    return [
+        gcloud,
+        "beta",
+        "emulators",
+        "pubsub",
+        "start",
+        f"--host-port=127.0.0.1:{port}",
+        f"--data-dir={data_dir}",
+        "--quiet",
+    ]
+
+
+def start_emulator(home: str, timeout_s: float = 60.0) -> tuple[str, int]:
+    """Starts the emulator detached from this process; returns (host:port, pid)."""
+    os.makedirs(home, exist_ok=True)
+    port = _free_port()
+    os.makedirs(os.path.join(home, "pubsub-data"), exist_ok=True)  # gcloud writes env.yaml there
+    log = open(os.path.join(home, "pubsub-emulator.log"), "ab")
+    proc = subprocess.Popen(
+        emulator_command(port, os.path.join(home, "pubsub-data")),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    host = f"127.0.0.1:{port}"
+    deadline = time.monotonic() + timeout_s
+    while not _answers(host):
+        if proc.poll() is not None:
+            raise EmulatorUnavailable(f"the Pub/Sub emulator exited ({proc.returncode}); see {log.name}")
+        if time.monotonic() > deadline:
+            proc.kill()
+            raise EmulatorUnavailable(f"the Pub/Sub emulator did not answer on {host} in {timeout_s:.0f} s")
+        time.sleep(0.2)
+    with open(os.path.join(home, STATE_FILE), "w") as fh:
+        json.dump({"host": host, "pid": proc.pid}, fh)
+    return host, proc.pid
+
+
+def ensure_emulator(home: str) -> str:
+    """PUBSUB_EMULATOR_HOST if set, else the recorded emulator if it answers, else a new one."""
+    host = os.environ.get("PUBSUB_EMULATOR_HOST")
+    if not host:
+        try:
+            with open(os.path.join(home, STATE_FILE)) as fh:
+                host = json.load(fh)["host"]
+        except (OSError, ValueError, KeyError):
+            host = None
+        if not host or not _answers(host):
+            host, _ = start_emulator(home)
+        os.environ["PUBSUB_EMULATOR_HOST"] = host
+    return host
+
+
+def stop_emulator(home: str) -> bool:
+    """Stops the emulator this home started; False when there was none."""
+    path = os.path.join(home, STATE_FILE)
+    try:
+        with open(path) as fh:
+            pid = json.load(fh)["pid"]
+    except (OSError, ValueError, KeyError):
+        return False
+    try:
+        os.killpg(pid, signal.SIGTERM)  # gcloud starts the Java emulator as a child: stop the group
+    except ProcessLookupError:
+        pass
+    os.remove(path)
+    return True
+
+
+def ensure_topology(names: PubSubNames, ack_deadline_s: int = 60) -> None:
+    """Creates the topic and both subscriptions when missing."""
+    from google.api_core.exceptions import AlreadyExists
+    from google.cloud import pubsub_v1
+
+    publisher = pubsub_v1.PublisherClient()
+    try:
+        publisher.create_topic(name=names.topic_path)
+    except AlreadyExists:
+        pass
+    subscriber = pubsub_v1.SubscriberClient()
+    with subscriber:
+        for sub in (names.subscription, names.archive_subscription):
+            try:
+                subscriber.create_subscription(
+                    name=names.subscription_path(sub), topic=names.topic_path, ack_deadline_seconds=ack_deadline_s
+                )
+            except AlreadyExists:
+                pass
+
+
+def attributes_for(payload: bytes) -> dict[str, str]:
+    """SPEC §1 attributes (event_id, ts as ms) when the payload has valid ones; else none, so a
+    bad event still travels (and becomes a dead letter) instead of breaking the reader."""
+    import orjson
+
+    from transforms.validate import Rejection, parse_ts
+
+    try:
+        obj = orjson.loads(payload)
+    except orjson.JSONDecodeError:
+        return {}
+    if not isinstance(obj, dict):
+        return {}
+    out = {}
+    if isinstance(obj.get("event_id"), str) and obj["event_id"]:
+        out["event_id"] = obj["event_id"][:1024]
+    try:
+        out["ts"] = str(parse_ts(obj.get("ts")))
+    except Rejection:
+        pass
+    return out
