@@ -3,11 +3,12 @@
 Beam 2.77's `_PubSubReadEvaluator._read_from_pubsub` pulls at most 10 messages per bundle
 and waits up to 30 s on an idle subscription. Every bundle pays fixed costs downstream (one
 warehouse transaction per table, ~35 ms each on the local DuckDB file), which capped a
-local stream at ~25 events/s (measured); and the DirectRunner only looks at processing-time
-triggers between bundles, so an idle 30 s pull held back the live bucket's last early
-firing for up to 30 s. `allow_bigger_pulls` replaces that one method with the same logic, a
-larger `max_messages` and a 1 s pull deadline. It touches a private Beam API, so it checks the method is the one it knows
-(Beam is pinned in setup.py) and otherwise leaves Beam alone and says so.
+local stream at ~25 events/s (measured); and the DirectRunner only looks at
+processing-time triggers between bundles, so an idle 30 s pull held back the live bucket's
+last early firing for up to 30 s. `allow_bigger_pulls` replaces that one method with the
+same logic, a larger `max_messages` and a 1 s pull deadline. It touches a private Beam API,
+so it first checks the method is the one it knows (Beam is pinned in setup.py) and
+otherwise leaves Beam alone and says so.
 """
 
 from __future__ import annotations

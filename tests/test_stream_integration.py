@@ -15,8 +15,8 @@ import pytest
 
 from tests import emulators
 from weir.generator import generate_day
-from weir.pubsub import PubSubNames, ensure_topology
 from weir.publish import publish
+from weir.pubsub import PubSubNames, ensure_topology
 from weir.warehouse.local import LocalWarehouse
 
 WEIR = os.path.join(os.path.dirname(sys.executable), "weir")
@@ -128,7 +128,10 @@ def test_stream_equals_rebuild_of_its_archive(pubsub, tmp_path):
     live_rows, rebuilt_rows = LocalWarehouse(live).query(q).rows, LocalWarehouse(rebuilt).query(q).rows
     assert len(live_rows) > 20
     assert live_rows == rebuilt_rows  # counts exact, sketches byte for byte
-    qb = "SELECT site, url, bucket_start, dimension, value, pageviews, visitors_sketch FROM breakdown_metrics_5m ORDER BY 1, 2, 3, 4, 5"
+    qb = (
+        "SELECT site, url, bucket_start, dimension, value, pageviews, visitors_sketch "
+        "FROM breakdown_metrics_5m ORDER BY 1, 2, 3, 4, 5"
+    )
     assert LocalWarehouse(live).query(qb).rows == LocalWarehouse(rebuilt).query(qb).rows
     archived = count(rebuilt, "SELECT COUNT(*) FROM events") + count(rebuilt, "SELECT COUNT(*) FROM dead_letters")
     assert archived == accepted_unique(payloads) + sum(1 for p in payloads if p.strip()) - _accepted_copies(payloads)
@@ -168,6 +171,9 @@ def test_killed_stream_loses_nothing_after_rebuild(pubsub, tmp_path):
     rebuild(rebuilt, f"{live}/archive/*/*/*.avro")
     (tmp_path / "input.jsonl").write_bytes(b"\n".join(p.replace(b"\n", b" ") for p in payloads) + b"\n")
     rebuild(truth, str(tmp_path / "input.jsonl"))  # the published events themselves, rebuilt
-    q = "SELECT site, url, bucket_date, pageviews, visitors, engaged_seconds, video_starts FROM url_metrics_1d ORDER BY 1, 2, 3"
+    q = (
+        "SELECT site, url, bucket_date, pageviews, visitors, engaged_seconds, video_starts "
+        "FROM url_metrics_1d ORDER BY 1, 2, 3"
+    )
     assert LocalWarehouse(rebuilt).query(q).rows == LocalWarehouse(truth).query(q).rows
     assert count(rebuilt, "SELECT COUNT(*) FROM events") == accepted_unique(payloads)
