@@ -1,7 +1,8 @@
 """Pub/Sub for weir: the local emulator's lifecycle, the topic and subscriptions, publishing.
 
 Locally the official Google Cloud Pub/Sub emulator is used (`gcloud beta emulators pubsub
-start`, shipped with the Google Cloud CLI). When PUBSUB_EMULATOR_HOST is not set, the first
+start`, shipped with the Google Cloud CLI); where it is not installed, drongo's in-process
+server (PyPI only) stands in (weir.pubsub_fallback). When PUBSUB_EMULATOR_HOST is not set, the first
 command that needs Pub/Sub starts the emulator on a free port, records its address and pid
 in `$WEIR_HOME/pubsub-emulator.json`, and later commands reuse it; `weir emulator stop`
 stops it. Clients find it through PUBSUB_EMULATOR_HOST, which `ensure_emulator` sets.
@@ -78,9 +79,36 @@ def emulator_command(port: int, data_dir: str) -> list[str]:
     ]
 
 
+def _record(home: str, host: str, pid: int, kind: str) -> None:
+    with open(os.path.join(home, STATE_FILE), "w") as fh:
+        json.dump({"host": host, "pid": pid, "kind": kind}, fh)
+
+
+def start_fallback(home: str, timeout_s: float = 30.0) -> tuple[str, int]:
+    """drongo's in-process server (PyPI only), in a detached process of its own."""
+    import sys
+
+    log = open(os.path.join(home, "pubsub-emulator.log"), "ab")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "weir.pubsub_fallback"], stdout=subprocess.PIPE, stderr=log, start_new_session=True
+    )
+    line = proc.stdout.readline().decode().strip()
+    deadline = time.monotonic() + timeout_s
+    while not (line and _answers(line)):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            raise EmulatorUnavailable(f"the fallback Pub/Sub emulator (drongo) did not start; see {log.name}")
+        time.sleep(0.1)
+    _record(home, line, proc.pid, "drongo")
+    return line, proc.pid
+
+
 def start_emulator(home: str, timeout_s: float = 60.0) -> tuple[str, int]:
-    """Starts the emulator detached from this process; returns (host:port, pid)."""
+    """Starts the official emulator detached from this process, or drongo's where it is not
+    installed (or WEIR_PUBSUB_EMULATOR=drongo); returns (host:port, pid)."""
     os.makedirs(home, exist_ok=True)
+    if os.environ.get("WEIR_PUBSUB_EMULATOR") == "drongo" or shutil.which("gcloud") is None:
+        return start_fallback(home)
     port = _free_port()
     os.makedirs(os.path.join(home, "pubsub-data"), exist_ok=True)  # gcloud writes env.yaml there
     log = open(os.path.join(home, "pubsub-emulator.log"), "ab")
@@ -99,8 +127,7 @@ def start_emulator(home: str, timeout_s: float = 60.0) -> tuple[str, int]:
             proc.kill()
             raise EmulatorUnavailable(f"the Pub/Sub emulator did not answer on {host} in {timeout_s:.0f} s")
         time.sleep(0.2)
-    with open(os.path.join(home, STATE_FILE), "w") as fh:
-        json.dump({"host": host, "pid": proc.pid}, fh)
+    _record(home, host, proc.pid, "gcloud")
     return host, proc.pid
 
 

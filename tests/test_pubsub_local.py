@@ -1,0 +1,76 @@
+"""Pub/Sub plumbing on both local emulators: topology, attributes, archive-before-ack."""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+import fastavro
+import orjson
+import pytest
+
+from tests import emulators
+from weir.archiver import Archiver
+from weir.publish import publish
+from weir.pubsub import PubSubNames, attributes_for, ensure_topology, start_emulator, stop_emulator
+
+
+@pytest.fixture(params=["gcloud", "drongo"])
+def emulator(request, tmp_path, monkeypatch):
+    if request.param == "gcloud":
+        host, pid = emulators.start_pubsub(str(tmp_path))
+    else:
+        monkeypatch.setenv("WEIR_PUBSUB_EMULATOR", "drongo")
+        host, pid = start_emulator(str(tmp_path / "drongo-home"))
+    monkeypatch.setenv("PUBSUB_EMULATOR_HOST", host)
+    yield request.param
+    emulators.stop_pubsub(pid)
+
+
+def test_publish_then_archive_before_ack(emulator, tmp_path):
+    names = PubSubNames(f"weir-t-{uuid.uuid4().hex[:6]}")
+    ensure_topology(names)
+    ensure_topology(names)  # idempotent
+    good = [orjson.dumps({"event_id": f"e{i}", "ts": 1_763_596_800_000 + i, "action": "pageview"}) for i in range(30)]
+    payloads = good + [b"{broken", b'{"event_id": "x", "ts": "soon"}']
+    assert publish(payloads, names, say=lambda _m: None) == len(payloads)
+
+    from google.cloud import pubsub_v1
+
+    archiver = Archiver(names.subscription_path(names.archive_subscription), str(tmp_path / "archive"))
+    with pubsub_v1.SubscriberClient() as sub:
+        got = 0
+        for _ in range(20):
+            got += archiver.pull_once(sub, timeout_s=2)
+            if got >= len(payloads):
+                break
+        assert got == len(payloads)
+        assert archiver.pull_once(sub, timeout_s=1) == 0  # acked: nothing comes back
+    records = []
+    for dirpath, _, files in os.walk(tmp_path / "archive"):
+        for f in files:
+            with open(os.path.join(dirpath, f), "rb") as fh:
+                records += list(fastavro.reader(fh))
+    assert sorted(r["payload"] for r in records) == sorted(payloads)
+    by_payload = {r["payload"]: r["attributes"] for r in records}
+    assert by_payload[good[3]] == {"event_id": "e3", "ts": str(1_763_596_800_003)}
+    assert by_payload[b"{broken"] == {}
+    assert by_payload[b'{"event_id": "x", "ts": "soon"}'] == {"event_id": "x"}  # no ts it could not read
+    assert all(r["received_at"] > 1_700_000_000_000 for r in records)  # publish time, ms
+
+
+def test_attributes_for_payloads():
+    assert attributes_for(b'{"event_id":"a","ts":"2025-11-20T00:00:00Z"}') == {"event_id": "a", "ts": "1763596800000"}
+    assert attributes_for(b"[1]") == {} and attributes_for(b"\xff") == {}
+
+
+def test_emulator_is_recorded_and_stopped(tmp_path, monkeypatch):
+    monkeypatch.setenv("WEIR_PUBSUB_EMULATOR", "drongo")
+    monkeypatch.delenv("PUBSUB_EMULATOR_HOST", raising=False)
+    from weir.pubsub import ensure_emulator
+
+    home = str(tmp_path / "home")
+    host = ensure_emulator(home)
+    monkeypatch.delenv("PUBSUB_EMULATOR_HOST")
+    assert ensure_emulator(home) == host  # the next command reuses the running one
+    assert stop_emulator(home) is True and stop_emulator(home) is False
