@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 import apache_beam as beam
-from apache_beam.metrics import Metrics
 
 from transforms.aggregate import AggregateMetrics
+from transforms.counting import counter
 from transforms.dedupe import DEFAULT_HORIZON_S, DedupeEvents
 from transforms.enrich import Enrich
 from transforms.metrics import DIMENSIONS, METRICS
@@ -81,7 +81,7 @@ class _InScope(beam.DoFn):
 
     def __init__(self, days: frozenset[str], time_field: str, what: str):
         self._days, self._field = days, time_field
-        self._skipped = Metrics.counter("weir", f"{what}_out_of_scope")
+        self._skipped = counter(f"{what}_out_of_scope")
 
     def process(self, element):
         if day_str(element[self._field]) in self._days:

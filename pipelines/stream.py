@@ -10,7 +10,9 @@ record's receive time is the Pub/Sub publish time, as in the archive.
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import signal
 import time
 from dataclasses import dataclass
@@ -21,7 +23,7 @@ from apache_beam.runners.direct.direct_runner import BundleBasedDirectRunner
 
 from pipelines.direct_pubsub import allow_bigger_pulls
 from pipelines.graph import GraphConfig, build
-from pipelines.rebuild import counters_of
+from transforms.counting import local_counts, reset_local_counts
 from transforms.records import RawRecord
 from weir.archiver import Archiver
 from weir.pubsub import PubSubNames, ensure_topology
@@ -58,6 +60,25 @@ class ReadPubSubRecords(beam.PTransform):
         )
 
 
+STATUS_FILE = "stream-status.json"
+
+
+def _write_status(path: str, counters: dict, archived: int, names: PubSubNames, running: bool = True) -> None:
+    """What `weir status` shows of a running stream: its counters, as of now."""
+    status = {
+        "running": running,
+        "updated_at_ms": int(time.time() * 1000),
+        "subscription": names.subscription_path(),
+        "archived": archived,
+        "counters": counters,
+        "pid": os.getpid(),
+    }
+    tmp = path + ".tmp"
+    with open(tmp, "w") as fh:
+        json.dump(status, fh)
+    os.replace(tmp, path)
+
+
 @dataclass
 class StreamRun:
     """What a stream run did."""
@@ -89,18 +110,25 @@ def run_stream(
     stopping = []
     previous = {s: signal.signal(s, lambda *_: stopping.append(1)) for s in (signal.SIGINT, signal.SIGTERM)}
     started = time.monotonic()
+    reset_local_counts()  # the pipeline runs in this process: its tally is the truth (transforms.counting)
     result = pipeline.run()
     progress(f"stream: reading {names.subscription_path()}, archiving to {archive_root} (Ctrl-C stops)")
+    status_path = os.path.join(home, STATUS_FILE)
+    last_status = 0.0
     try:
         while not stopping and (duration_s is None or time.monotonic() - started < duration_s):
             if archiver.error is not None:
                 raise RuntimeError(f"archiver failed: {archiver.error}")
+            if time.monotonic() - last_status > 2:
+                _write_status(status_path, local_counts(), archiver.archived, names)
+                last_status = time.monotonic()
             time.sleep(0.2)
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler)
         progress("stream: stopping ...")
-        counters = counters_of(result)
         result.cancel()
+        counters = local_counts()
         archiver.stop()
+        _write_status(status_path, counters, archiver.archived, names, running=False)
     return StreamRun(time.monotonic() - started, archiver.archived, counters)

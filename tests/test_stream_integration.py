@@ -3,6 +3,7 @@ the stream wrote, and a killed stream loses nothing once its day is rebuilt."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -123,6 +124,18 @@ def test_stream_equals_rebuild_of_its_archive(pubsub, tmp_path):
         wait_until_settled(live, accepted_unique(payloads))
     finally:
         stop(proc)
+    status = subprocess.run(
+        [WEIR, "status", "--json"],
+        env={**os.environ, "WEIR_HOME": live, "WEIR_PROJECT": project},
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    ).stdout
+    report = json.loads(status.strip().splitlines()[-1])
+    assert report["backlog"] == 0 and report["stream"]["running"] is False
+    assert report["stream"]["counters"]["events_accepted"] >= accepted_unique(payloads)
+    assert report["stream"]["archived"] >= len(payloads)
     rebuild(rebuilt, f"{live}/archive/*/*/*.avro")
     q = f"SELECT {FIVE_MIN_COLUMNS} FROM url_metrics_5m ORDER BY site, url, bucket_start"
     live_rows, rebuilt_rows = LocalWarehouse(live).query(q).rows, LocalWarehouse(rebuilt).query(q).rows

@@ -15,9 +15,9 @@ from collections.abc import Iterable
 from typing import Any
 
 import apache_beam as beam
-from apache_beam.metrics import Metrics
 from zetasketch_py import HyperLogLogPlusPlus
 
+from transforms.counting import counter
 from transforms.metrics import DIMENSIONS, METRICS, NONE_VALUE, Dimension, Metric
 from transforms.records import Event
 from transforms.sketches import new_sketch
@@ -167,10 +167,10 @@ class AggregateMetrics(beam.PTransform):
 
     def expand(self, events):
         metrics, dimensions = self._metrics, self._dimensions
-        counter = Metrics.counter("weir", "events_aggregated")
+        aggregated = counter("events_aggregated")
 
         def keyed(event):
-            counter.inc()
+            aggregated.inc()
             return keyed_contributions(event, metrics, dimensions)
 
         contribs = events | "KeyByBucket" >> beam.FlatMap(keyed)

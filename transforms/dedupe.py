@@ -16,10 +16,11 @@ from __future__ import annotations
 
 import apache_beam as beam
 from apache_beam.coders import BooleanCoder
-from apache_beam.metrics import Metrics
 from apache_beam.transforms.timeutil import TimeDomain
 from apache_beam.transforms.userstate import ReadModifyWriteStateSpec, TimerSpec, on_timer
 from apache_beam.transforms.window import TimestampedValue
+
+from transforms.counting import counter
 
 DEFAULT_HORIZON_S = 3600
 
@@ -57,7 +58,7 @@ class FirstCopyFn(beam.CombineFn):
 
 class _EmitFirstCopy(beam.DoFn):
     def __init__(self):
-        self._dupes = Metrics.counter("weir", "duplicates")
+        self._dupes = counter("duplicates")
 
     def process(self, item):
         _, (event, copies) = item
@@ -74,7 +75,7 @@ class _StatefulDedupeFn(beam.DoFn):
 
     def __init__(self, horizon_s: int):
         self._horizon_s = horizon_s
-        self._dupes = Metrics.counter("weir", "duplicates")
+        self._dupes = counter("duplicates")
 
     def process(
         self, item, ts=beam.DoFn.TimestampParam, seen=beam.DoFn.StateParam(SEEN), expiry=beam.DoFn.TimerParam(EXPIRY)

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import apache_beam as beam
-from apache_beam.metrics import Metrics
 from apache_beam.transforms.window import TimestampedValue
 
+from transforms.counting import counter
 from transforms.validate import parse_record
 
 
@@ -13,8 +13,8 @@ class _ParseFn(beam.DoFn):
     def __init__(self, fallback_received_ms: int, keep_payload: bool):
         self._fallback = fallback_received_ms
         self._keep_payload = keep_payload
-        self._accepted = Metrics.counter("weir", "events_accepted")
-        self._dead = Metrics.counter("weir", "dead_letters")
+        self._accepted = counter("events_accepted")
+        self._dead = counter("dead_letters")
 
     def process(self, record):
         kind, value = parse_record(record, self._fallback)
@@ -27,7 +27,7 @@ class _ParseFn(beam.DoFn):
             yield TimestampedValue(value, value["ts"] / 1000.0)
         else:
             self._dead.inc()
-            Metrics.counter("weir", f"dead_letters_{value['error_kind']}").inc()
+            counter(f"dead_letters_{value['error_kind']}").inc()
             yield beam.pvalue.TaggedOutput("dead", value)
 
 

@@ -17,8 +17,8 @@ from collections.abc import Iterator
 import apache_beam as beam
 import fastavro
 from apache_beam.io import fileio
-from apache_beam.metrics import Metrics
 
+from transforms.counting import counter
 from transforms.records import RawRecord
 
 
@@ -44,9 +44,9 @@ def read_json_lines(path: str, fh, blank_counter=None) -> Iterator[RawRecord]:
 
 class _ReadFile(beam.DoFn):
     def __init__(self):
-        self.files = Metrics.counter("weir", "files_read")
-        self.records = Metrics.counter("weir", "records_read")
-        self.blank = Metrics.counter("weir", "blank_lines_skipped")
+        self.files = counter("files_read")
+        self.records = counter("records_read")
+        self.blank = counter("blank_lines_skipped")
 
     def process(self, readable_file) -> Iterator[RawRecord]:
         path = readable_file.metadata.path

@@ -18,10 +18,10 @@ lags real time by less than that, Beam never drops an element that was not count
 from __future__ import annotations
 
 import apache_beam as beam
-from apache_beam.metrics import Metrics
 from apache_beam.transforms import trigger, window
 from apache_beam.utils.timestamp import Duration
 
+from transforms.counting import counter
 from transforms.records import DeadLetter
 from transforms.timeutil import BUCKET_5M_MS, bucket_5m
 
@@ -50,7 +50,7 @@ def is_too_late(event: dict, allowed_lateness_s: int) -> bool:
 class _RouteTooLate(beam.DoFn):
     def __init__(self, allowed_lateness_s: int):
         self._lateness = allowed_lateness_s
-        self._too_late = Metrics.counter("weir", "too_late")
+        self._too_late = counter("too_late")
 
     def process(self, event):
         event = dict(event)

@@ -109,6 +109,40 @@ def cmd_publish(args) -> int:
     return 0
 
 
+def cmd_status(args) -> int:
+    import json
+
+    from weir.status import status_report
+    from weir.warehouse.local import LocalWarehouse
+
+    settings, names = _pubsub_names(args)
+    from weir.pubsub import ensure_topology
+
+    ensure_topology(names)
+    report = status_report(settings.home, LocalWarehouse(settings.home, settings.dataset), names.subscription_path())
+    stream = report.get("stream")
+    if stream:
+        state = "running" if stream["running"] and stream["age_s"] < 10 else "not running"
+        c = stream["counters"]
+        print(
+            f"stream: {state} (status written {stream['age_s']} s ago) received="
+            f"{c.get('events_accepted', 0) + c.get('dead_letters', 0)} accepted={c.get('events_accepted', 0)} "
+            f"dead_letters={c.get('dead_letters', 0)} duplicates={c.get('duplicates', 0)} "
+            f"too_late={c.get('too_late', 0)} archived={stream['archived']}"
+        )
+    else:
+        print("stream: never run from this WEIR_HOME")
+    more = "+" if report.get("backlog_is_lower_bound") else ""
+    print(f"backlog: {report['backlog']}{more} messages waiting in {names.subscription_path()}")
+    print(
+        f"newest bucket: {report['newest_bucket']}; newest event: {report.get('newest_event')}; "
+        f"behind real time: {report.get('behind_real_time_s')} s"
+    )
+    if args.json:
+        print(json.dumps(report))
+    return 0
+
+
 def cmd_emulator(args) -> int:
     from weir.pubsub import stop_emulator
 
@@ -172,6 +206,10 @@ def parser() -> argparse.ArgumentParser:
     pb.add_argument("--input", action="append", required=True, help="Path or glob, local or gs://. Repeatable.")
     pb.add_argument("--rate", type=float, default=0.0, help="Messages per second (default: as fast as possible).")
 
+    ss = sub.add_parser("status", help="Stream status: backlog, newest bucket, lag behind real time, counters.")
+    _common(ss)
+    ss.add_argument("--json", action="store_true", help="Also print the report as one JSON object.")
+
     em = sub.add_parser("emulator", help="Stop the Pub/Sub emulator that weir started for this WEIR_HOME.")
     em.add_argument("action", choices=("stop",))
     em.add_argument("--home", default=None)
@@ -200,6 +238,7 @@ def main(argv: list[str] | None = None) -> int:
             "stream": cmd_stream,
             "publish": cmd_publish,
             "emulator": cmd_emulator,
+            "status": cmd_status,
         }
         return commands[args.command](args)
     except (ValueError, FileNotFoundError, RuntimeError) as exc:

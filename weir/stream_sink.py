@@ -12,16 +12,16 @@ import os
 import uuid
 
 import apache_beam as beam
-from apache_beam.metrics import Metrics
 
 import schemas
+from transforms.counting import counter
 from transforms.rows import row_encoder
 
 
 class _UpsertFn(beam.DoFn):
     def __init__(self, home: str, dataset: str, table: str):
         self._home, self._dataset, self._table = home, dataset, table
-        self._written = Metrics.counter("weir", f"rows_written_{table}")
+        self._written = counter(f"rows_written_{table}")
 
     def setup(self):
         from weir.warehouse.local import LocalWarehouse
