@@ -20,6 +20,7 @@ from transforms.aggregate import AggregateMetrics
 from transforms.counting import counter
 from transforms.dedupe import DEFAULT_HORIZON_S, DedupeEvents
 from transforms.enrich import Enrich
+from transforms.ledger import Ledger
 from transforms.metrics import DIMENSIONS, METRICS
 from transforms.parse import ParseEvents
 from transforms.rows import dead_letter_row, event_row
@@ -27,6 +28,7 @@ from transforms.timeutil import day_str
 from transforms.windowing import DEFAULT_ALLOWED_LATENESS_S, DEFAULT_EARLY_S, RouteTooLate, live_buckets
 
 TABLES = (
+    "ledger",
     "events",
     "dead_letters",
     "url_metrics_5m",
@@ -108,6 +110,7 @@ def build(root, source: beam.PTransform, sink: Sink | None, config: GraphConfig 
     if config.days:
         events = events | "EventsInScope" >> beam.ParDo(_InScope(config.days, "ts", "events"))
         dead = dead | "DeadInScope" >> beam.ParDo(_InScope(config.days, "received_at", "dead_letters"))
+    received_events, received_dead = events, dead
     windowing = None
     if config.streaming:
         routed = events | "TooLate" >> RouteTooLate(config.allowed_lateness_s)
@@ -120,6 +123,14 @@ def build(root, source: beam.PTransform, sink: Sink | None, config: GraphConfig 
     out = dict(enriched | "Aggregate" >> aggregate)
     out["events"] = enriched | "EventRows" >> beam.Map(event_row)
     out["dead_letters"] = dead | "DeadLetterRows" >> beam.Map(dead_letter_row)
+    if not config.streaming:  # the stream leaves the ledger to the rebuild of its day
+        out["ledger"] = {
+            "received_events": received_events,
+            "received_dead": received_dead,
+            "enriched": enriched,
+            "dead": dead,
+            "duplicates": deduped.duplicates,
+        } | "Ledger" >> Ledger()
     if sink is not None:
         for table in TABLES:
             if table in out:

@@ -143,6 +143,15 @@ def cmd_status(args) -> int:
     return 0
 
 
+def cmd_verify(args) -> int:
+    from weir.verify import format_checks, verify_day
+
+    _, warehouse = _warehouse(args)
+    checks = verify_day(warehouse, args.date)
+    print(format_checks(checks, args.date))
+    return 0 if all(c.ok for c in checks) else 1
+
+
 def cmd_emulator(args) -> int:
     from weir.pubsub import stop_emulator
 
@@ -210,6 +219,10 @@ def parser() -> argparse.ArgumentParser:
     _common(ss)
     ss.add_argument("--json", action="store_true", help="Also print the report as one JSON object.")
 
+    v = sub.add_parser("verify", help="Check a day balances and the tables hold what the ledger counted.")
+    _common(v)
+    v.add_argument("--date", required=True, help="The UTC day (YYYY-MM-DD).")
+
     em = sub.add_parser("emulator", help="Stop the Pub/Sub emulator that weir started for this WEIR_HOME.")
     em.add_argument("action", choices=("stop",))
     em.add_argument("--home", default=None)
@@ -239,6 +252,7 @@ def main(argv: list[str] | None = None) -> int:
             "publish": cmd_publish,
             "emulator": cmd_emulator,
             "status": cmd_status,
+            "verify": cmd_verify,
         }
         return commands[args.command](args)
     except (ValueError, FileNotFoundError, RuntimeError) as exc:
