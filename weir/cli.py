@@ -152,6 +152,15 @@ def cmd_verify(args) -> int:
     return 0 if all(c.ok for c in checks) else 1
 
 
+def cmd_compare(args) -> int:
+    from weir.compare import compare, format_diffs
+
+    _, warehouse = _warehouse(args)
+    diffs = compare(warehouse, args.left, args.right, args.date, args.grain)
+    print(format_diffs(diffs, args.left, args.right, args.date))
+    return 1 if any(d.differs for d in diffs) else 0
+
+
 def cmd_emulator(args) -> int:
     from weir.pubsub import stop_emulator
 
@@ -223,6 +232,18 @@ def parser() -> argparse.ArgumentParser:
     _common(v)
     v.add_argument("--date", required=True, help="The UTC day (YYYY-MM-DD).")
 
+    c = sub.add_parser("compare", help="Diff two sets of metric tables bucket by bucket for a day.")
+    _common(c)
+    c.add_argument("--date", required=True, help="The UTC day (YYYY-MM-DD).")
+    c.add_argument("--left", required=True, help="A dataset (all metrics tables) or dataset.table.")
+    c.add_argument("--right", required=True, help="A dataset (all metrics tables) or dataset.table.")
+    c.add_argument(
+        "--grain",
+        choices=("5m", "1d", "both"),
+        default="both",
+        help="Which tables when comparing datasets (a stream has only 5m rows).",
+    )
+
     em = sub.add_parser("emulator", help="Stop the Pub/Sub emulator that weir started for this WEIR_HOME.")
     em.add_argument("action", choices=("stop",))
     em.add_argument("--home", default=None)
@@ -253,6 +274,7 @@ def main(argv: list[str] | None = None) -> int:
             "emulator": cmd_emulator,
             "status": cmd_status,
             "verify": cmd_verify,
+            "compare": cmd_compare,
         }
         return commands[args.command](args)
     except (ValueError, FileNotFoundError, RuntimeError) as exc:
