@@ -16,7 +16,7 @@ setup(
     python_requires=">=3.10",
     packages=["weir", "weir.warehouse", "pipelines", "transforms", "schemas"],
     package_data={
-        "schemas": ["*.json", "*.avsc", "bigquery/*.json"],
+        "schemas": ["*.json", "*.avsc", "bigquery/*.json", "views/*.sql"],
         "transforms": ["data/*.json"],
     },
     install_requires=[

@@ -84,6 +84,14 @@ def table(name: str) -> TableSpec:
     return tables()[name]
 
 
+VIEWS = ("url_timeseries", "url_benchmarks", "top_urls_today", "referrers_today")
+
+
+def view_sql(name: str, dataset: str) -> str:
+    """A view's BigQuery SQL (schemas/views/NAME.sql) with its tables in `dataset`."""
+    return _read(f"views/{name}.sql").replace("{dataset}", dataset)
+
+
 @functools.cache
 def archive_record_schema() -> dict:
     """The Avro schema (a dict, as fastavro takes it) of one raw archive record."""

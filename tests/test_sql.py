@@ -88,3 +88,19 @@ def test_dml_from_sql_works_and_translation_errors_are_clear(warehouse, tmp_path
         to_duckdb("SELEC FROM WHERE")
     with pytest.raises(TranslationError):
         to_duckdb("SELECT HLL_COUNT.INIT(x, 20) FROM t")
+
+
+@pytest.mark.parametrize(
+    "end, start, unit, expected",
+    [
+        # BigQuery's documented examples: whole units elapsed, truncated toward zero.
+        ("2010-07-07 10:20:00+00", "2008-12-25 15:30:00+00", "HOUR", 13410),
+        ("2001-02-01 01:00:00+00", "2001-02-01 00:00:01+00", "HOUR", 0),
+        ("2018-08-14 00:00:00+00", "2018-10-14 00:00:00+00", "DAY", -61),
+        ("2025-11-20 01:05:00+00", "2025-11-20 00:55:00+00", "MINUTE", 10),
+        ("2025-11-20 00:55:00+00", "2025-11-20 01:05:00+00", "HOUR", 0),
+    ],
+)
+def test_timestamp_diff_counts_whole_units_like_bigquery(warehouse, end, start, unit, expected):
+    got = warehouse.query(f"SELECT TIMESTAMP_DIFF(TIMESTAMP '{end}', TIMESTAMP '{start}', {unit})").rows
+    assert got == [(expected,)]

@@ -204,11 +204,16 @@ def generate_day(
     bad_share: float = 0.01,
     dupe_share: float = 0.005,
     bot_share: float = 0.03,
+    url_seed: int | None = None,
 ) -> list[tuple[int, bytes]]:
-    """About `events` raw records of `day` (YYYY-MM-DD), as (received_at_ms, payload), sorted by receive time."""
+    """About `events` raw records of `day` (YYYY-MM-DD), as (received_at_ms, payload), sorted by receive time.
+
+    `url_seed` draws the sites' URLs from a generator of their own, so days made with
+    different seeds (different events) can share one URL catalogue."""
     rng = random.Random(seed)
     day_ms = day_to_ms(day)
-    site_objs = [_Site(rng, site, n_urls=150) for site in sites]
+    url_rng = random.Random(url_seed) if url_seed is not None else rng
+    site_objs = [_Site(url_rng, site, n_urls=150) for site in sites]
     out: list[tuple[int, bytes]] = []
     goods: list[dict] = []
     while len(goods) < events:

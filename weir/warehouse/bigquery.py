@@ -70,6 +70,11 @@ class BigQueryWarehouse(Warehouse):
             if missing:  # schemas evolve additively: new NULLABLE columns only
                 existing.schema = list(existing.schema) + missing
                 self.client.update_table(existing, ["schema"])
+        for name in schemas.VIEWS:
+            view = bigquery.Table(self.table_id(name))
+            view.view_query = schemas.view_sql(name, f"{self.project}.{self.dataset}")
+            self.client.delete_table(view, not_found_ok=True)  # a view's SQL is replaced, never merged
+            self.client.create_table(view)
 
     def _load_config(self, table: str, disposition: str) -> bigquery.LoadJobConfig:
         return bigquery.LoadJobConfig(

@@ -119,6 +119,9 @@ class LocalWarehouse(Warehouse):
                 for f in spec.fields:  # schemas evolve additively: new columns only
                     if f.name not in existing:
                         con.execute(f'ALTER TABLE "{self.dataset}"."{spec.name}" ADD COLUMN "{f.name}" {duck_type(f)}')
+            for view in schemas.VIEWS:  # BigQuery SQL, translated like any analyst's query
+                (body,), _ = to_duckdb(schemas.view_sql(view, self.dataset))
+                con.execute(f'CREATE OR REPLACE VIEW "{self.dataset}"."{view}" AS {body}')
 
     def replace_days(self, staged: dict[str, dict[str, list[str]]], days: set[str]) -> dict[str, int]:
         self.ensure_tables()

@@ -12,6 +12,16 @@ from sqlglot import exp
 
 from weir.warehouse.base import QueryError
 
+# BigQuery's TIMESTAMP_DIFF counts whole units elapsed (truncated toward zero); DuckDB's
+# date_diff counts unit boundaries crossed (00:55 -> 01:05 is 1 HOUR there, 0 in BigQuery).
+_MICROS = {
+    "MICROSECOND": 1,
+    "MILLISECOND": 1_000,
+    "SECOND": 1_000_000,
+    "MINUTE": 60_000_000,
+    "HOUR": 3_600_000_000,
+    "DAY": 86_400_000_000,
+}
 _AGGREGATES = {"MERGE": "weir_hll_merge", "MERGE_PARTIAL": "weir_hll_merge_partial", "INIT": "weir_hll_init"}
 
 
@@ -19,7 +29,20 @@ class TranslationError(QueryError):
     """The query is not BigQuery SQL weir can run locally."""
 
 
+def _timestamp_diff(node: exp.TimestampDiff) -> exp.Expression:
+    unit = (node.unit.name if isinstance(node.unit, exp.Expression) else str(node.unit or "")).upper()
+    if unit not in _MICROS:
+        return node
+    end = node.this.transform(_rewrite).sql(dialect="duckdb")
+    start = node.expression.transform(_rewrite).sql(dialect="duckdb")
+    return sqlglot.parse_one(
+        f"CAST(TRUNC((EPOCH_US({end}) - EPOCH_US({start})) / {_MICROS[unit]}.0) AS BIGINT)", read="duckdb"
+    )
+
+
 def _rewrite(node: exp.Expression) -> exp.Expression:
+    if isinstance(node, exp.TimestampDiff):
+        return _timestamp_diff(node)
     if isinstance(node, exp.Dot) and isinstance(node.this, exp.Identifier) and node.this.name.upper() == "HLL_COUNT":
         call = node.expression
         if not isinstance(call, (exp.Anonymous, exp.Func)):
