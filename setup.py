@@ -33,7 +33,8 @@ setup(
         "google-cloud-bigquery>=3.20,<4",
         "google-cloud-storage>=2.14,<4",
         "google-cloud-pubsub>=2.20,<3",
-        "drongo==0.8.0",  # PyPI-only Pub/Sub emulator where the official one is not installed
+        "drongo==0.8.0",
+        "matplotlib>=3.8,<4",  # weir plot  # PyPI-only Pub/Sub emulator where the official one is not installed
     ],
     extras_require={
         "test": ["pytest>=8", "ruff>=0.5", "gcp-storage-emulator==2026.7.19"],

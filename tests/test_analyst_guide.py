@@ -152,7 +152,7 @@ def test_week_over_week(world):
         before[e["site"]] += e["action"] == "pageview"
     rows = wh.query(queries()["week_over_week"]).rows
     assert {r[0]: (r[1], r[2]) for r in rows} == {s: (now[s], before[s]) for s in now}
-    for site, pv, pv_before, change in rows:
+    for _site, pv, pv_before, change in rows:
         assert change == pytest.approx(round(100 * pv / pv_before - 100, 1))
 
 

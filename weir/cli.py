@@ -56,9 +56,32 @@ def cmd_rebuild(args, beam_args: list[str]) -> int:
 
 def cmd_sql(args) -> int:
     from weir.output import print_result
+    from weir.query import QueryClient
 
     _, warehouse = _warehouse(args)
-    print_result(warehouse.query(args.query), args.format)
+    print_result(QueryClient(warehouse).sql(args.query), args.format)
+    return 0
+
+
+def _when(text: str):
+    import datetime as dt
+
+    value = dt.datetime.fromisoformat(text)
+    return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
+
+
+def cmd_plot(args) -> int:
+    import datetime as dt
+
+    from weir.plot import plot_series
+    from weir.query import QueryClient, SeriesQuery
+
+    _, warehouse = _warehouse(args)
+    end = _when(args.end) if args.end else dt.datetime.now(dt.timezone.utc)
+    start = _when(args.start) if args.start else end - dt.timedelta(hours=args.hours)
+    query = SeriesQuery(args.metric, start, end, args.granularity, args.site, args.url)
+    points = plot_series(QueryClient(warehouse), query, args.out)
+    print(f"wrote {args.out}: {points['now']} points, {points['week_ago']} a week earlier")
     return 0
 
 
@@ -224,6 +247,17 @@ def parser() -> argparse.ArgumentParser:
     pb.add_argument("--input", action="append", required=True, help="Path or glob, local or gs://. Repeatable.")
     pb.add_argument("--rate", type=float, default=0.0, help="Messages per second (default: as fast as possible).")
 
+    pl = sub.add_parser("plot", help="Write a PNG chart of a metric over time, with the week-ago line.")
+    _common(pl)
+    pl.add_argument("--metric", default="pageviews", help="A metric of the registry (default pageviews).")
+    pl.add_argument("--site", default=None)
+    pl.add_argument("--url", default=None)
+    pl.add_argument("--granularity", choices=("5m", "1h", "1d"), default="1h")
+    pl.add_argument("--hours", type=float, default=24, help="How far back from --end (default 24).")
+    pl.add_argument("--start", default=None, help="ISO time (UTC unless it has an offset); overrides --hours.")
+    pl.add_argument("--end", default=None, help="ISO time (default now).")
+    pl.add_argument("--out", default="weir-plot.png", help="PNG file to write.")
+
     ss = sub.add_parser("status", help="Stream status: backlog, newest bucket, lag behind real time, counters.")
     _common(ss)
     ss.add_argument("--json", action="store_true", help="Also print the report as one JSON object.")
@@ -275,6 +309,7 @@ def main(argv: list[str] | None = None) -> int:
             "status": cmd_status,
             "verify": cmd_verify,
             "compare": cmd_compare,
+            "plot": cmd_plot,
         }
         return commands[args.command](args)
     except (ValueError, FileNotFoundError, RuntimeError) as exc:

@@ -1,0 +1,118 @@
+"""The query client (SQL built from a question) and `weir plot` (a PNG a person can read)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import subprocess
+import sys
+
+import pytest
+from apache_beam.options.pipeline_options import PipelineOptions
+
+from pipelines.rebuild import run_rebuild
+from weir.generator import generate_day, write_avro_archive
+from weir.query import QueryClient, SeriesQuery, literal
+from weir.warehouse.local import LocalWarehouse
+
+DAY = dt.datetime(2025, 11, 20, tzinfo=dt.timezone.utc)
+WEIR = os.path.join(os.path.dirname(sys.executable), "weir")
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory):
+    home = str(tmp_path_factory.mktemp("plot"))
+    records = generate_day("2025-11-20", events=3000, seed=91, url_seed=7)
+    records += generate_day("2025-11-13", events=2000, seed=92, url_seed=7)
+    write_avro_archive(records, os.path.join(home, "archive"))
+    run_rebuild(
+        PipelineOptions([f"--input={home}/archive/*/*/*.avro"]),
+        LocalWarehouse(home),
+        staging_root=os.path.join(home, "staging"),
+        progress=lambda _m: None,
+    )
+    return home
+
+
+def test_hourly_series_adds_up_to_the_day(home):
+    client = QueryClient(LocalWarehouse(home))
+    q = SeriesQuery("pageviews", DAY, DAY + dt.timedelta(days=1), "1h", site="dailyglobe.example")
+    rows = client.timeseries(q)
+    day_total = client.sql(
+        "SELECT SUM(pageviews) FROM url_metrics_1d WHERE site = 'dailyglobe.example' AND bucket_date = '2025-11-20'"
+    ).rows[0][0]
+    assert 20 <= len(rows) <= 24 and sum(r["pageviews"] for r in rows) == day_total
+    assert all(r["ts"].minute == 0 for r in rows)
+    week = client.week_ago(q)
+    assert week and all(DAY <= r["ts"] < DAY + dt.timedelta(days=1) for r in week)  # moved onto this week
+
+
+def test_visitors_are_merged_and_breakdowns_filtered(home):
+    client = QueryClient(LocalWarehouse(home))
+    q = SeriesQuery(
+        "visitors", DAY, DAY + dt.timedelta(days=1), "1d", dimension="device_type", values=("mobile", "desktop")
+    )
+    rows = client.timeseries(q)
+    assert {r["value"] for r in rows} == {"mobile", "desktop"}
+    merged = client.sql(
+        "SELECT HLL_COUNT.MERGE(visitors_sketch) FROM breakdown_metrics_1d "
+        "WHERE dimension = 'device_type' AND value = 'mobile' AND bucket_date = '2025-11-20'"
+    ).rows
+    assert [r["visitors"] for r in rows if r["value"] == "mobile"] == [merged[0][0]]
+
+
+def test_literals_are_escaped(home):
+    client = QueryClient(LocalWarehouse(home))
+    q = SeriesQuery("pageviews", DAY, DAY + dt.timedelta(days=1), "1d", url="https://x.example/it's\\here")
+    assert client.timeseries(q) == []  # a quote in a value is data, not SQL
+    assert literal("a'b") == "'a\\'b'"
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"metric": "nope"}, "unknown metric"),
+        ({"metric": "sessions"}, "without a stored sketch"),
+        ({"granularity": "1w"}, "granularity"),
+        ({"dimension": "colour"}, "unknown dimension"),
+    ],
+)
+def test_bad_questions_are_refused_clearly(kwargs, message):
+    args = {"metric": "pageviews", "start": DAY, "end": DAY + dt.timedelta(hours=1), **kwargs}
+    with pytest.raises(ValueError, match=message):
+        SeriesQuery(**args)
+
+
+def test_weir_plot_writes_a_png_with_both_lines(home, tmp_path):
+    out = str(tmp_path / "chart.png")
+    run = subprocess.run(
+        [
+            WEIR,
+            "plot",
+            "--site",
+            "dailyglobe.example",
+            "--start",
+            "2025-11-20T00:00:00",
+            "--end",
+            "2025-11-21T00:00:00",
+            "--granularity",
+            "1h",
+            "--out",
+            out,
+        ],
+        env={**os.environ, "WEIR_HOME": home},
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=300,
+    )
+    assert "points" in run.stdout and ", 0 a week earlier" not in run.stdout
+    import matplotlib.image as mpimg
+
+    image = mpimg.imread(out)
+    assert image.shape[0] >= 300 and image.shape[1] >= 800
+    rgb = image[..., :3]
+    assert rgb.std() > 0.05  # not blank
+    blue = ((rgb[..., 2] > 0.55) & (rgb[..., 0] < 0.3)).sum()  # the series line
+    grey = ((abs(rgb[..., 0] - 0.53) < 0.05) & (abs(rgb[..., 1] - 0.53) < 0.05)).sum()  # the week-ago line
+    assert blue > 500 and grey > 200

@@ -1,0 +1,130 @@
+"""The query client: one place that turns a time-series question into BigQuery SQL.
+
+`weir sql`, `weir plot`, a dashboard or an API use it alike:
+
+    client = QueryClient(warehouse)
+    client.timeseries(SeriesQuery(metric="pageviews", site="dailyglobe.example",
+                                  start=..., end=..., granularity="1h"))
+    -> [{"ts": datetime, "pageviews": 123}, ...]   (with "value" when broken down)
+
+Metrics come from the registry: sum metrics are summed; `visitors` is merged from its
+sketches (never summed); other distinct counts can only be read where one row is one
+bucket (a single URL at the table's own grain). Literals are escaped here, so callers pass
+plain values.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from transforms.metrics import DIMENSIONS, METRICS
+from weir.warehouse.base import QueryResult, Warehouse
+
+GRAINS = {
+    "5m": ("5m", "bucket_start"),
+    "1h": ("5m", "TIMESTAMP_TRUNC(bucket_start, HOUR)"),
+    "1d": ("1d", "TIMESTAMP(bucket_date)"),
+}
+
+
+def literal(value) -> str:
+    """A BigQuery SQL literal for a str, int or datetime (the only kinds the client emits)."""
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, dt.datetime):
+        return f"TIMESTAMP '{value.astimezone(dt.timezone.utc).strftime('%Y-%m-%d %H:%M:%S.%f')}+00'"
+    if isinstance(value, str):
+        return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+    raise TypeError(f"cannot write {type(value).__name__} as a SQL literal")
+
+
+@dataclass(frozen=True)
+class SeriesQuery:
+    """A metric over time for a site, a URL, or one breakdown dimension."""
+
+    metric: str
+    start: dt.datetime
+    end: dt.datetime
+    granularity: str = "1h"
+    site: str | None = None
+    url: str | None = None
+    dimension: str | None = None
+    values: tuple[str, ...] = field(default=())
+
+    def __post_init__(self):
+        metrics = {m.name: m for m in METRICS}
+        if self.metric not in metrics:
+            raise ValueError(f"unknown metric {self.metric!r}; one of {', '.join(metrics)}")
+        if self.granularity not in GRAINS:
+            raise ValueError(f"granularity must be one of {', '.join(GRAINS)}")
+        if self.dimension is not None and self.dimension not in {d.name for d in DIMENSIONS}:
+            raise ValueError(f"unknown dimension {self.dimension!r}")
+        m = metrics[self.metric]
+        if m.kind == "distinct" and not m.sketch_column and not (self.url and self.granularity != "1h"):
+            raise ValueError(
+                f"{self.metric} is a distinct count without a stored sketch: it can be read per URL and "
+                f"bucket only (give --url and granularity 5m or 1d)"
+            )
+        if self.end <= self.start:
+            raise ValueError("end must be after start")
+
+    def sql(self) -> str:
+        table_grain, bucket = GRAINS[self.granularity]
+        table = f"{'breakdown' if self.dimension else 'url'}_metrics_{table_grain}"
+        metric = next(m for m in METRICS if m.name == self.metric)
+        if metric.kind == "sum":
+            expr = f"SUM({metric.name})"
+        elif metric.sketch_column:
+            expr = f"HLL_COUNT.MERGE({metric.sketch_column})"
+        else:
+            expr = f"MAX({metric.name})"  # one row per bucket (checked in __post_init__)
+        where = [f"{bucket} >= {literal(self.start)}", f"{bucket} < {literal(self.end)}"]
+        if self.site:
+            where.append(f"site = {literal(self.site)}")
+        if self.url:
+            where.append(f"url = {literal(self.url)}")
+        select, group = [f"{bucket} AS ts"], ["ts"]
+        if self.dimension:
+            where.append(f"dimension = {literal(self.dimension)}")
+            if self.values:
+                where.append(f"value IN ({', '.join(literal(v) for v in self.values)})")
+            select.append("value")
+            group.append("value")
+        return (
+            f"SELECT {', '.join(select)}, {expr} AS {metric.name} FROM {table} "
+            f"WHERE {' AND '.join(where)} GROUP BY {', '.join(group)} ORDER BY {', '.join(group)}"
+        )
+
+
+class QueryClient:
+    """BigQuery SQL and time series over one warehouse (local DuckDB or BigQuery)."""
+
+    def __init__(self, warehouse: Warehouse):
+        self.warehouse = warehouse
+
+    def sql(self, text: str) -> QueryResult:
+        return self.warehouse.query(text)
+
+    def timeseries(self, query: SeriesQuery) -> list[dict]:
+        return self.warehouse.query(query.sql()).records()
+
+    def week_ago(self, query: SeriesQuery) -> list[dict]:
+        """The same series one week earlier, with `ts` moved forward a week to line up."""
+        week = dt.timedelta(days=7)
+        earlier = SeriesQuery(
+            query.metric,
+            query.start - week,
+            query.end - week,
+            query.granularity,
+            query.site,
+            query.url,
+            query.dimension,
+            query.values,
+        )
+        rows = self.timeseries(earlier)
+        for row in rows:
+            row["ts"] = row["ts"] + week
+        return rows
