@@ -30,3 +30,30 @@ def raw(payload: bytes | str, received_at: int | None = None, source: str = "tes
 
 
 os.environ.setdefault("WEIR_PROJECT", "weir-local")
+
+
+def rebuild_local(home: str, pattern: str | None = None, date: str | None = None):
+    """Runs a rebuild into the local warehouse under `home` (default input: its whole archive)."""
+    from apache_beam.options.pipeline_options import PipelineOptions
+
+    from pipelines.rebuild import run_rebuild
+    from weir.warehouse.local import LocalWarehouse
+
+    flags = [f"--input={pattern or os.path.join(home, 'archive', '*', '*', '*.avro')}"]
+    flags += [f"--date={date}"] if date else []
+    return run_rebuild(
+        PipelineOptions(flags),
+        LocalWarehouse(home),
+        staging_root=os.path.join(home, "staging"),
+        progress=lambda _m: None,
+    )
+
+
+def rebuilt_warehouse(home: str, records: list[tuple[int, bytes]]):
+    """Archives generated records under `home`, rebuilds them, returns the local warehouse."""
+    from weir.generator import write_avro_archive
+    from weir.warehouse.local import LocalWarehouse
+
+    write_avro_archive(records, os.path.join(home, "archive"))
+    rebuild_local(home)
+    return LocalWarehouse(home)

@@ -13,14 +13,12 @@ import re
 from collections import defaultdict
 
 import pytest
-from apache_beam.options.pipeline_options import PipelineOptions
 
-from pipelines.rebuild import run_rebuild
+from tests.conftest import rebuilt_warehouse
 from transforms.enrich import enrich_event
 from transforms.timeutil import bucket_5m, day_str
 from transforms.validate import parse_record
-from weir.generator import generate_day, write_avro_archive
-from weir.warehouse.local import LocalWarehouse
+from weir.generator import generate_day
 
 GUIDE = os.path.join(os.path.dirname(__file__), "..", "docs", "analyst-guide.md")
 DAY, WEEK_BEFORE = "2025-11-20", "2025-11-13"
@@ -41,13 +39,7 @@ def world(tmp_path_factory):
     home = str(tmp_path_factory.mktemp("guide"))
     # Seed 7 gives the demo's sites and URLs (question 10 names one of them).
     records = generate_day(DAY, events=6000, seed=7) + generate_day(WEEK_BEFORE, events=3000, seed=62)
-    write_avro_archive(records, os.path.join(home, "archive"))
-    run_rebuild(
-        PipelineOptions([f"--input={home}/archive/*/*/*.avro"]),
-        LocalWarehouse(home),
-        staging_root=os.path.join(home, "staging"),
-        progress=lambda _m: None,
-    )
+    warehouse = rebuilt_warehouse(home, records)
     first: dict[str, tuple] = {}
     dead = []
     for received, payload in records:
@@ -57,7 +49,7 @@ def world(tmp_path_factory):
         elif value["event_id"] not in first or received < first[value["event_id"]][0]:
             first[value["event_id"]] = (received, value)
     events = [enrich_event(e) for _, e in first.values()]
-    return LocalWarehouse(home), events, dead
+    return warehouse, events, dead
 
 
 def human(events, day=DAY):

@@ -8,10 +8,9 @@ import subprocess
 import sys
 
 import pytest
-from apache_beam.options.pipeline_options import PipelineOptions
 
-from pipelines.rebuild import run_rebuild
-from weir.generator import generate_day, write_avro_archive
+from tests.conftest import rebuilt_warehouse
+from weir.generator import generate_day
 from weir.query import QueryClient, SeriesQuery, literal
 from weir.warehouse.local import LocalWarehouse
 
@@ -24,13 +23,7 @@ def home(tmp_path_factory):
     home = str(tmp_path_factory.mktemp("plot"))
     records = generate_day("2025-11-20", events=3000, seed=91, url_seed=7)
     records += generate_day("2025-11-13", events=2000, seed=92, url_seed=7)
-    write_avro_archive(records, os.path.join(home, "archive"))
-    run_rebuild(
-        PipelineOptions([f"--input={home}/archive/*/*/*.avro"]),
-        LocalWarehouse(home),
-        staging_root=os.path.join(home, "staging"),
-        progress=lambda _m: None,
-    )
+    rebuilt_warehouse(home, records)
     return home
 
 

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import os
-
 import pytest
-from apache_beam.options.pipeline_options import PipelineOptions
 
-from pipelines.rebuild import run_rebuild
+from tests.conftest import rebuilt_warehouse
 from transforms.enrich import farm_fingerprint
-from weir.generator import generate_day, write_avro_archive
-from weir.warehouse.local import LocalWarehouse
+from weir.generator import generate_day
 from weir.warehouse.translate import TranslationError, to_duckdb
 
 DAY = "2025-11-20"
@@ -19,14 +15,7 @@ DAY = "2025-11-20"
 @pytest.fixture(scope="module")
 def warehouse(tmp_path_factory):
     home = str(tmp_path_factory.mktemp("home"))
-    write_avro_archive(generate_day(DAY, events=2500, seed=21), os.path.join(home, "archive"))
-    run_rebuild(
-        PipelineOptions([f"--input={home}/archive/*/*/*.avro"]),
-        LocalWarehouse(home),
-        staging_root=os.path.join(home, "staging"),
-        progress=lambda _m: None,
-    )
-    return LocalWarehouse(home)
+    return rebuilt_warehouse(home, generate_day(DAY, events=2500, seed=21))
 
 
 def test_merged_5m_sketches_equal_the_days_own(warehouse):

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
 
 import pytest
-from apache_beam.options.pipeline_options import PipelineOptions
 
-from pipelines.rebuild import run_rebuild
-from weir.generator import generate_day, write_avro_archive
-from weir.warehouse.local import LocalWarehouse
+from tests.conftest import rebuilt_warehouse
+from weir.generator import generate_day
 
 TODAY = dt.datetime.now(dt.timezone.utc).date()
 DAYS = [TODAY - dt.timedelta(days=n) for n in (0, 1, 3, 7)]
@@ -23,14 +20,7 @@ def wh(tmp_path_factory):
     for i, day in enumerate(DAYS):
         paired = day in (DAYS[0], DAYS[3])  # today and a week before: enough traffic to share buckets
         records += generate_day(day.isoformat(), events=4000 if paired else 800, seed=70 + i, url_seed=7)
-    write_avro_archive(records, os.path.join(home, "archive"))
-    run_rebuild(
-        PipelineOptions([f"--input={home}/archive/*/*/*.avro"]),
-        LocalWarehouse(home),
-        staging_root=os.path.join(home, "staging"),
-        progress=lambda _m: None,
-    )
-    return LocalWarehouse(home)
+    return rebuilt_warehouse(home, records)
 
 
 def test_timeseries_has_each_period_in_one_grain_only(wh):
@@ -38,10 +28,8 @@ def test_timeseries_has_each_period_in_one_grain_only(wh):
     now = dt.datetime.now(dt.timezone.utc)
     if now - cutoff < dt.timedelta(hours=24):  # the cut is midnight of the day 24 h ago
         cutoff -= dt.timedelta(days=1)
-    grains = wh.query("SELECT granularity, MIN(ts), MAX(ts) FROM url_timeseries GROUP BY 1").records()
-    spans = {
-        g["granularity"]: (g["min(ts)"] if "min(ts)" in g else list(g.values())[1], list(g.values())[2]) for g in grains
-    }
+    grains = wh.query("SELECT granularity, MIN(ts) AS first, MAX(ts) AS last FROM url_timeseries GROUP BY 1")
+    spans = {g["granularity"]: (g["first"], g["last"]) for g in grains.records()}
     assert spans["5m"][0] >= cutoff and spans["1d"][1] < cutoff
     total = wh.query("SELECT SUM(pageviews) FROM url_timeseries").rows[0][0]
     assert total == wh.query("SELECT SUM(pageviews) FROM url_metrics_1d").rows[0][0]  # nothing twice, nothing missed
