@@ -34,10 +34,12 @@ setup(
         "google-cloud-storage>=2.14,<4",
         "google-cloud-pubsub>=2.20,<3",
         "drongo==0.8.0",
-        "matplotlib>=3.8,<4",  # weir plot  # PyPI-only Pub/Sub emulator where the official one is not installed
+        "matplotlib>=3.8,<4",  # weir plot
+        "starlette>=0.40,<2",  # weir collect
+        "uvicorn>=0.30,<1",  # PyPI-only Pub/Sub emulator where the official one is not installed
     ],
     extras_require={
-        "test": ["pytest>=8", "ruff>=0.5", "gcp-storage-emulator==2026.7.19"],
+        "test": ["pytest>=8", "ruff>=0.5", "gcp-storage-emulator==2026.7.19", "httpx>=0.27"],
     },
     entry_points={"console_scripts": ["weir = weir.cli:main"]},
 )

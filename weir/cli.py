@@ -184,6 +184,32 @@ def cmd_compare(args) -> int:
     return 1 if any(d.differs for d in diffs) else 0
 
 
+def cmd_collect(args) -> int:
+    import os
+
+    import uvicorn
+
+    from weir.collector.app import create_app
+    from weir.collector.relay import Relay
+    from weir.pubsub import ensure_topology
+
+    settings, names = _pubsub_names(args)
+    ensure_topology(names)
+    relay = Relay(names, os.path.join(settings.home, "collector-spill.jsonl")).start()
+    print(f"collector on http://{args.host}:{args.port} -> {names.topic_path} (spill: {relay.spill_path})")
+    try:
+        uvicorn.run(
+            create_app(relay, tuple(args.trusted_proxy or ())),
+            host=args.host,
+            port=args.port,
+            log_level="warning",
+            access_log=False,
+        )
+    finally:
+        relay.close()
+    return 0
+
+
 def cmd_emulator(args) -> int:
     from weir.pubsub import stop_emulator
 
@@ -278,6 +304,17 @@ def parser() -> argparse.ArgumentParser:
         help="Which tables when comparing datasets (a stream has only 5m rows).",
     )
 
+    co = sub.add_parser("collect", help="The collector: tracker hits over HTTP in, Pub/Sub out.")
+    _common(co)
+    co.add_argument("--port", type=int, default=8080)
+    co.add_argument("--host", default="127.0.0.1")
+    co.add_argument(
+        "--trusted-proxy",
+        dest="trusted_proxy",
+        action="append",
+        help="A proxy address whose X-Forwarded-For is believed. Repeatable.",
+    )
+
     em = sub.add_parser("emulator", help="Stop the Pub/Sub emulator that weir started for this WEIR_HOME.")
     em.add_argument("action", choices=("stop",))
     em.add_argument("--home", default=None)
@@ -310,6 +347,7 @@ def main(argv: list[str] | None = None) -> int:
             "verify": cmd_verify,
             "compare": cmd_compare,
             "plot": cmd_plot,
+            "collect": cmd_collect,
         }
         return commands[args.command](args)
     except (ValueError, FileNotFoundError, RuntimeError) as exc:

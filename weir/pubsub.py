@@ -103,13 +103,13 @@ def start_fallback(home: str, timeout_s: float = 30.0) -> tuple[str, int]:
     return line, proc.pid
 
 
-def start_emulator(home: str, timeout_s: float = 60.0) -> tuple[str, int]:
+def start_emulator(home: str, timeout_s: float = 60.0, port: int | None = None) -> tuple[str, int]:
     """Starts the official emulator detached from this process, or drongo's where it is not
     installed (or WEIR_PUBSUB_EMULATOR=drongo); returns (host:port, pid)."""
     os.makedirs(home, exist_ok=True)
     if os.environ.get("WEIR_PUBSUB_EMULATOR") == "drongo" or shutil.which("gcloud") is None:
         return start_fallback(home)
-    port = _free_port()
+    port = port or _free_port()
     os.makedirs(os.path.join(home, "pubsub-data"), exist_ok=True)  # gcloud writes env.yaml there
     log = open(os.path.join(home, "pubsub-emulator.log"), "ab")
     proc = subprocess.Popen(

@@ -1,0 +1,172 @@
+"""The collector: endpoints, publishing into the real Pub/Sub emulator, an outage mid-load."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+
+import orjson
+import pytest
+from starlette.testclient import TestClient
+
+from tests import emulators
+from weir.collector.app import GIF, MAX_EVENTS, create_app
+from weir.collector.relay import Relay
+from weir.pubsub import PubSubNames, ensure_topology, start_emulator
+
+WEIR = os.path.join(os.path.dirname(sys.executable), "weir")
+
+
+def event(i: int, **kw) -> dict:
+    return {
+        "event_id": f"c-{i}",
+        "action": "pageview",
+        "ts": 1_763_596_800_000 + i,
+        "site": "a.example",
+        "url": "https://a.example/x",
+        "visitor_id": f"v{i % 7}",
+        **kw,
+    }
+
+
+def pull_all(names: PubSubNames, expected: set[str], timeout_s: float = 60) -> dict[str, list]:
+    """Pulls the pipeline's subscription until every expected event_id was seen."""
+    from google.api_core.exceptions import DeadlineExceeded
+    from google.cloud import pubsub_v1
+
+    seen: dict[str, list] = {}
+    deadline = time.monotonic() + timeout_s
+    with pubsub_v1.SubscriberClient() as sub:
+        while time.monotonic() < deadline and not expected <= set(seen):
+            try:
+                resp = sub.pull(subscription=names.subscription_path(), max_messages=1000, timeout=2)
+            except DeadlineExceeded:
+                continue
+            for m in resp.received_messages:
+                seen.setdefault(orjson.loads(m.message.data).get("event_id"), []).append(m.message)
+            if resp.received_messages:
+                sub.acknowledge(
+                    subscription=names.subscription_path(), ack_ids=[m.ack_id for m in resp.received_messages]
+                )
+    return seen
+
+
+@pytest.fixture
+def pubsub(tmp_path, monkeypatch):
+    host, pid = emulators.start_pubsub(str(tmp_path))
+    monkeypatch.setenv("PUBSUB_EMULATOR_HOST", host)
+    state = {"host": host, "pid": pid}
+    yield state
+    emulators.stop_pubsub(state["pid"])
+
+
+def test_endpoints_publish_every_event_with_attributes(pubsub, tmp_path):
+    names = PubSubNames(f"weir-c-{uuid.uuid4().hex[:6]}")
+    ensure_topology(names)
+    relay = Relay(names, str(tmp_path / "spill.jsonl")).start()
+    client = TestClient(create_app(relay, trusted_proxies=("testclient",)))
+    batch = [event(i) for i in range(50)]
+    r = client.post(
+        "/events", content=orjson.dumps(batch), headers={"user-agent": "UA/1", "content-type": "text/plain"}
+    )
+    assert r.status_code == 202 and r.json() == {"accepted": 50}
+    assert r.headers["access-control-allow-origin"] == "*" and "no-cache" in r.headers["cache-control"]
+    g = client.get(
+        "/p.gif",
+        params={
+            "event_id": "c-px",
+            "action": "pageview",
+            "ts": "1763596800123",
+            "site": "a.example",
+            "url": "https://a.example/p",
+            "visitor_id": "v",
+            "session_index": "2",
+            "extra": '{"k": 1}',
+        },
+        headers={"x-forwarded-for": "198.51.100.9, 10.0.0.1"},
+    )
+    assert g.status_code == 200 and g.content == GIF and g.headers["content-type"] == "image/gif"
+    assert client.options("/events").status_code == 204
+    seen = pull_all(names, {e["event_id"] for e in batch} | {"c-px"})
+    relay.close()
+    assert len(seen) == 51
+    msg = seen["c-3"][0]
+    data = orjson.loads(msg.data)
+    assert dict(msg.attributes) == {"event_id": "c-3", "ts": str(1_763_596_800_003)}
+    assert data["user_agent"] == "UA/1" and data["received_at"] > 1_700_000_000_000
+    px = orjson.loads(seen["c-px"][0].data)
+    assert (px["ts"], px["session_index"], px["extra"], px["ip"]) == (1763596800123, 2, {"k": 1}, "198.51.100.9")
+    metrics = client.get("/metrics").text
+    assert "weir_collector_received_total 51" in metrics and "weir_collector_published_total 51" in metrics
+
+
+def test_abuse_gets_a_clear_4xx(tmp_path):
+    relay = Relay(PubSubNames("unused"), str(tmp_path / "spill.jsonl"))  # not started: nothing is published
+    client = TestClient(create_app(relay))
+    assert client.post("/events", content=b"{not json").status_code == 400
+    assert client.post("/events", content=b"[1, 2]").json()["error"] == "body must be a JSON array of event objects"
+    assert client.post("/events", content=orjson.dumps([event(i) for i in range(MAX_EVENTS + 1)])).status_code == 413
+    assert client.post("/events", content=b"[" + b"1," * 600_000 + b"1]").status_code == 413
+    assert client.get("/p.gif").status_code == 400
+    assert client.get("/p.gif?x=" + "a" * 9000).status_code == 414
+    assert client.get("/healthz").json()["ok"] is True
+    assert "weir_collector_rejected_total 6" in client.get("/metrics").text
+
+
+def post(port: int, batch: list[dict]) -> int:
+    req = urllib.request.Request(f"http://127.0.0.1:{port}/events", data=orjson.dumps(batch), method="POST")
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        return resp.status
+
+
+def metric(port: int, name: str) -> int:
+    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
+    return int(next(line.split()[1] for line in text.splitlines() if line.startswith(f"weir_collector_{name}")))
+
+
+def test_an_outage_loses_nothing(pubsub, tmp_path):
+    names = PubSubNames(f"weir-c-{uuid.uuid4().hex[:6]}")
+    ensure_topology(names)
+    port = emulators.free_port()
+    env = {**os.environ, "WEIR_HOME": str(tmp_path / "home"), "WEIR_PROJECT": names.project}
+    proc = subprocess.Popen(
+        [WEIR, "collect", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=open(tmp_path / "collector.log", "wb"),
+    )
+    try:
+        emulators.wait_http(f"http://127.0.0.1:{port}/healthz", proc)
+        sent = []
+        for i in range(0, 300, 30):  # before the outage
+            batch = [event(i + j) for j in range(30)]
+            assert post(port, batch) == 202
+            sent += batch
+        os.killpg(pubsub["pid"], signal.SIGKILL)  # Pub/Sub goes away mid-load
+        started = time.monotonic()
+        for i in range(300, 900, 30):
+            batch = [event(i + j) for j in range(30)]
+            assert post(port, batch) == 202  # answered at once, whatever Pub/Sub does
+            sent += batch
+        assert time.monotonic() - started < 10
+        deadline = time.monotonic() + 60
+        while metric(port, "spilled") == 0 and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert metric(port, "spilled") > 0
+        host, pid = start_emulator(str(tmp_path / "pubsub-again"), port=int(pubsub["host"].rsplit(":", 1)[1]))
+        pubsub["pid"] = pid
+        ensure_topology(names)  # the emulator keeps nothing across a restart
+        seen = pull_all(names, {e["event_id"] for e in sent}, timeout_s=120)
+        assert {e["event_id"] for e in sent} <= set(seen)  # every event, at least once
+        deadline = time.monotonic() + 30
+        while metric(port, "spill_depth") and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert metric(port, "spill_depth") == 0 and metric(port, "replayed") > 0
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=30)
