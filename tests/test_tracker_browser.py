@@ -1,0 +1,126 @@
+"""tracker/weir.js in headless Chromium against a local page and a real `weir collect`."""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import os
+import shutil
+import signal
+import subprocess
+import threading
+import uuid
+
+import orjson
+
+from tests import emulators
+from tests.test_collector import WEIR, pubsub, pull_all  # noqa: F401  (pubsub is a fixture)
+from weir.pubsub import PubSubNames, ensure_topology
+
+TRACKER_DIR = os.path.join(os.path.dirname(__file__), "..", "tracker")
+PAGE = """<!doctype html><html><head><title>A test story</title>
+<meta property="article:section" content="news">
+<script>window.weirConfig = {endpoint: "http://127.0.0.1:%(collector)d/events", site: "test.example"};</script>
+<script src="/weir.js"></script>
+<script>
+  // A reader: a key press every second keeps the page engaged; a share after 3 s.
+  setInterval(function () { document.dispatchEvent(new KeyboardEvent("keydown")); }, 1000);
+  setTimeout(function () { weir.track("share", {network: "x"}); }, 3000);
+</script></head><body><p>Story text.</p></body></html>"""
+
+
+def chromium() -> str | None:
+    return shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+
+
+def pull_until_quiet(names: PubSubNames, quiet_s: float = 4.0, timeout_s: float = 60.0) -> dict[str, list]:
+    """Everything the subscription delivers until nothing new came for `quiet_s`."""
+    import time
+
+    got: dict[str, list] = {}
+    deadline, last_new = time.monotonic() + timeout_s, time.monotonic()
+    while time.monotonic() < deadline and time.monotonic() - last_new < quiet_s:
+        before = len(got)
+        for event_id, msgs in pull_all(names, {"(never)"}, timeout_s=1).items():
+            got.setdefault(event_id, []).extend(msgs)
+        if len(got) > before:
+            last_new = time.monotonic()
+    return got
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):  # the test asserts on what arrives, not on a request log
+        pass
+
+
+def serve(directory: str) -> tuple[http.server.ThreadingHTTPServer, int]:
+    handler = functools.partial(_QuietHandler, directory=directory)
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, server.server_address[1]
+
+
+def test_tracker_sends_pageview_heartbeats_and_custom_events(pubsub, tmp_path):  # noqa: F811
+    browser = chromium()
+    if browser is None:
+        emulators.missing("chromium")
+    names = PubSubNames(f"weir-t-{uuid.uuid4().hex[:6]}")
+    ensure_topology(names)
+    port = emulators.free_port()
+    env = {**os.environ, "WEIR_HOME": str(tmp_path / "home"), "WEIR_PROJECT": names.project}
+    collector = subprocess.Popen(
+        [WEIR, "collect", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=open(tmp_path / "collector.log", "wb"),
+    )
+    site_dir = tmp_path / "site"
+    site_dir.mkdir()
+    shutil.copy(os.path.join(TRACKER_DIR, "weir.js"), site_dir / "weir.js")
+    (site_dir / "story.html").write_text(PAGE % {"collector": port})
+    server, page_port = serve(str(site_dir))
+    try:
+        emulators.wait_http(f"http://127.0.0.1:{port}/healthz", collector)
+        url = f"http://127.0.0.1:{page_port}/story.html"
+        subprocess.run(
+            [
+                browser,
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                f"--user-data-dir={tmp_path / 'profile'}",
+                "--virtual-time-budget=31000",
+                "--dump-dom",
+                url,
+            ],
+            capture_output=True,
+            timeout=120,
+            check=True,
+        )
+        got = pull_until_quiet(names)
+    finally:
+        server.shutdown()
+        collector.send_signal(signal.SIGINT)
+        collector.wait(timeout=30)
+    events = [orjson.loads(msgs[0].data) for msgs in got.values()]
+    by_action = {}
+    for e in events:
+        by_action.setdefault(e["action"], []).append(e)
+    pageview = by_action["pageview"][0]
+    assert pageview["site"] == "test.example" and pageview["url"] == url
+    assert pageview["metadata"] == {"title": "A test story", "section": "news"}
+    assert pageview["session_index"] == 1 and pageview["session_id"] and pageview["visitor_id"]
+    assert "HeadlessChrome" in pageview["user_agent"] and pageview["received_at"] > pageview["ts"] - 60_000
+    assert by_action["share"][0]["extra"] == {"network": "x"}
+    heartbeats = by_action["heartbeat"]
+    assert heartbeats and all(0 < h["engaged_seconds"] <= 10 for h in heartbeats)
+    assert sum(h["engaged_seconds"] for h in heartbeats) >= 20  # ~30 s on an engaged page
+    assert {e["visitor_id"] for e in events} == {pageview["visitor_id"]}
+    assert {e["session_id"] for e in events} == {pageview["session_id"]}
+    attrs = {m[0].attributes["event_id"] for m in got.values()}
+    assert attrs == {e["event_id"] for e in events}
