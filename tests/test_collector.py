@@ -170,3 +170,19 @@ def test_an_outage_loses_nothing(pubsub, tmp_path):
     finally:
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=30)
+
+
+def test_bench_collect_reports_throughput_and_latency(pubsub, tmp_path):
+    env = {**os.environ, "WEIR_HOME": str(tmp_path / "home"), "WEIR_PROJECT": f"weir-b-{uuid.uuid4().hex[:6]}"}
+    out = subprocess.run(
+        [WEIR, "bench-collect", "--seconds", "2", "--concurrency", "2"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    ).stdout
+    fields = dict(kv.split("=") for kv in out.strip().splitlines()[-1].split())
+    assert list(fields) == ["collector_requests_per_s", "events_per_s", "p50_ms", "p99_ms", "errors"]
+    assert float(fields["collector_requests_per_s"]) > 0 and fields["errors"] == "0"
+    assert float(fields["p99_ms"]) >= float(fields["p50_ms"]) > 0

@@ -210,6 +210,14 @@ def cmd_collect(args) -> int:
     return 0
 
 
+def cmd_bench_collect(args) -> int:
+    from weir.collector.loadtest import run_collector_bench
+
+    settings, _ = _pubsub_names(args)
+    run_collector_bench(settings.home, args.seconds, args.concurrency, args.batch)
+    return 0
+
+
 def cmd_emulator(args) -> int:
     from weir.pubsub import stop_emulator
 
@@ -315,6 +323,12 @@ def parser() -> argparse.ArgumentParser:
         help="A proxy address whose X-Forwarded-For is believed. Repeatable.",
     )
 
+    bc = sub.add_parser("bench-collect", help="Load the collector on loopback; report requests/s and p99 latency.")
+    _common(bc)
+    bc.add_argument("--seconds", type=float, default=10)
+    bc.add_argument("--concurrency", type=int, default=16)
+    bc.add_argument("--batch", type=int, default=10, help="Events per request.")
+
     em = sub.add_parser("emulator", help="Stop the Pub/Sub emulator that weir started for this WEIR_HOME.")
     em.add_argument("action", choices=("stop",))
     em.add_argument("--home", default=None)
@@ -348,6 +362,7 @@ def main(argv: list[str] | None = None) -> int:
             "compare": cmd_compare,
             "plot": cmd_plot,
             "collect": cmd_collect,
+            "bench-collect": cmd_bench_collect,
         }
         return commands[args.command](args)
     except (ValueError, FileNotFoundError, RuntimeError) as exc:

@@ -183,24 +183,27 @@ def ensure_topology(names: PubSubNames, ack_deadline_s: int = 60) -> None:
                 pass
 
 
+def attributes_of(event: dict) -> dict[str, str]:
+    """SPEC §1 attributes (event_id, ts as ms) of a decoded event, where they are valid."""
+    from transforms.validate import Rejection, parse_ts
+
+    out = {}
+    if isinstance(event.get("event_id"), str) and event["event_id"]:
+        out["event_id"] = event["event_id"][:1024]
+    try:
+        out["ts"] = str(parse_ts(event.get("ts")))
+    except Rejection:
+        pass
+    return out
+
+
 def attributes_for(payload: bytes) -> dict[str, str]:
     """SPEC §1 attributes (event_id, ts as ms) when the payload has valid ones; else none, so a
     bad event still travels (and becomes a dead letter) instead of breaking the reader."""
     import orjson
 
-    from transforms.validate import Rejection, parse_ts
-
     try:
         obj = orjson.loads(payload)
     except orjson.JSONDecodeError:
         return {}
-    if not isinstance(obj, dict):
-        return {}
-    out = {}
-    if isinstance(obj.get("event_id"), str) and obj["event_id"]:
-        out["event_id"] = obj["event_id"][:1024]
-    try:
-        out["ts"] = str(parse_ts(obj.get("ts")))
-    except Rejection:
-        pass
-    return out
+    return attributes_of(obj) if isinstance(obj, dict) else {}

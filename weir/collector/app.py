@@ -24,7 +24,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from weir.collector.relay import Relay
-from weir.pubsub import attributes_for
+from weir.pubsub import attributes_of
 
 GIF = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
 MAX_BODY_BYTES = 1024 * 1024
@@ -81,8 +81,7 @@ def create_app(relay: Relay, trusted_proxies: tuple[str, ...] = ()) -> Starlette
                 event["user_agent"] = ua
             if ip:
                 event["ip"] = ip
-            data = orjson.dumps(event)
-            relay.submit(data, attributes_for(data))
+            relay.submit(orjson.dumps(event), attributes_of(event))
 
     async def pixel(request: Request) -> Response:
         if len(request.url.query) > MAX_QUERY_BYTES:
