@@ -186,3 +186,25 @@ def test_bench_collect_reports_throughput_and_latency(pubsub, tmp_path):
     assert list(fields) == ["collector_requests_per_s", "events_per_s", "p50_ms", "p99_ms", "errors"]
     assert float(fields["collector_requests_per_s"]) > 0 and fields["errors"] == "0"
     assert float(fields["p99_ms"]) >= float(fields["p50_ms"]) > 0
+
+
+def test_a_restart_replays_the_spill_and_close_spills_the_buffer(pubsub, tmp_path):
+    names = PubSubNames(f"weir-c-{uuid.uuid4().hex[:6]}")
+    ensure_topology(names)
+    spill = str(tmp_path / "spill.jsonl")
+    # A collector that never got to publish: its buffer goes to the spill file on close.
+    first = Relay(names, spill)
+    for i in range(40):
+        first.submit(orjson.dumps(event(i)), {"event_id": f"c-{i}"})
+    first.close()
+    assert first.spill_depth() == 40
+    # The next collector replays the spill as it starts.
+    second = Relay(names, spill).start()
+    seen = pull_all(names, {f"c-{i}" for i in range(40)})
+    deadline = time.monotonic() + 30
+    while second.spill_depth() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    second.close()
+    assert {f"c-{i}" for i in range(40)} <= set(seen)
+    assert second.spill_depth() == 0 and second.counters["replayed"] == 40
+    assert dict(seen["c-7"][0].attributes) == {"event_id": "c-7"}

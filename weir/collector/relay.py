@@ -67,7 +67,8 @@ class Relay:
 
     def close(self, timeout_s: float = 30.0) -> None:
         self._stop.set()
-        self._thread.join(timeout_s)
+        if self._thread.ident is not None:  # started
+            self._thread.join(timeout_s)
         leftover = []
         while True:
             try:
