@@ -74,6 +74,7 @@ def run_demo(settings: Settings, events: int = 30_000, day: str | None = None, s
     say(_indent(format_table(dead)))
     say(f'      {total_dead} dead letters, every one with its raw payload: weir sql "SELECT * FROM dead_letters"')
     say(f"\nTry: weir sql \"SELECT * FROM url_metrics_5m WHERE DATE(bucket_start) = '{day}' LIMIT 5\"")
+    say(f"     weir verify --date {day}      (every record accounted for, every table adding up)")
     return {"day": day, "loaded": result.loaded, "dead_letters": total_dead, "counters": result.counters}
 
 
