@@ -1,0 +1,63 @@
+variable "project" {
+  description = "Google Cloud project id that holds the whole stack."
+  type        = string
+}
+
+variable "region" {
+  description = "Region for Dataflow, the buckets and the BigQuery dataset location (e.g. europe-west1)."
+  type        = string
+}
+
+variable "dataset" {
+  description = "BigQuery dataset of weir's tables and views."
+  type        = string
+  default     = "web_analytics"
+}
+
+variable "name_prefix" {
+  description = "Prefix of every resource name, so several weir stacks can share a project."
+  type        = string
+  default     = "weir"
+}
+
+variable "archive_cold_after_days" {
+  description = "Days after which raw archive objects move to colder storage."
+  type        = number
+  default     = 30
+}
+
+variable "archive_keep_days" {
+  description = "Days the raw archive is kept (2 years: any day can be rebuilt while its 1-day buckets are kept)."
+  type        = number
+  default     = 730
+}
+
+variable "events_retention" {
+  description = "How long Pub/Sub keeps messages, acknowledged or not, so a day can be replayed (seek)."
+  type        = string
+  default     = "604800s"
+}
+
+variable "max_delivery_attempts" {
+  description = "Deliveries of one message before it goes to the dead-letter topic."
+  type        = number
+  default     = 10
+}
+
+variable "deploy_streaming_job" {
+  description = "Launch the streaming Flex Template job (needs template_gcs_path)."
+  type        = bool
+  default     = false
+}
+
+variable "template_gcs_path" {
+  description = "gs:// path of the Flex Template spec built from templates/ (empty until built)."
+  type        = string
+  default     = ""
+}
+
+variable "deletion_protection" {
+  description = "Protect the BigQuery tables from terraform destroy."
+  type        = bool
+  default     = true
+}

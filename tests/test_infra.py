@@ -1,0 +1,98 @@
+"""Offline checks of terraform/: it parses, and its tables and views are the pipeline's own
+(schemas, partitioning, clustering, retention and view SQL read from schemas/ with file())."""
+
+from __future__ import annotations
+
+import glob
+import os
+
+import hcl2
+import pytest
+
+import schemas
+from pipelines.graph import TABLES
+
+TF_DIR = os.path.join(os.path.dirname(__file__), "..", "terraform")
+
+
+def unquote(value):
+    if isinstance(value, str):
+        return value[1:-1] if len(value) >= 2 and value[0] == value[-1] == '"' else value
+    if isinstance(value, list):
+        return [unquote(v) for v in value]
+    if isinstance(value, dict):
+        return {unquote(k): unquote(v) for k, v in value.items() if k != "__is_block__"}
+    return value
+
+
+@pytest.fixture(scope="module")
+def tf() -> dict:
+    merged: dict = {"resource": {}, "variable": {}, "output": {}, "locals": {}}
+    for path in sorted(glob.glob(os.path.join(TF_DIR, "*.tf"))):
+        with open(path) as fh:
+            doc = unquote(hcl2.load(fh))  # raises on a file that does not parse
+        for block in doc.get("resource", []):
+            for rtype, named in block.items():
+                for name, body in named.items():
+                    merged["resource"][(rtype, name)] = body
+        for kind in ("variable", "output"):
+            for block in doc.get(kind, []):
+                merged[kind].update(block)
+        for block in doc.get("locals", []):
+            merged["locals"].update(block)
+    return merged
+
+
+def test_every_variable_and_output_is_typed_and_described(tf):
+    assert tf["variable"] and tf["output"]
+    for name, body in tf["variable"].items():
+        assert body.get("description") and body.get("type"), name
+    for name, body in tf["output"].items():
+        assert body.get("description"), name
+
+
+def test_tables_come_from_the_pipelines_schema_files(tf):
+    assert "tables.json" in tf["locals"]["catalog"] and "file(" in tf["locals"]["catalog"]
+    tables = tf["resource"][("google_bigquery_table", "tables")]
+    assert tables["for_each"] == "${local.tables}"
+    assert tables["schema"] == '${file("${local.schemas_dir}/${each.value.schema}")}'
+    partitioning = tables["time_partitioning"][0]
+    assert partitioning["field"] == "${each.value.partition_field}" and partitioning["type"] == "DAY"
+    assert "each.value.expiration_days" in partitioning["expiration_ms"]
+    assert tables["clustering"] == "${each.value.clustering}"
+    # So every table the pipeline writes is in Terraform, with the same schema file:
+    assert set(TABLES) <= set(schemas.tables())
+    for spec in schemas.tables().values():
+        assert os.path.exists(os.path.join(TF_DIR, "..", "schemas", "bigquery", f"{spec.name}.json"))
+
+
+def test_views_are_the_packaged_view_files(tf):
+    assert tf["locals"]["views"] == list(schemas.VIEWS)
+    views = tf["resource"][("google_bigquery_table", "views")]
+    assert "views/${each.key}.sql" in views["view"][0]["query"]
+
+
+def test_the_worker_gets_least_privilege(tf):
+    project_roles = {
+        body["role"] for (rtype, _), body in tf["resource"].items() if rtype == "google_project_iam_member"
+    }
+    assert project_roles == {"roles/dataflow.worker", "roles/bigquery.jobUser"}  # no project-wide data access
+    scoped = {
+        rtype: body["role"]
+        for (rtype, _), body in tf["resource"].items()
+        if rtype.endswith("_iam_member") and rtype != "google_project_iam_member"
+    }
+    assert scoped == {
+        "google_pubsub_subscription_iam_member": "roles/pubsub.subscriber",
+        "google_storage_bucket_iam_member": "roles/storage.objectAdmin",
+        "google_bigquery_dataset_iam_member": "roles/bigquery.dataEditor",
+    }
+
+
+def test_archive_lifecycle_and_replayable_subscription(tf):
+    archive = tf["resource"][("google_storage_bucket", "archive")]
+    actions = [rule["action"][0]["type"] for rule in archive["lifecycle_rule"]]
+    assert actions == ["SetStorageClass", "Delete"]
+    assert tf["variable"]["archive_keep_days"]["default"] == 730
+    sub = tf["resource"][("google_pubsub_subscription", "events")]
+    assert sub["retain_acked_messages"] is True and "dead_letter_policy" in sub
