@@ -68,7 +68,7 @@ def test_rebuild_bad_date_is_a_clear_error(tmp_path):
 
 
 def test_bench_prints_a_comparable_summary_line(tmp_path):
-    out = weir("bench", "--events", "1500", "--sites", "5", home=str(tmp_path)).stdout
+    out = weir("bench", "--events", "1500", "--sites", "5", "--freshness-seconds", "0", home=str(tmp_path)).stdout
     summary = out.strip().splitlines()[-1]
     fields = dict(kv.split("=") for kv in summary.split())
     assert list(fields) == [
@@ -79,6 +79,7 @@ def test_bench_prints_a_comparable_summary_line(tmp_path):
         "freshness_p50_s",
         "freshness_p95_s",
         "peak_rss_mb",
+        "freshness_unseen",
     ]
     assert float(fields["rebuild_events_per_s"]) > 0 and float(fields["floor_events_per_s"]) > 0
     assert float(fields["ratio"]) == pytest.approx(

@@ -208,3 +208,12 @@ def test_killed_stream_loses_nothing_after_rebuild(pubsub, tmp_path):
     )
     assert LocalWarehouse(rebuilt).query(q).rows == LocalWarehouse(truth).query(q).rows
     assert count(rebuilt, "SELECT COUNT(*) FROM events") == accepted_unique(payloads)
+
+
+def test_freshness_measurement_counts_every_sample(pubsub, tmp_path):
+    from weir.freshness import measure_freshness
+
+    result = measure_freshness(str(tmp_path / "fresh"), rate=20, seconds=4, settle_s=90, say=lambda _m: None)
+    assert result["sent"] == 80 and result["samples"] == 4
+    assert result["unseen"] == 0  # at a gentle rate every second's events reach a queryable row
+    assert 0 < result["p50_s"] <= result["p95_s"]

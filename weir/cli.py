@@ -229,7 +229,9 @@ def cmd_emulator(args) -> int:
 def cmd_bench(args) -> int:
     from weir.bench import run_bench
 
-    run_bench(args.events, sites=args.sites)
+    run_bench(
+        args.events, sites=args.sites, freshness_rate=args.freshness_rate, freshness_seconds=args.freshness_seconds
+    )
     return 0
 
 
@@ -336,6 +338,20 @@ def parser() -> argparse.ArgumentParser:
     b = sub.add_parser("bench", help="Measure floor, enrichment and rebuild throughput on generated traffic.")
     b.add_argument("--events", type=int, default=100_000, help="About how many events to generate.")
     b.add_argument("--sites", type=int, default=50, help="How many sites.")
+    b.add_argument(
+        "--freshness-rate",
+        dest="freshness_rate",
+        type=float,
+        default=2000,
+        help="Events/s published into a running stream to measure freshness (default 2000).",
+    )
+    b.add_argument(
+        "--freshness-seconds",
+        dest="freshness_seconds",
+        type=float,
+        default=20,
+        help="How long to publish; 0 skips the freshness measurement.",
+    )
     return p
 
 

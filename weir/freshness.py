@@ -1,0 +1,110 @@
+"""Streaming freshness: how long after publishing is an event counted in a queryable row?
+
+Starts `weir stream` (its own WEIR_HOME, the local Pub/Sub emulator), publishes page views
+for one URL at a fixed rate for `seconds`, stamped with the current time, and polls the
+warehouse. Each second's batch is a sample: its freshness is the time from publishing it to
+the first poll whose url_metrics_5m page views (summed over the buckets published so far)
+include it. Reports p50 and p95 over the samples; samples never seen count as the whole
+wait, and are reported.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+
+import orjson
+
+from weir.pubsub import PubSubNames, ensure_topology
+from weir.warehouse.local import LocalWarehouse
+
+URL = "https://fresh.example/live"
+
+
+def _count(home: str) -> int:
+    if not os.path.exists(os.path.join(home, "warehouse.duckdb")):
+        return 0
+    try:
+        return int(
+            LocalWarehouse(home)
+            .query(f"SELECT COALESCE(SUM(pageviews), 0) FROM url_metrics_5m WHERE url = '{URL}'")
+            .rows[0][0]
+        )
+    except Exception:  # the stream is creating tables or holding the write lock: poll again
+        return -1
+
+
+def measure_freshness(home: str, rate: float = 200, seconds: float = 30, settle_s: float = 60, say=print) -> dict:
+    from google.cloud import pubsub_v1
+
+    names = PubSubNames(f"weir-fresh-{uuid.uuid4().hex[:6]}")
+    ensure_topology(names)
+    env = {**os.environ, "WEIR_HOME": home, "WEIR_PROJECT": names.project}
+    exe = os.path.join(os.path.dirname(sys.executable), "weir")
+    os.makedirs(home, exist_ok=True)
+    stream = subprocess.Popen(
+        [exe, "stream", "--early", "1"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=open(os.path.join(home, "freshness-stream.log"), "ab"),
+    )
+    publisher = pubsub_v1.PublisherClient()
+    samples: list[tuple[float, int]] = []  # (publish time, cumulative events after this batch)
+    seen: dict[int, float] = {}  # sample index -> seconds until it was queryable
+    try:
+        time.sleep(8)  # the stream's start-up is not what is measured
+        say(f"freshness: publishing {rate:.0f} page views/s for {seconds:.0f} s into a running weir stream ...")
+        sent, start = 0, time.monotonic()
+        per_tick = max(1, int(rate))
+        while time.monotonic() - start < seconds:
+            tick = time.monotonic()
+            futures = []
+            for _ in range(per_tick):
+                ev = {
+                    "event_id": str(uuid.uuid4()),
+                    "action": "pageview",
+                    "ts": int(time.time() * 1000),
+                    "site": "fresh.example",
+                    "url": URL,
+                    "visitor_id": f"v{sent % 5000}",
+                }
+                futures.append(
+                    publisher.publish(names.topic_path, orjson.dumps(ev), event_id=ev["event_id"], ts=str(ev["ts"]))
+                )
+                sent += 1
+            for f in futures:
+                f.result(timeout=30)
+            samples.append((time.monotonic(), sent))
+            _poll(home, samples, seen)
+            time.sleep(max(0.0, 1.0 - (time.monotonic() - tick)))
+        deadline = time.monotonic() + settle_s
+        while time.monotonic() < deadline and len(seen) < len(samples):
+            _poll(home, samples, seen)
+            time.sleep(0.25)
+    finally:
+        stream.send_signal(signal.SIGINT)
+        try:
+            stream.wait(timeout=90)
+        except subprocess.TimeoutExpired:
+            stream.kill()
+    waits = sorted(seen.get(i, settle_s + seconds) for i in range(len(samples)))
+    unseen = len(samples) - len(seen)
+    p50 = waits[len(waits) // 2]
+    p95 = waits[min(len(waits) - 1, int(0.95 * (len(waits) - 1) + 0.5))]
+    say(
+        f"freshness: {len(samples)} one-second samples, {unseen} not seen within {settle_s:.0f} s; "
+        f"p50 {p50:.1f} s, p95 {p95:.1f} s"
+    )
+    return {"p50_s": p50, "p95_s": p95, "samples": len(samples), "unseen": unseen, "sent": samples[-1][1]}
+
+
+def _poll(home: str, samples: list[tuple[float, int]], seen: dict[int, float]) -> None:
+    counted = _count(home)
+    now = time.monotonic()
+    for i, (published, cumulative) in enumerate(samples):
+        if i not in seen and counted >= cumulative:
+            seen[i] = now - published
