@@ -129,8 +129,9 @@ def metric(port: int, name: str) -> int:
     return int(next(line.split()[1] for line in text.splitlines() if line.startswith(f"weir_collector_{name}")))
 
 
-def test_an_outage_loses_nothing(pubsub, tmp_path):
-    names = PubSubNames(f"weir-c-{uuid.uuid4().hex[:6]}")
+def start_collector(tmp_path, prefix: str) -> tuple[PubSubNames, subprocess.Popen, int]:
+    """`weir collect` on a free port for a fresh project (topic and subscriptions made), answering."""
+    names = PubSubNames(f"{prefix}-{uuid.uuid4().hex[:6]}")
     ensure_topology(names)
     port = emulators.free_port()
     env = {**os.environ, "WEIR_HOME": str(tmp_path / "home"), "WEIR_PROJECT": names.project}
@@ -142,6 +143,15 @@ def test_an_outage_loses_nothing(pubsub, tmp_path):
     )
     try:
         emulators.wait_http(f"http://127.0.0.1:{port}/healthz", proc)
+    except RuntimeError:
+        proc.kill()
+        raise
+    return names, proc, port
+
+
+def test_an_outage_loses_nothing(pubsub, tmp_path):
+    names, proc, port = start_collector(tmp_path, "weir-c")
+    try:
         sent = []
         for i in range(0, 300, 30):  # before the outage
             batch = [event(i + j) for j in range(30)]

@@ -9,13 +9,12 @@ import shutil
 import signal
 import subprocess
 import threading
-import uuid
 
 import orjson
 
 from tests import emulators
-from tests.test_collector import WEIR, pubsub, pull_all  # noqa: F401  (pubsub is a fixture)
-from weir.pubsub import PubSubNames, ensure_topology
+from tests.test_collector import pubsub, pull_all, start_collector  # noqa: F401  (pubsub is a fixture)
+from weir.pubsub import PubSubNames
 
 TRACKER_DIR = os.path.join(os.path.dirname(__file__), "..", "tracker")
 PAGE = """<!doctype html><html><head><title>A test story</title>
@@ -64,23 +63,13 @@ def test_tracker_sends_pageview_heartbeats_and_custom_events(pubsub, tmp_path): 
     browser = chromium()
     if browser is None:
         emulators.missing("chromium")
-    names = PubSubNames(f"weir-t-{uuid.uuid4().hex[:6]}")
-    ensure_topology(names)
-    port = emulators.free_port()
-    env = {**os.environ, "WEIR_HOME": str(tmp_path / "home"), "WEIR_PROJECT": names.project}
-    collector = subprocess.Popen(
-        [WEIR, "collect", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=open(tmp_path / "collector.log", "wb"),
-    )
+    names, collector, port = start_collector(tmp_path, "weir-t")
     site_dir = tmp_path / "site"
     site_dir.mkdir()
     shutil.copy(os.path.join(TRACKER_DIR, "weir.js"), site_dir / "weir.js")
     (site_dir / "story.html").write_text(PAGE % {"collector": port})
     server, page_port = serve(str(site_dir))
     try:
-        emulators.wait_http(f"http://127.0.0.1:{port}/healthz", collector)
         url = f"http://127.0.0.1:{page_port}/story.html"
         subprocess.run(
             [
