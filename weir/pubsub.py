@@ -44,7 +44,8 @@ class PubSubNames:
         return f"projects/{self.project}/subscriptions/{name or self.subscription}"
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A TCP port free on the loopback interface now."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -109,7 +110,7 @@ def start_emulator(home: str, timeout_s: float = 60.0, port: int | None = None) 
     os.makedirs(home, exist_ok=True)
     if os.environ.get("WEIR_PUBSUB_EMULATOR") == "drongo" or shutil.which("gcloud") is None:
         return start_fallback(home)
-    port = port or _free_port()
+    port = port or free_port()
     os.makedirs(os.path.join(home, "pubsub-data"), exist_ok=True)  # gcloud writes env.yaml there
     log = open(os.path.join(home, "pubsub-emulator.log"), "ab")
     proc = subprocess.Popen(

@@ -22,6 +22,8 @@ import uuid
 
 import orjson
 
+from weir.pubsub import free_port
+
 
 def _worker(port: int, seconds: float, batch: int, latencies: list, errors: list) -> None:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
@@ -77,18 +79,10 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def run_collector_bench(home: str, seconds: float = 10, concurrency: int = 16, batch: int = 10, say=print) -> dict:
     """Starts the collector, loads it, stops it; returns and prints the figures."""
     os.makedirs(home, exist_ok=True)
-    port = _free_port()
+    port = free_port()
     exe = os.path.join(os.path.dirname(sys.executable), "weir")
     server = subprocess.Popen(
         [exe, "collect", "--port", str(port), "--home", home],
