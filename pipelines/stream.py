@@ -25,7 +25,7 @@ from pipelines.direct_pubsub import allow_bigger_pulls
 from pipelines.graph import GraphConfig, build
 from transforms.counting import local_counts, reset_local_counts
 from transforms.records import RawRecord
-from weir.archiver import Archiver
+from weir.archiver import Archiver, received_ms
 from weir.pubsub import PubSubNames, ensure_topology
 from weir.stream_sink import LocalStreamSink
 from weir.warehouse.local import LocalWarehouse
@@ -35,10 +35,9 @@ log = logging.getLogger(__name__)
 
 def to_raw_record(message, subscription: str) -> RawRecord:
     """A Beam PubsubMessage -> RawRecord, received at its publish time."""
-    published = message.publish_time
     return RawRecord(
         payload=message.data,
-        received_at=int(published.timestamp() * 1000) if published is not None else None,
+        received_at=received_ms(message) if message.publish_time is not None else None,
         source=f"pubsub:{subscription}",
         attributes=dict(message.attributes or {}),
     )
