@@ -107,17 +107,12 @@ def _pubsub_names(args):
 def cmd_stream(args) -> int:
     from pipelines.graph import GraphConfig
     from pipelines.stream import run_stream
+    from weir.status import format_counts
 
     settings, names = _pubsub_names(args)
     graph = GraphConfig(streaming=True, allowed_lateness_s=args.allowed_lateness, early_s=args.early)
     run = run_stream(settings.home, settings.dataset, names, settings.archive_root, graph, duration_s=args.duration)
-    c = run.counters
-    received = c.get("events_accepted", 0) + c.get("dead_letters", 0)
-    print(
-        f"stream: stopped after {run.seconds:.0f} s: received={received} "
-        f"accepted={c.get('events_accepted', 0)} dead_letters={c.get('dead_letters', 0)} "
-        f"duplicates={c.get('duplicates', 0)} too_late={c.get('too_late', 0)} archived={run.archived}"
-    )
+    print(f"stream: stopped after {run.seconds:.0f} s: {format_counts(run.counters, run.archived)}")
     return 0
 
 
@@ -135,23 +130,19 @@ def cmd_publish(args) -> int:
 def cmd_status(args) -> int:
     import json
 
-    from weir.status import status_report
+    from weir.pubsub import ensure_topology
+    from weir.status import format_counts, status_report
     from weir.warehouse.local import LocalWarehouse
 
     settings, names = _pubsub_names(args)
-    from weir.pubsub import ensure_topology
-
     ensure_topology(names)
     report = status_report(settings.home, LocalWarehouse(settings.home, settings.dataset), names.subscription_path())
     stream = report.get("stream")
     if stream:
         state = "running" if stream["running"] and stream["age_s"] < 10 else "not running"
-        c = stream["counters"]
         print(
-            f"stream: {state} (status written {stream['age_s']} s ago) received="
-            f"{c.get('events_accepted', 0) + c.get('dead_letters', 0)} accepted={c.get('events_accepted', 0)} "
-            f"dead_letters={c.get('dead_letters', 0)} duplicates={c.get('duplicates', 0)} "
-            f"too_late={c.get('too_late', 0)} archived={stream['archived']}"
+            f"stream: {state} (status written {stream['age_s']} s ago) "
+            f"{format_counts(stream['counters'], stream['archived'])}"
         )
     else:
         print("stream: never run from this WEIR_HOME")

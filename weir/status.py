@@ -11,6 +11,15 @@ from weir.warehouse.base import Warehouse
 PEEK_LIMIT = 1000
 
 
+def format_counts(counters: dict, archived: int) -> str:
+    """A stream's counters as `weir stream` and `weir status` print them."""
+    accepted, dead = counters.get("events_accepted", 0), counters.get("dead_letters", 0)
+    return (
+        f"received={accepted + dead} accepted={accepted} dead_letters={dead} "
+        f"duplicates={counters.get('duplicates', 0)} too_late={counters.get('too_late', 0)} archived={archived}"
+    )
+
+
 def peek_backlog(subscription_path: str, limit: int = PEEK_LIMIT) -> int:
     """Messages waiting in a subscription, counted by pulling and at once releasing them
     (ack deadline 0), up to `limit`. The emulator has no monitoring API to ask instead; on
