@@ -52,7 +52,7 @@ def _runner(options: PipelineOptions):
 def counters_of(result) -> dict[str, int]:
     out: dict[str, int] = {}
     for c in result.metrics().query()["counters"]:
-        # The streaming DirectRunner's committed values lag; attempted ones are current.
+        # Runners fill in committed, attempted or both; take whichever is there.
         value = max(int(c.committed or 0), int(c.attempted or 0))
         out[c.key.metric.name] = out.get(c.key.metric.name, 0) + value
     return out
