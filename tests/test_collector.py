@@ -152,17 +152,21 @@ def start_collector(tmp_path, prefix: str) -> tuple[PubSubNames, subprocess.Pope
 def test_an_outage_loses_nothing(pubsub, tmp_path):
     names, proc, port = start_collector(tmp_path, "weir-c")
     try:
-        sent = []
+        before = []
         for i in range(0, 300, 30):  # before the outage
             batch = [event(i + j) for j in range(30)]
             assert post(port, batch) == 202
-            sent += batch
+            before += batch
+        # What reached this emulator dies with it, so read it back while it lives.
+        seen_before = pull_all(names, {e["event_id"] for e in before})
+        assert {e["event_id"] for e in before} <= set(seen_before)
         os.killpg(pubsub["pid"], signal.SIGKILL)  # Pub/Sub goes away mid-load
         started = time.monotonic()
+        during = []
         for i in range(300, 900, 30):
             batch = [event(i + j) for j in range(30)]
             assert post(port, batch) == 202  # answered at once, whatever Pub/Sub does
-            sent += batch
+            during += batch
         assert time.monotonic() - started < 10
         deadline = time.monotonic() + 60
         while metric(port, "spilled") == 0 and time.monotonic() < deadline:
@@ -171,8 +175,8 @@ def test_an_outage_loses_nothing(pubsub, tmp_path):
         host, pid = start_emulator(str(tmp_path / "pubsub-again"), port=int(pubsub["host"].rsplit(":", 1)[1]))
         pubsub["pid"] = pid
         ensure_topology(names)  # the emulator keeps nothing across a restart
-        seen = pull_all(names, {e["event_id"] for e in sent}, timeout_s=120)
-        assert {e["event_id"] for e in sent} <= set(seen)  # every event, at least once
+        seen_after = pull_all(names, {e["event_id"] for e in during}, timeout_s=120)
+        assert {e["event_id"] for e in during} <= set(seen_after)  # every event sent during the outage, at least once
         deadline = time.monotonic() + 30
         while metric(port, "spill_depth") and time.monotonic() < deadline:
             time.sleep(0.5)
