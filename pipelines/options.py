@@ -7,11 +7,21 @@ flags, so a job is described the same way everywhere.
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 from apache_beam.options.pipeline_options import PipelineOptions
 
 import schemas
 from transforms.dedupe import DEFAULT_HORIZON_S
+from transforms.windowing import DEFAULT_ALLOWED_LATENESS_S, DEFAULT_EARLY_S
+
+ARCHIVE_WINDOW_S = 300
+ARCHIVE_SHARDS = 8
+
+
+SUBSCRIPTION_PATH = re.compile(
+    r"projects/[a-z][-a-z0-9:.]{4,61}[a-z0-9]/subscriptions/[A-Za-z][-A-Za-z0-9_.~+%]{2,254}"
+)
 
 
 class WeirOptions(PipelineOptions):
@@ -44,6 +54,40 @@ class WeirOptions(PipelineOptions):
             default=DEFAULT_HORIZON_S,
             help="Streaming: seconds (event time) an event_id is remembered for dedupe.",
         )
+        parser.add_argument(
+            "--subscription",
+            default=None,
+            help="Stream: the Pub/Sub subscription, projects/PROJECT/subscriptions/NAME.",
+        )
+        parser.add_argument(
+            "--archive",
+            default=None,
+            help="Stream on Dataflow: root of the raw archive the job writes (gs://BUCKET/PATH).",
+        )
+        parser.add_argument(
+            "--allowed_lateness_s",
+            type=int,
+            default=DEFAULT_ALLOWED_LATENESS_S,
+            help="Stream: seconds after a 5-minute bucket ends that its events still count live.",
+        )
+        parser.add_argument(
+            "--early_s",
+            type=int,
+            default=DEFAULT_EARLY_S,
+            help="Stream: seconds of processing time between early firings of the current bucket.",
+        )
+        parser.add_argument(
+            "--archive_window_s",
+            type=int,
+            default=ARCHIVE_WINDOW_S,
+            help="Stream on Dataflow: seconds of receive time per archive file window.",
+        )
+        parser.add_argument(
+            "--archive_shards",
+            type=int,
+            default=ARCHIVE_SHARDS,
+            help="Stream on Dataflow: archive files written in parallel per window.",
+        )
 
 
 def validate_rebuild(opts: WeirOptions) -> None:
@@ -57,3 +101,18 @@ def validate_rebuild(opts: WeirOptions) -> None:
             raise ValueError(f"--date must be YYYY-MM-DD, got {opts.date!r}") from None
     if opts.dedupe_horizon_s <= 0:
         raise ValueError("--dedupe_horizon_s must be positive")
+
+
+def validate_stream(opts: WeirOptions) -> None:
+    """The Dataflow stream's options; raises ValueError with a message a user can act on."""
+    if not opts.subscription or not SUBSCRIPTION_PATH.fullmatch(opts.subscription):
+        raise ValueError("a stream needs --subscription projects/PROJECT/subscriptions/NAME")
+    if not opts.archive:
+        raise ValueError("a stream needs --archive ROOT (gs://...): every message is archived")
+    for name in ("dedupe_horizon_s", "early_s", "archive_window_s", "archive_shards"):
+        if getattr(opts, name) <= 0:
+            raise ValueError(f"--{name} must be positive")
+    if opts.allowed_lateness_s < 0:
+        raise ValueError("--allowed_lateness_s must be >= 0")
+    if 3600 % opts.archive_window_s:
+        raise ValueError("--archive_window_s must divide an hour (a window's files stay in one hour directory)")
