@@ -1,7 +1,8 @@
 """Batch mode: rebuild the days of an archive, idempotently.
 
 archive files -> the graph (pipelines.graph) -> staged NDJSON per (table, day) ->
-`Warehouse.replace_days` after the pipeline succeeded. The days replaced are `--date`, or
+`Warehouse.replace_days` after the pipeline succeeded (by this process, or by the job's
+own last step on Dataflow: transforms.commit). The days replaced are `--date`, or
 every day the input has rows for (events by event time, dead letters by receive time), in
 every table; so a rebuild run twice over the same input leaves identical tables.
 """
@@ -20,10 +21,11 @@ from apache_beam.options.pipeline_options import PipelineOptions, StandardOption
 
 from pipelines.graph import GraphConfig, build
 from pipelines.options import WeirOptions, validate_rebuild
+from transforms.commit import CommitStagedDays
 from transforms.read import ReadArchive
 from transforms.sinks import StagedFilesSink, staged_files
 from transforms.timeutil import day_to_ms
-from weir.warehouse import Warehouse
+from weir.warehouse import Warehouse, WarehouseRef
 
 log = logging.getLogger(__name__)
 
@@ -58,25 +60,53 @@ def counters_of(result) -> dict[str, int]:
     return out
 
 
-def run_rebuild(
-    options: PipelineOptions, warehouse: Warehouse, staging_root: str | None = None, progress=print
-) -> RebuildResult:
-    """Runs the batch graph over `--input` and commits the result to `warehouse`."""
-    opts = options.view_as(WeirOptions)
-    validate_rebuild(opts)
-    started = time.monotonic()
+def _staging_run(opts: WeirOptions, staging_root: str | None) -> str:
     staging = opts.staging or staging_root
     if not staging:
         raise ValueError("a rebuild needs a staging location (--staging)")
-    staging = FileSystems.join(staging, f"run-{uuid.uuid4().hex[:12]}")
+    return FileSystems.join(staging, f"run-{uuid.uuid4().hex[:12]}")
+
+
+def build_rebuild(options: PipelineOptions, staging: str, commit: WarehouseRef | None = None) -> beam.Pipeline:
+    """The rebuild job: the graph over `--input`, staged under `staging`; with `commit`, the
+    job's last step replaces the days in that warehouse itself (transforms.commit)."""
+    opts = options.view_as(WeirOptions)
+    validate_rebuild(opts)
     config = GraphConfig(
         days=frozenset([opts.date]) if opts.date else frozenset(),
         fallback_received_ms=day_to_ms(opts.date) if opts.date else 0,
     )
-    progress(f"rebuild: reading {', '.join(opts.input)}")
     pipeline = beam.Pipeline(runner=_runner(options), options=options)
-    build(pipeline, ReadArchive(opts.input), StagedFilesSink(staging), config)
-    result = pipeline.run()
+    sink = StagedFilesSink(staging)
+    build(pipeline, ReadArchive(opts.input), sink, config)
+    if commit is not None:
+        pipeline | "Commit" >> CommitStagedDays(commit, staging, opts.date, sink.written)
+    return pipeline
+
+
+def launch_rebuild(options: PipelineOptions, commit: WarehouseRef, staging_root: str | None = None):
+    """Submits a rebuild that commits itself (a Flex Template launch); returns the PipelineResult
+    without waiting. Its staging files are left to the staging bucket's lifecycle rule."""
+    staging = _staging_run(options.view_as(WeirOptions), staging_root)
+    return build_rebuild(options, staging, commit).run()
+
+
+def run_rebuild(
+    options: PipelineOptions,
+    warehouse: Warehouse,
+    staging_root: str | None = None,
+    progress=print,
+    commit_in_job: WarehouseRef | None = None,
+) -> RebuildResult:
+    """Runs the batch graph over `--input` and commits the result to `warehouse`: from this
+    process after the job succeeded, or, with `commit_in_job` (the same warehouse as plain
+    values), as the job's own last step, as a job on Dataflow does."""
+    opts = options.view_as(WeirOptions)
+    validate_rebuild(opts)
+    started = time.monotonic()
+    staging = _staging_run(opts, staging_root)
+    progress(f"rebuild: reading {', '.join(opts.input)}")
+    result = build_rebuild(options, staging, commit_in_job).run()
     result.wait_until_finish()
     counters = counters_of(result)
     progress(
@@ -87,8 +117,12 @@ def run_rebuild(
     )
     staged = staged_files(staging)
     days = {opts.date} if opts.date else {d for per_day in staged.values() for d in per_day}
-    progress(f"rebuild: replacing {len(days)} day(s) in {warehouse.dataset}: {', '.join(sorted(days)) or '-'}")
-    loaded = warehouse.replace_days(staged, days) if days else {}
+    if commit_in_job is not None:
+        loaded = {k[len("rows_committed_") :]: v for k, v in counters.items() if k.startswith("rows_committed_")}
+        progress(f"rebuild: the job replaced {counters.get('days_committed', 0)} day(s) in {warehouse.dataset}")
+    else:
+        progress(f"rebuild: replacing {len(days)} day(s) in {warehouse.dataset}: {', '.join(sorted(days)) or '-'}")
+        loaded = warehouse.replace_days(staged, days) if days else {}
     _cleanup(staging)
     return RebuildResult(sorted(days), loaded, counters, time.monotonic() - started)
 

@@ -16,6 +16,7 @@ import schemas
 from pipelines.rebuild import run_rebuild
 from tests import emulators
 from weir.generator import generate_day, write_avro_archive
+from weir.warehouse import WarehouseRef
 from weir.warehouse.bigquery import BigQueryWarehouse
 from weir.warehouse.local import LocalWarehouse
 
@@ -76,16 +77,20 @@ def test_rebuild_reads_gs_archive_like_local(gcs, archive, tmp_path):
 
 
 @pytest.fixture(scope="module")
-def bigquery_client(tmp_path_factory):
+def bigquery_endpoint(tmp_path_factory):
+    proc, endpoint = emulators.start_bigquery(str(tmp_path_factory.mktemp("bq")), PROJECT)
+    yield endpoint
+    emulators.stop(proc)
+
+
+@pytest.fixture(scope="module")
+def bigquery_client(bigquery_endpoint):
     from google.api_core.client_options import ClientOptions
     from google.auth.credentials import AnonymousCredentials
     from google.cloud import bigquery
 
-    proc, endpoint = emulators.start_bigquery(str(tmp_path_factory.mktemp("bq")), PROJECT)
-    yield bigquery.Client(
-        project=PROJECT, credentials=AnonymousCredentials(), client_options=ClientOptions(api_endpoint=endpoint)
-    )
-    emulators.stop(proc)
+    endpoint = ClientOptions(api_endpoint=bigquery_endpoint)
+    return bigquery.Client(project=PROJECT, credentials=AnonymousCredentials(), client_options=endpoint)
 
 
 def test_bigquery_tables_are_partitioned_clustered_and_expire(bigquery_client):
@@ -160,3 +165,28 @@ def test_partition_overwrite_loads_each_day_into_its_decorator(tmp_path):
     assert "p.d.events$20251121" in client.deleted  # a day with nothing staged becomes empty
     assert "p.d.url_metrics_1d$20251120" in client.deleted
     assert loaded["events"] == 2
+
+
+def test_rebuild_job_commits_itself_like_the_launcher_does(bigquery_endpoint, bigquery_client, archive, tmp_path):
+    """The Dataflow/Flex Template path: the job's last step replaces the days (the launching
+    process only submits), here on the FnApiRunner against the BigQuery emulator."""
+    pattern = f"{archive}/dt={DAY}/*/*.avro"
+    staging = os.path.join(str(tmp_path), "staging")
+    local = LocalWarehouse(str(tmp_path))
+    expected = run_rebuild(PipelineOptions([f"--input={pattern}"]), local, staging, progress=lambda _m: None)
+    ref = WarehouseRef(PROJECT, "commit_in_job", overwrite="dml", api_endpoint=bigquery_endpoint)
+    bq = ref.open()
+    for _ in range(2):  # a second run replaces, never adds
+        got = run_rebuild(
+            PipelineOptions([f"--input={pattern}", f"--date={DAY}"]),
+            bq,
+            staging,
+            progress=lambda _m: None,
+            commit_in_job=ref,
+        )
+        assert got.counters["days_committed"] == 1
+        assert {t: n for t, n in got.loaded.items() if n} == {t: n for t, n in expected.loaded.items() if n}
+    for table in ("events", "url_metrics_5m", "breakdown_metrics_1d"):
+        assert bq.query(f"SELECT COUNT(*) FROM {table}").rows == [(expected.loaded[table],)]
+    q = "SELECT site, url, SUM(pageviews), SUM(engaged_seconds) FROM url_metrics_1d GROUP BY 1, 2"
+    assert sorted(bq.query(q).rows) == sorted(local.query(q).rows)

@@ -62,6 +62,11 @@ def test_publish_then_archive_before_ack(emulator, tmp_path):
 def test_attributes_for_payloads():
     assert attributes_for(b'{"event_id":"a","ts":"2025-11-20T00:00:00Z"}') == {"event_id": "a", "ts": "1763596800000"}
     assert attributes_for(b"[1]") == {} and attributes_for(b"\xff") == {}
+    # what weir's publishers send: every message has a time, for Dataflow's timestamp_attribute
+    assert attributes_for(b"\xff", 5) == {"ts": "5", "ts_source": "received"}
+    bad_ts = {"event_id": "a", "ts": "5", "ts_source": "received"}
+    assert attributes_for(b'{"event_id":"a","ts":"yesterday"}', 5) == bad_ts
+    assert attributes_for(b'{"event_id":"a","ts":1763596800000}', 5) == {"event_id": "a", "ts": "1763596800000"}
 
 
 def test_emulator_is_recorded_and_stopped(tmp_path, monkeypatch):

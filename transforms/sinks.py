@@ -49,13 +49,13 @@ def _destination(item):
 
 
 class _WriteTableFiles(beam.PTransform):
-    def __init__(self, root: str, table: str, shards: int):
+    def __init__(self, root: str, table: str, shards: int, written: list):
         super().__init__()
-        self._root, self._table, self._shards = root, table, shards
+        self._root, self._table, self._shards, self._written = root, table, shards, written
 
     def expand(self, rows):
         directory = FileSystems.join(self._root, self._table)
-        return (
+        results = (
             rows
             | "EncodeJson" >> beam.ParDo(_EncodeForDay(self._table))
             | "WriteDayFiles"
@@ -68,6 +68,8 @@ class _WriteTableFiles(beam.PTransform):
                 temp_directory=StaticValueProvider(str, FileSystems.join(self._root, ".tmp")),
             )
         )
+        self._written.append(results)
+        return results
 
 
 class StagedFilesSink:
@@ -81,9 +83,10 @@ class StagedFilesSink:
     def __init__(self, root: str, shards: int = 1):
         self.root = root
         self.shards = shards
+        self.written: list = []  # each table's WriteToFiles output, for an in-job commit
 
     def write(self, table: str) -> beam.PTransform:
-        return _WriteTableFiles(self.root, table, self.shards)
+        return _WriteTableFiles(self.root, table, self.shards, self.written)
 
 
 def staged_files(root: str) -> dict[str, dict[str, list[str]]]:

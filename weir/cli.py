@@ -46,7 +46,15 @@ def cmd_rebuild(args, beam_args: list[str]) -> int:
     if args.project:
         flags.append(f"--project={args.project}")
     options = PipelineOptions(flags)
-    result = run_rebuild(options, warehouse, staging_root=args.staging or settings.staging_root)
+    commit_in_job = None
+    if args.runner and args.runner not in ("DirectRunner", "FnApiRunner"):
+        # A remote job commits its own days (transforms.commit): its staging is not local.
+        from weir.warehouse import WarehouseRef
+
+        commit_in_job = WarehouseRef(settings.project, settings.dataset, location=args.bq_location)
+    result = run_rebuild(
+        options, warehouse, staging_root=args.staging or settings.staging_root, commit_in_job=commit_in_job
+    )
     print(
         f"rebuilt {len(result.days)} day(s) in {result.seconds:.1f} s: "
         + ", ".join(f"{t}={n}" for t, n in result.loaded.items())
@@ -104,7 +112,34 @@ def _pubsub_names(args):
     return settings, PubSubNames(project=os.environ.get("WEIR_PROJECT", config.LOCAL_PROJECT))
 
 
-def cmd_stream(args) -> int:
+def _submit_stream(args, beam_args: list[str]) -> int:
+    from pipelines.main import submit
+    from weir.pubsub import SUBSCRIPTION
+
+    if not args.project or not args.archive:
+        raise ValueError("a stream on Dataflow needs --project and --archive gs://BUCKET/PATH")
+    settings = config.resolve(args.home, args.project, args.dataset)
+    flags = [
+        "--mode=stream",
+        f"--runner={args.runner}",
+        f"--project={args.project}",
+        f"--dataset={settings.dataset}",
+        f"--subscription={args.subscription or f'projects/{args.project}/subscriptions/{SUBSCRIPTION}'}",
+        f"--archive={args.archive}",
+        f"--allowed_lateness_s={args.allowed_lateness}",
+        f"--early_s={args.early}",
+    ]
+    result = submit(flags + beam_args)
+    job_id = getattr(result, "job_id", None)
+    print(f"stream: submitted {job_id() if callable(job_id) else 'the job'}; it runs until drained")
+    return 0
+
+
+def cmd_stream(args, beam_args: list[str] | None = None) -> int:
+    if args.runner and args.runner not in ("DirectRunner", "BundleBasedDirectRunner"):
+        return _submit_stream(args, beam_args or [])
+    if beam_args:
+        raise ValueError(f"unrecognized arguments: {' '.join(beam_args)}")
     from pipelines.graph import GraphConfig
     from pipelines.stream import run_stream
     from weir.status import format_counts
@@ -268,6 +303,18 @@ def parser() -> argparse.ArgumentParser:
         help="Seconds after a bucket's end that events still count in it (default 3600).",
     )
     st.add_argument("--early", type=int, default=5, help="Seconds between early firings of a live bucket.")
+    st.add_argument(
+        "--runner",
+        default=None,
+        help="DataflowRunner: submit the streaming job to Dataflow (needs --project, --archive; Beam's "
+        "--region, --temp_location, ... pass through). Default: run locally on the emulator.",
+    )
+    st.add_argument(
+        "--subscription",
+        default=None,
+        help="On Dataflow: projects/P/subscriptions/S (default: the project's events-sub).",
+    )
+    st.add_argument("--archive", default=None, help="On Dataflow: gs:// root of the raw archive the job writes.")
 
     pb = sub.add_parser("publish", help="Publish events from files (JSON lines or Avro archive) to the topic.")
     _common(pb)
@@ -351,11 +398,13 @@ def main(argv: list[str] | None = None) -> int:
     # WriteToFiles warns about temp files it already moved; weir deletes the whole staging run.
     logging.getLogger("apache_beam.io.fileio").setLevel(logging.ERROR)
     args, rest = parser().parse_known_args(argv)
-    if rest and args.command != "rebuild":
+    if rest and args.command not in ("rebuild", "stream"):
         parser().error(f"unrecognized arguments: {' '.join(rest)}")
     try:
         if args.command == "rebuild":
             return cmd_rebuild(args, rest)
+        if args.command == "stream":
+            return cmd_stream(args, rest)
         commands = {
             "demo": cmd_demo,
             "sql": cmd_sql,

@@ -37,7 +37,7 @@ def publish(payloads, names: PubSubNames, rate: float = 0.0, say=print) -> int:
     start = time.monotonic()
     n = 0
     for n, payload in enumerate(payloads, 1):
-        futures.append(publisher.publish(names.topic_path, payload, **attributes_for(payload)))
+        futures.append(publisher.publish(names.topic_path, payload, **attributes_for(payload, int(time.time() * 1000))))
         if rate > 0:
             ahead = n / rate - (time.monotonic() - start)
             if ahead > 0:

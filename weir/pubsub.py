@@ -184,8 +184,13 @@ def ensure_topology(names: PubSubNames, ack_deadline_s: int = 60) -> None:
                 pass
 
 
-def attributes_of(event: dict) -> dict[str, str]:
-    """SPEC §1 attributes (event_id, ts as ms) of a decoded event, where they are valid."""
+def attributes_of(event: dict, now_ms: int | None = None) -> dict[str, str]:
+    """SPEC §1 attributes (event_id, ts as ms) of a decoded event, where they are valid.
+
+    A message without a valid `ts` gets `now_ms` (the send time) instead, when given, and
+    `ts_source=received`: a Dataflow read with `timestamp_attribute` needs a time on every
+    message, and the bad event must still travel to become a dead letter. The payload is
+    untouched, so the dead letter says what was wrong."""
     from transforms.validate import Rejection, parse_ts
 
     out = {}
@@ -194,17 +199,20 @@ def attributes_of(event: dict) -> dict[str, str]:
     try:
         out["ts"] = str(parse_ts(event.get("ts")))
     except Rejection:
-        pass
+        if now_ms is not None:
+            out["ts"], out["ts_source"] = str(now_ms), "received"
     return out
 
 
-def attributes_for(payload: bytes) -> dict[str, str]:
-    """SPEC §1 attributes (event_id, ts as ms) when the payload has valid ones; else none, so a
-    bad event still travels (and becomes a dead letter) instead of breaking the reader."""
+def attributes_for(payload: bytes, now_ms: int | None = None) -> dict[str, str]:
+    """SPEC §1 attributes of a raw payload (see `attributes_of`); an unparseable one gets only
+    the `now_ms` fallback time, so it still travels and becomes a dead letter."""
     import orjson
 
     try:
         obj = orjson.loads(payload)
     except orjson.JSONDecodeError:
-        return {}
-    return attributes_of(obj) if isinstance(obj, dict) else {}
+        obj = None
+    if isinstance(obj, dict):
+        return attributes_of(obj, now_ms)
+    return {} if now_ms is None else {"ts": str(now_ms), "ts_source": "received"}

@@ -81,7 +81,7 @@ def create_app(relay: Relay, trusted_proxies: tuple[str, ...] = ()) -> Starlette
                 event["user_agent"] = ua
             if ip:
                 event["ip"] = ip
-            relay.submit(orjson.dumps(event), attributes_of(event))
+            relay.submit(orjson.dumps(event), attributes_of(event, now))
 
     async def pixel(request: Request) -> Response:
         if len(request.url.query) > MAX_QUERY_BYTES:

@@ -1,8 +1,10 @@
 """The warehouse behind one small interface: BigQuery, or an embedded DuckDB file locally."""
 
+from dataclasses import dataclass
+
 from weir.warehouse.base import QueryError, QueryResult, Warehouse
 
-__all__ = ["QueryError", "QueryResult", "Warehouse", "open_warehouse"]
+__all__ = ["QueryError", "QueryResult", "Warehouse", "WarehouseRef", "open_warehouse"]
 
 
 def open_warehouse(project: str | None, dataset: str, home: str, **bigquery_options) -> Warehouse:
@@ -14,3 +16,32 @@ def open_warehouse(project: str | None, dataset: str, home: str, **bigquery_opti
     from weir.warehouse.local import LocalWarehouse
 
     return LocalWarehouse(home=home, dataset=dataset)
+
+
+@dataclass(frozen=True)
+class WarehouseRef:
+    """Where a warehouse is, as plain values: what a pipeline step carries to a worker and
+    opens there (a client does not pickle). `api_endpoint` points BigQuery at an emulator."""
+
+    project: str | None
+    dataset: str
+    home: str = ""
+    location: str | None = None
+    overwrite: str = "partition"
+    api_endpoint: str | None = None
+
+    def open(self) -> Warehouse:
+        if not self.project:
+            return open_warehouse(None, self.dataset, self.home)
+        options: dict = {"location": self.location, "overwrite": self.overwrite}
+        if self.api_endpoint:
+            from google.api_core.client_options import ClientOptions
+            from google.auth.credentials import AnonymousCredentials
+            from google.cloud import bigquery
+
+            options["client"] = bigquery.Client(
+                project=self.project,
+                credentials=AnonymousCredentials(),
+                client_options=ClientOptions(api_endpoint=self.api_endpoint),
+            )
+        return open_warehouse(self.project, self.dataset, self.home, **options)

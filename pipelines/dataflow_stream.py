@@ -1,0 +1,115 @@
+"""Streaming on Dataflow: Pub/Sub -> the graph -> BigQuery, with the job writing the raw archive.
+
+    ReadPubSub (timestamp_attribute="ts", id_label="event_id")
+      -> ToArchiveRecord -> Archive (transforms.archive.WriteArchive: hourly Avro files)
+                         \\-> ToRawRecord -> the graph (GraphConfig(streaming=True))
+    rows -> transforms.bigquery_stream.BigQueryStreamSink (CDC upserts / exactly-once appends)
+
+Differences from the local stream (pipelines.stream), and why:
+- Dataflow acks a message only after the step that read it is durably checkpointed, so the
+  archive can be a step of the job (no archiver on a second subscription).
+- `id_label` lets Dataflow drop Pub/Sub redeliveries before the graph; the graph still
+  dedupes by event_id itself (the DirectRunner rejects `id_label`, and a tracker can resend).
+- Event time is the `ts` attribute, so Dataflow's watermark follows event time; weir's
+  publishers put a time on every message (weir.pubsub.attributes_of). ParseEvents stamps
+  elements with the payload's `ts`, the same value for a valid event.
+Step names are fixed strings: `--update` of a running job matches steps by name.
+"""
+
+from __future__ import annotations
+
+import time
+
+import apache_beam as beam
+from apache_beam.options.pipeline_options import GoogleCloudOptions, PipelineOptions, StandardOptions
+
+from pipelines.graph import GraphConfig, build
+from pipelines.options import WeirOptions, validate_stream
+from transforms.archive import WriteArchive
+from transforms.bigquery_stream import BigQueryStreamSink
+from transforms.records import RawRecord
+
+TIMESTAMP_ATTRIBUTE = "ts"
+ID_LABEL = "event_id"
+
+
+def archive_record(message) -> dict:
+    """A PubsubMessage -> an archive record (schemas/archive_record.avsc). Receive time is the
+    publish time; where a runner leaves it out, the time the job read the message."""
+    if message.publish_time is not None:
+        received = int(message.publish_time.timestamp() * 1000)
+    else:
+        received = int(time.time() * 1000)
+    return {
+        "payload": message.data or b"",
+        "received_at": received,
+        "attributes": dict(message.attributes or {}),
+        "message_id": message.message_id,
+    }
+
+
+def raw_record(record: dict, source: str) -> RawRecord:
+    return RawRecord(
+        payload=record["payload"], received_at=record["received_at"], source=source, attributes=record["attributes"]
+    )
+
+
+class ReadArchivedPubSub(beam.PTransform):
+    """Takes the pipeline root; produces PCollection[RawRecord] and archives every message.
+
+    Args:
+      archive: a PTransform over archive records (WriteArchive), or None.
+      id_label: Dataflow's redelivery dedupe attribute; None on runners without it.
+    """
+
+    def __init__(self, subscription: str, archive: beam.PTransform | None, id_label: str | None = ID_LABEL):
+        super().__init__()
+        self._subscription, self._archive, self._id_label = subscription, archive, id_label
+
+    def expand(self, root):
+        source = f"pubsub:{self._subscription.rsplit('/', 1)[-1]}"
+        records = (
+            root
+            | "ReadPubSub"
+            >> beam.io.ReadFromPubSub(
+                subscription=self._subscription,
+                with_attributes=True,
+                timestamp_attribute=TIMESTAMP_ATTRIBUTE,
+                id_label=self._id_label,
+            )
+            | "ToArchiveRecord" >> beam.Map(archive_record)
+        )
+        if self._archive is not None:
+            records | "Archive" >> self._archive
+        return records | "ToRawRecord" >> beam.Map(raw_record, source)
+
+
+def stream_config(opts: WeirOptions) -> GraphConfig:
+    return GraphConfig(
+        streaming=True,
+        dedupe_horizon_s=opts.dedupe_horizon_s,
+        allowed_lateness_s=opts.allowed_lateness_s,
+        early_s=opts.early_s,
+    )
+
+
+def build_dataflow_stream(options: PipelineOptions, sink=None, id_label: str | None = ID_LABEL) -> beam.Pipeline:
+    """The streaming job as Dataflow runs it. `sink` defaults to BigQuery in `--project`;
+    tests run the same job on the DirectRunner with the local sink and no `id_label`."""
+    opts = options.view_as(WeirOptions)
+    validate_stream(opts)
+    options.view_as(StandardOptions).streaming = True
+    if sink is None:
+        project = options.view_as(GoogleCloudOptions).project
+        if not project:
+            raise ValueError("a stream on Dataflow needs --project (the BigQuery tables' project)")
+        sink = BigQueryStreamSink(project, opts.dataset)
+    pipeline = beam.Pipeline(options=options)
+    archive = WriteArchive(opts.archive, opts.archive_window_s, opts.archive_shards)
+    build(pipeline, ReadArchivedPubSub(opts.subscription, archive, id_label), sink, stream_config(opts))
+    return pipeline
+
+
+def launch_stream(options: PipelineOptions):
+    """Submits the streaming job; returns its PipelineResult without waiting."""
+    return build_dataflow_stream(options).run()

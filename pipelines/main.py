@@ -1,0 +1,46 @@
+"""The Flex Template's entry point: `python -m pipelines.main --mode=stream|rebuild ...`.
+
+The launcher container runs this with the template's parameters (templates/metadata.json,
+the same names as `pipelines.options.WeirOptions`) plus Dataflow's own (--project,
+--region, --temp_location, ...). It builds the job and submits it, then returns: a stream
+runs until drained; a rebuild commits its days as its own last step (transforms.commit).
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+from apache_beam.options.pipeline_options import GoogleCloudOptions, PipelineOptions
+
+from pipelines.options import WeirOptions
+from weir.warehouse import WarehouseRef
+
+
+def submit(argv: list[str]):
+    """Builds and submits the job the arguments describe; returns the PipelineResult."""
+    options = PipelineOptions(argv)
+    opts = options.view_as(WeirOptions)
+    if opts.mode == "stream":
+        from pipelines.dataflow_stream import launch_stream
+
+        return launch_stream(options)
+    from pipelines.rebuild import launch_rebuild
+
+    gcp = options.view_as(GoogleCloudOptions)
+    if not gcp.project:
+        raise ValueError("a rebuild on Dataflow needs --project (the BigQuery tables' project)")
+    staging_root = opts.staging or (f"{gcp.temp_location.rstrip('/')}/weir-staging" if gcp.temp_location else None)
+    return launch_rebuild(options, WarehouseRef(gcp.project, opts.dataset), staging_root)
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.getLogger().setLevel(logging.INFO)
+    result = submit(sys.argv[1:] if argv is None else argv)
+    job_id = getattr(result, "job_id", None)
+    logging.info("submitted job %s", job_id() if callable(job_id) else result)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
