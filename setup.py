@@ -14,7 +14,7 @@ setup(
     version="0.1.0",
     description="Open web content analytics: pixel events in, per-URL time series out (Beam + BigQuery).",
     python_requires=">=3.10",
-    packages=["weir", "weir.warehouse", "pipelines", "transforms", "schemas"],
+    packages=["weir", "weir.warehouse", "weir.collector", "pipelines", "transforms", "schemas"],
     package_data={
         "schemas": ["*.json", "*.avsc", "bigquery/*.json", "views/*.sql"],
         "transforms": ["data/*.json"],

@@ -61,3 +61,27 @@ variable "deletion_protection" {
   type        = bool
   default     = true
 }
+
+variable "template_image" {
+  description = "The Flex Template's image (templates/Makefile IMAGE), also the workers' sdk_container_image."
+  type        = string
+  default     = ""
+}
+
+variable "max_workers" {
+  description = "Autoscaling ceiling of the streaming job (see docs/operations.md for sizing)."
+  type        = number
+  default     = 3
+}
+
+variable "worker_machine_type" {
+  description = "Machine type of the streaming job's workers."
+  type        = string
+  default     = "n2-standard-2"
+}
+
+variable "cdc_max_staleness" {
+  description = "max_staleness of the live 5-minute tables (CDC upserts): how stale a query may read them."
+  type        = string
+  default     = "0-0 0 0:5:0"
+}

@@ -92,7 +92,21 @@ def test_the_worker_gets_least_privilege(tf):
 def test_archive_lifecycle_and_replayable_subscription(tf):
     archive = tf["resource"][("google_storage_bucket", "archive")]
     actions = [rule["action"][0]["type"] for rule in archive["lifecycle_rule"]]
-    assert actions == ["SetStorageClass", "Delete"]
+    assert actions == ["SetStorageClass", "Delete", "Delete"]
+    assert archive["versioning"][0]["enabled"] is True
+    assert archive["lifecycle_rule"][2]["condition"][0]["with_state"] == "ARCHIVED"  # only old versions
     assert tf["variable"]["archive_keep_days"]["default"] == 730
     sub = tf["resource"][("google_pubsub_subscription", "events")]
     assert sub["retain_acked_messages"] is True and "dead_letter_policy" in sub
+
+
+def test_live_tables_are_declared_for_the_streams_cdc_upserts(tf):
+    from transforms.bigquery_stream import UPSERT_TABLES
+
+    assert tf["locals"]["upsert_tables"] == list(UPSERT_TABLES)
+    tables = tf["resource"][("google_bigquery_table", "tables")]
+    constraints = [d["table_constraints"] for d in tables["dynamic"] if "table_constraints" in d][0]
+    assert constraints["for_each"] == "${contains(local.upsert_tables, each.key) ? [each.value.key] : []}"
+    assert "local.upsert_tables" in tables["max_staleness"]
+    for table in UPSERT_TABLES:  # the primary key is the table's key in schemas/tables.json
+        assert schemas.table(table).key
