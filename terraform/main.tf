@@ -68,6 +68,38 @@ resource "google_pubsub_subscription" "events" {
   }
 }
 
+# Messages Pub/Sub gives up delivering (max_delivery_attempts) are forwarded to the
+# dead-letter topic; a topic without a subscription would drop them, so it has one, and
+# Pub/Sub's own service agent may publish there and acknowledge on the main subscription.
+resource "google_pubsub_subscription" "dead_letter" {
+  name                       = "${local.names.dead_letter}-sub"
+  topic                      = google_pubsub_topic.dead_letter.id
+  message_retention_duration = var.events_retention
+  expiration_policy {
+    ttl = ""
+  }
+}
+
+data "google_project" "this" {
+  project_id = var.project
+}
+
+locals {
+  pubsub_agent = "serviceAccount:service-${data.google_project.this.number}@gcp-sa-pubsub.iam.gserviceaccount.com"
+}
+
+resource "google_pubsub_topic_iam_member" "agent_dead_letter_publisher" {
+  topic  = google_pubsub_topic.dead_letter.name
+  role   = "roles/pubsub.publisher"
+  member = local.pubsub_agent
+}
+
+resource "google_pubsub_subscription_iam_member" "agent_events_subscriber" {
+  subscription = google_pubsub_subscription.events.name
+  role         = "roles/pubsub.subscriber"
+  member       = local.pubsub_agent
+}
+
 # --- Storage -----------------------------------------------------------------------------
 
 resource "google_storage_bucket" "archive" {

@@ -77,16 +77,32 @@ def test_the_worker_gets_least_privilege(tf):
         body["role"] for (rtype, _), body in tf["resource"].items() if rtype == "google_project_iam_member"
     }
     assert project_roles == {"roles/dataflow.worker", "roles/bigquery.jobUser"}  # no project-wide data access
+    worker = "serviceAccount:${google_service_account.worker.email}"
     scoped = {
         rtype: body["role"]
         for (rtype, _), body in tf["resource"].items()
-        if rtype.endswith("_iam_member") and rtype != "google_project_iam_member"
+        if rtype.endswith("_iam_member") and rtype != "google_project_iam_member" and body["member"] == worker
     }
     assert scoped == {
         "google_pubsub_subscription_iam_member": "roles/pubsub.subscriber",
         "google_storage_bucket_iam_member": "roles/storage.objectAdmin",
         "google_bigquery_dataset_iam_member": "roles/bigquery.dataEditor",
     }
+    # Pub/Sub's own agent: forwards undeliverable messages to the dead-letter topic, nothing else
+    agent = {
+        (rtype, body["role"])
+        for (rtype, _), body in tf["resource"].items()
+        if rtype.endswith("_iam_member") and body["member"] == "${local.pubsub_agent}"
+    }
+    assert agent == {
+        ("google_pubsub_topic_iam_member", "roles/pubsub.publisher"),
+        ("google_pubsub_subscription_iam_member", "roles/pubsub.subscriber"),
+    }
+
+
+def test_dead_lettered_messages_have_a_subscription_to_land_in(tf):
+    sub = tf["resource"][("google_pubsub_subscription", "dead_letter")]
+    assert sub["topic"] == "${google_pubsub_topic.dead_letter.id}"
 
 
 def test_archive_lifecycle_and_replayable_subscription(tf):
