@@ -18,34 +18,17 @@ Step names are fixed strings: `--update` of a running job matches steps by name.
 
 from __future__ import annotations
 
-import time
-
 import apache_beam as beam
 from apache_beam.options.pipeline_options import GoogleCloudOptions, PipelineOptions, StandardOptions
 
 from pipelines.graph import GraphConfig, build
 from pipelines.options import WeirOptions, validate_stream
-from transforms.archive import WriteArchive
+from transforms.archive import WriteArchive, record_of_message
 from transforms.bigquery_stream import BigQueryStreamSink
 from transforms.records import RawRecord
 
 TIMESTAMP_ATTRIBUTE = "ts"
 ID_LABEL = "event_id"
-
-
-def archive_record(message) -> dict:
-    """A PubsubMessage -> an archive record (schemas/archive_record.avsc). Receive time is the
-    publish time; where a runner leaves it out, the time the job read the message."""
-    if message.publish_time is not None:
-        received = int(message.publish_time.timestamp() * 1000)
-    else:
-        received = int(time.time() * 1000)
-    return {
-        "payload": message.data or b"",
-        "received_at": received,
-        "attributes": dict(message.attributes or {}),
-        "message_id": message.message_id,
-    }
 
 
 def raw_record(record: dict, source: str) -> RawRecord:
@@ -77,7 +60,7 @@ class ReadArchivedPubSub(beam.PTransform):
                 timestamp_attribute=TIMESTAMP_ATTRIBUTE,
                 id_label=self._id_label,
             )
-            | "ToArchiveRecord" >> beam.Map(archive_record)
+            | "ToArchiveRecord" >> beam.Map(record_of_message)
         )
         if self._archive is not None:
             records | "Archive" >> self._archive

@@ -9,6 +9,7 @@ so `weir rebuild --input '<root>/dt=D/*/*.avro'` reads them all the same way.
 from __future__ import annotations
 
 import io
+import time
 import uuid
 from collections.abc import Iterable
 
@@ -27,6 +28,21 @@ def _schema():
     if _PARSED is None:
         _PARSED = fastavro.parse_schema(schemas.archive_record_schema())
     return _PARSED
+
+
+def record_of_message(message, now_ms: int | None = None) -> dict:
+    """A Pub/Sub message (the client library's or Beam's PubsubMessage) -> an archive record.
+    Receive time is the publish time; where a runner leaves it out, `now_ms` (read time)."""
+    if message.publish_time is not None:
+        received = int(message.publish_time.timestamp() * 1000)
+    else:
+        received = now_ms if now_ms is not None else int(time.time() * 1000)
+    return {
+        "payload": message.data or b"",
+        "received_at": received,
+        "attributes": dict(message.attributes or {}),
+        "message_id": message.message_id or None,
+    }
 
 
 def hour_dir(root: str, received_ms: int) -> str:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import threading
 
-from transforms.archive import archive_records
+from transforms.archive import archive_records, record_of_message
 
 log = logging.getLogger(__name__)
 
@@ -47,15 +47,7 @@ class Archiver(threading.Thread):
             return 0
         if not response.received_messages:
             return 0
-        records = [
-            {
-                "payload": rm.message.data,
-                "received_at": received_ms(rm.message),
-                "attributes": dict(rm.message.attributes),
-                "message_id": rm.message.message_id,
-            }
-            for rm in response.received_messages
-        ]
+        records = [record_of_message(rm.message) for rm in response.received_messages]
         archive_records(self.root, records)
         subscriber.acknowledge(
             subscription=self.subscription_path, ack_ids=[rm.ack_id for rm in response.received_messages]
