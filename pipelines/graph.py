@@ -25,7 +25,13 @@ from transforms.metrics import DIMENSIONS, METRICS
 from transforms.parse import ParseEvents
 from transforms.rows import dead_letter_row, event_row
 from transforms.timeutil import day_str
-from transforms.windowing import DEFAULT_ALLOWED_LATENESS_S, DEFAULT_EARLY_S, RouteTooLate, live_buckets
+from transforms.windowing import (
+    DEFAULT_ALLOWED_LATENESS_S,
+    DEFAULT_EARLY_S,
+    RouteTooLate,
+    WatermarkLag,
+    live_buckets,
+)
 
 TABLES = (
     "ledger",
@@ -121,6 +127,8 @@ def build(root, source: beam.PTransform, sink: Sink | None, config: GraphConfig 
     enriched = deduped.events | "Enrich" >> Enrich()
     aggregate = AggregateMetrics(config.metrics, config.dimensions, windowing, daily=not config.streaming)
     out = dict(enriched | "Aggregate" >> aggregate)
+    if config.streaming:
+        out["url_metrics_5m"] | "WatermarkLag" >> WatermarkLag()
     out["events"] = enriched | "EventRows" >> beam.Map(event_row)
     out["dead_letters"] = dead | "DeadLetterRows" >> beam.Map(dead_letter_row)
     if not config.streaming:  # the stream leaves the ledger to the rebuild of its day

@@ -23,7 +23,7 @@ from apache_beam.runners.direct.direct_runner import BundleBasedDirectRunner
 
 from pipelines.direct_pubsub import allow_bigger_pulls
 from pipelines.graph import GraphConfig, build
-from transforms.counting import local_counts, reset_local_counts
+from transforms.counting import local_counts, local_gauges, reset_local_counts
 from transforms.records import RawRecord
 from weir.archiver import Archiver, received_ms
 from weir.pubsub import PubSubNames, ensure_topology
@@ -64,12 +64,14 @@ STATUS_FILE = "stream-status.json"
 
 def _write_status(path: str, counters: dict, archived: int, names: PubSubNames, running: bool = True) -> None:
     """What `weir status` shows of a running stream: its counters, as of now."""
+    lag_ms = local_gauges().get("watermark_lag_ms")
     status = {
         "running": running,
         "updated_at_ms": int(time.time() * 1000),
         "subscription": names.subscription_path(),
         "archived": archived,
         "counters": counters,
+        "watermark_lag_s": None if lag_ms is None else round(lag_ms / 1000, 1),
         "pid": os.getpid(),
     }
     tmp = path + ".tmp"

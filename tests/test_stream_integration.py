@@ -136,6 +136,7 @@ def test_stream_equals_rebuild_of_its_archive(pubsub, tmp_path):
     assert report["backlog"] == 0 and report["stream"]["running"] is False
     assert report["stream"]["counters"]["events_accepted"] >= accepted_unique(payloads)
     assert report["stream"]["archived"] >= len(payloads)
+    assert report["stream"]["watermark_lag_s"] is not None and report["stream"]["watermark_lag_s"] >= 0
     rebuild(rebuilt, f"{live}/archive/*/*/*.avro")
     q = f"SELECT {FIVE_MIN_COLUMNS} FROM url_metrics_5m ORDER BY site, url, bucket_start"
     live_rows, rebuilt_rows = LocalWarehouse(live).query(q).rows, LocalWarehouse(rebuilt).query(q).rows

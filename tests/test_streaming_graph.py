@@ -115,3 +115,23 @@ def test_too_late_rule(ts_offset, received_offset, late):
     event = {"ts": T0 + ts_offset, "received_at": T0 + received_offset}
     assert is_too_late(event, LATENESS_S) is late
     assert is_too_late({"ts": T0, "received_at": None}, 0) is False
+
+
+def test_on_time_firings_report_the_watermark_lag(streaming_pipeline):
+    from transforms.counting import local_gauges, reset_local_counts
+
+    reset_local_counts()
+    stream = (
+        EventStream()
+        .advance_watermark_to(T0 / 1000)
+        .add_elements([rec("a", T0 + 1_000, T0 + 1_100)])
+        .advance_processing_time(10)  # an early pane: not a watermark event, no lag reported
+        .advance_watermark_to_infinity()  # the on-time pane
+    )
+    with streaming_pipeline as p:
+        build(p, stream, None, GraphConfig(streaming=True, early_s=5))
+    lag = local_gauges()["watermark_lag_ms"]
+    import time
+
+    # the window [T0, T0 + 5 min) ended long ago: the on-time firing is that far behind
+    assert abs(lag - (time.time() * 1000 - (T0 + 300_000))) < 120_000

@@ -15,6 +15,7 @@ from apache_beam.metrics import Metrics
 
 NAMESPACE = "weir"
 _TALLY: _Tally = _Tally()
+_GAUGES: dict[str, int] = {}
 _LOCK = threading.Lock()
 
 
@@ -35,6 +36,29 @@ def counter(name: str) -> WeirCounter:
     return WeirCounter(name)
 
 
+class WeirGauge:
+    """The latest value of one thing (a Beam gauge plus the in-process value)."""
+
+    def __init__(self, name: str):
+        self.name = name
+        self._metric = Metrics.gauge(NAMESPACE, name)
+
+    def set(self, value: int) -> None:
+        self._metric.set(value)
+        with _LOCK:
+            _GAUGES[self.name] = value
+
+
+def gauge(name: str) -> WeirGauge:
+    return WeirGauge(name)
+
+
+def local_gauges() -> dict[str, int]:
+    """Latest gauge values set in this process."""
+    with _LOCK:
+        return dict(_GAUGES)
+
+
 def local_counts() -> dict[str, int]:
     """Counts made in this process since it started (or since `reset_local_counts`)."""
     with _LOCK:
@@ -44,3 +68,4 @@ def local_counts() -> dict[str, int]:
 def reset_local_counts() -> None:
     with _LOCK:
         _TALLY.clear()
+        _GAUGES.clear()

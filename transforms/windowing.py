@@ -17,11 +17,13 @@ lags real time by less than that, Beam never drops an element that was not count
 
 from __future__ import annotations
 
+import time
+
 import apache_beam as beam
 from apache_beam.transforms import trigger, window
 from apache_beam.utils.timestamp import Duration
 
-from transforms.counting import counter
+from transforms.counting import counter, gauge
 from transforms.records import DeadLetter
 from transforms.timeutil import BUCKET_5M_MS, bucket_5m
 
@@ -87,3 +89,25 @@ class RouteTooLate(beam.PTransform):
 
     def expand(self, events):
         return events | "SplitLate" >> beam.ParDo(_RouteTooLate(self._lateness)).with_outputs("too_late", main="events")
+
+
+class _WatermarkLag(beam.DoFn):
+    """Sets `watermark_lag_ms` at each on-time pane: how long after its window ended the
+    watermark passed it (the firing is the runner telling us so), measured in processing time."""
+
+    def __init__(self):
+        self._lag = gauge("watermark_lag_ms")
+
+    def process(self, row, window=beam.DoFn.WindowParam, pane=beam.DoFn.PaneInfoParam):
+        from apache_beam.utils.windowed_value import PaneInfoTiming
+
+        if pane.timing == PaneInfoTiming.ON_TIME:
+            self._lag.set(max(0, int(time.time() * 1000) - int(window.end.micros // 1000)))
+        return []
+
+
+class WatermarkLag(beam.PTransform):
+    """Watches a windowed aggregate's panes; outputs nothing (a gauge, see `_WatermarkLag`)."""
+
+    def expand(self, rows):
+        return rows | "OnTimePanes" >> beam.ParDo(_WatermarkLag())

@@ -179,6 +179,7 @@ def cmd_status(args) -> int:
             f"stream: {state} (status written {stream['age_s']} s ago) "
             f"{format_counts(stream['counters'], stream['archived'])}"
         )
+        print(f"watermark lag: {stream.get('watermark_lag_s')} s (at the latest on-time firing of a bucket)")
     else:
         print("stream: never run from this WEIR_HOME")
     more = "+" if report.get("backlog_is_lower_bound") else ""
