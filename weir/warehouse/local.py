@@ -149,28 +149,38 @@ class LocalWarehouse(Warehouse):
         return loaded
 
     def upsert(self, table: str, files: list[str]) -> int:
+        """Streaming landing of one table; see `upsert_many`."""
+        return self.upsert_many({table: files})[table]
+
+    def upsert_many(self, files_by_table: dict[str, list[str]]) -> dict[str, int]:
         """Streaming landing: rows staged in NDJSON files replace the rows with the same key
         (SPEC: a pane replaces the previous value of its row); tables without a key append.
-        One short transaction, so readers wait at most for one batch."""
-        spec = schemas.table(table)
-        target = f'"{self.dataset}"."{table}"'
+        Every table in one short transaction on one connection (opening and closing the
+        DuckDB file is most of the cost of a small write), so readers wait at most for one
+        batch and never see one table's rows without another's."""
+        loaded: dict[str, int] = {}
         with self._connect(functions=False) as con:
             con.execute("BEGIN TRANSACTION")
             try:
-                if spec.key:
-                    con.execute(f"CREATE TEMP TABLE incoming AS SELECT * FROM {target} LIMIT 0")
-                    n = self._load(con, spec, "incoming", files)
-                    match = " AND ".join(f't."{k}" = i."{k}"' for k in spec.key)
-                    con.execute(f"DELETE FROM {target} AS t WHERE EXISTS (SELECT 1 FROM incoming AS i WHERE {match})")
-                    con.execute(f"INSERT INTO {target} SELECT * FROM incoming")
-                    con.execute("DROP TABLE incoming")
-                else:
-                    n = self._load(con, spec, target, files)
+                for table, files in files_by_table.items():
+                    spec = schemas.table(table)
+                    target = f'"{self.dataset}"."{table}"'
+                    if spec.key:
+                        con.execute(f"CREATE TEMP TABLE incoming AS SELECT * FROM {target} LIMIT 0")
+                        loaded[table] = self._load(con, spec, "incoming", files)
+                        match = " AND ".join(f't."{k}" = i."{k}"' for k in spec.key)
+                        con.execute(
+                            f"DELETE FROM {target} AS t WHERE EXISTS (SELECT 1 FROM incoming AS i WHERE {match})"
+                        )
+                        con.execute(f"INSERT INTO {target} SELECT * FROM incoming")
+                        con.execute("DROP TABLE incoming")
+                    else:
+                        loaded[table] = self._load(con, spec, target, files)
                 con.execute("COMMIT")
             except BaseException:
                 con.execute("ROLLBACK")
                 raise
-        return n
+        return loaded
 
     @staticmethod
     def _load(con, spec: schemas.TableSpec, target: str, files: list[str]) -> int:
