@@ -63,6 +63,8 @@ class GraphConfig:
         5-minute aggregation fires early/on-time/late panes (transforms.windowing), and daily
         tables are left to the rebuild.
       allowed_lateness_s, early_s: streaming lateness and early-firing period.
+      dedupe_keying: how streaming dedupe keys its state (transforms.dedupe): "event_id"
+        (Dataflow) or "sharded" (the local DirectRunner).
     """
 
     days: frozenset[str] = frozenset()
@@ -71,6 +73,7 @@ class GraphConfig:
     streaming: bool = False
     allowed_lateness_s: int = DEFAULT_ALLOWED_LATENESS_S
     early_s: int = DEFAULT_EARLY_S
+    dedupe_keying: str = "event_id"
     metrics: tuple = field(default=METRICS)
     dimensions: tuple = field(default=DIMENSIONS)
 
@@ -123,7 +126,7 @@ def build(root, source: beam.PTransform, sink: Sink | None, config: GraphConfig 
         events = routed.events
         dead = (dead, routed.too_late) | "AllDeadLetters" >> beam.Flatten()
         windowing = live_buckets(config.allowed_lateness_s, config.early_s)
-    deduped = events | "Dedupe" >> DedupeEvents(config.dedupe_horizon_s)
+    deduped = events | "Dedupe" >> DedupeEvents(config.dedupe_horizon_s, config.dedupe_keying)
     enriched = deduped.events | "Enrich" >> Enrich()
     aggregate = AggregateMetrics(config.metrics, config.dimensions, windowing, daily=not config.streaming)
     out = dict(enriched | "Aggregate" >> aggregate)

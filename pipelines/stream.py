@@ -10,6 +10,7 @@ record's receive time is the Pub/Sub publish time, as in the archive.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -22,6 +23,7 @@ from apache_beam.options.pipeline_options import PipelineOptions, StandardOption
 from apache_beam.runners.direct.direct_runner import BundleBasedDirectRunner
 
 from pipelines.direct_pubsub import allow_bigger_pulls
+from pipelines.direct_specs import cache_dofn_specs
 from pipelines.graph import GraphConfig, build
 from transforms.counting import local_counts, local_gauges, reset_local_counts
 from transforms.records import RawRecord
@@ -101,12 +103,14 @@ def run_stream(
     """Runs until `duration_s` passes, SIGINT or SIGTERM; then stops the pipeline and drains the archiver."""
     ensure_topology(names)
     allow_bigger_pulls()
+    cache_dofn_specs()
     LocalWarehouse(home, dataset).ensure_tables()
     archiver = Archiver(names.subscription_path(names.archive_subscription), archive_root)
     archiver.start()
     options = PipelineOptions()
     options.view_as(StandardOptions).streaming = True
     pipeline = beam.Pipeline(runner=BundleBasedDirectRunner(), options=options)
+    config = dataclasses.replace(config, dedupe_keying="sharded")  # the DirectRunner's keying (transforms.dedupe)
     build(pipeline, ReadPubSubRecords(names.subscription_path()), LocalStreamSink(home, dataset), config)
     stopping = []
     previous = {s: signal.signal(s, lambda *_: stopping.append(1)) for s in (signal.SIGINT, signal.SIGTERM)}

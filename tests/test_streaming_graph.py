@@ -135,3 +135,32 @@ def test_on_time_firings_report_the_watermark_lag(streaming_pipeline):
 
     # the window [T0, T0 + 5 min) ended long ago: the on-time firing is that far behind
     assert abs(lag - (time.time() * 1000 - (T0 + 300_000))) < 120_000
+
+
+@pytest.mark.parametrize("keying", ["event_id", "sharded"])
+def test_streaming_dedupe_keyings_keep_one_copy_until_the_horizon(keying):
+    """Both keyings of the streaming dedupe (Dataflow's per event_id, the DirectRunner's
+    per minute and shard): copies across bundles and panes are removed and counted, and an
+    id is forgotten once the watermark is `horizon` past its event."""
+    horizon_s = 600
+    later = T0 + (horizon_s + 240) * 1000  # a minute whose watermark passes the first's expiry
+    stream = (
+        EventStream()
+        .advance_watermark_to(T0 / 1000)
+        .add_elements([rec("a", T0 + 1_000, T0 + 1_100), rec("b", T0 + 61_000, T0 + 61_100, "v2")])
+        .add_elements([rec("a", T0 + 1_000, T0 + 5_000)])  # a copy, next bundle
+        .advance_processing_time(10)
+        .add_elements([rec("b", T0 + 61_000, T0 + 70_000, "v2"), rec("c", T0 + 62_000, T0 + 70_000, "v3")])
+        .advance_watermark_to(later / 1000)  # a's and b's minutes are now beyond the horizon
+        .add_elements([rec("a", T0 + 1_000, later)])  # too old to be remembered: kept
+        .advance_watermark_to_infinity()
+    )
+    opts = PipelineOptions()
+    opts.view_as(StandardOptions).streaming = True
+    with beam.Pipeline(runner=BundleBasedDirectRunner(), options=opts) as p:
+        config = GraphConfig(
+            streaming=True, dedupe_horizon_s=horizon_s, allowed_lateness_s=86_400, dedupe_keying=keying
+        )
+        out = build(p, stream, None, config)
+        assert_that(out["duplicates"] | beam.Map(lambda e: e["event_id"]), equal_to(["a", "b"]), label="dupes")
+        assert_that(out["enriched"] | beam.Map(lambda e: e["event_id"]), equal_to(["a", "b", "c", "a"]), label="kept")
