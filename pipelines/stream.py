@@ -2,7 +2,7 @@
 
 Locally: Beam's `ReadFromPubSub` on the streaming DirectRunner (named explicitly: the
 default would try to download Prism) feeds the graph with `GraphConfig(streaming=True)`; rows
-are upserted into the local warehouse by one coalescing writer (weir.stream_sink); the archiver thread
+are upserted into the local warehouse by one coalescing writer (weir.stream_sink); the archiver process
 (weir.archiver) writes every message to the Avro archive from its own subscription before
 acking it. Event time comes from the payload's `ts` in ParseEvents, as in a rebuild; the
 record's receive time is the Pub/Sub publish time, as in the archive.
@@ -27,7 +27,7 @@ from pipelines.direct_specs import cache_dofn_specs
 from pipelines.graph import GraphConfig, build
 from transforms.counting import local_counts, local_gauges, reset_local_counts
 from transforms.records import RawRecord
-from weir.archiver import Archiver, received_ms
+from weir.archiver import ArchiverProcess, received_ms
 from weir.pubsub import PubSubNames, ensure_topology
 from weir.stream_sink import LocalStreamSink, flush_all
 from weir.warehouse.local import LocalWarehouse
@@ -105,7 +105,7 @@ def run_stream(
     allow_bigger_pulls()
     cache_dofn_specs()
     LocalWarehouse(home, dataset).ensure_tables()
-    archiver = Archiver(names.subscription_path(names.archive_subscription), archive_root)
+    archiver = ArchiverProcess(names.subscription_path(names.archive_subscription), archive_root)
     archiver.start()
     options = PipelineOptions()
     options.view_as(StandardOptions).streaming = True

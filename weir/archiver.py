@@ -29,10 +29,11 @@ def received_ms(message) -> int:
 class Archiver(threading.Thread):
     """Pulls `subscription`, archives under `root`, acks; until `stop()` (then drains once)."""
 
-    def __init__(self, subscription_path: str, root: str, max_messages: int = 1000):
+    def __init__(self, subscription_path: str, root: str, max_messages: int = 1000, stopping=None, counted=None):
         super().__init__(name="weir-archiver", daemon=True)
         self.subscription_path, self.root, self.max_messages = subscription_path, root, max_messages
-        self._stopping = threading.Event()
+        self._stopping = stopping if stopping is not None else threading.Event()
+        self._counted = counted  # a shared multiprocessing.Value when run in its own process
         self.archived = 0
         self.error: BaseException | None = None
 
@@ -54,6 +55,8 @@ class Archiver(threading.Thread):
             subscription=self.subscription_path, ack_ids=[rm.ack_id for rm in response.received_messages]
         )
         self.archived += len(records)
+        if self._counted is not None:
+            self._counted.value = self.archived
         return len(records)
 
     def run(self) -> None:
@@ -74,3 +77,62 @@ class Archiver(threading.Thread):
     def stop(self, timeout_s: float = 30.0) -> None:
         self._stopping.set()
         self.join(timeout_s)
+
+
+def _run_in_child(subscription_path, root, max_messages, stopping, counted, errors, parent_pid) -> None:
+    """The archiver process's body: archive until told to stop or until the parent is gone
+    (a killed `weir stream` must not leave an archiver behind; what it held un-acked is
+    redelivered to the next one)."""
+    import os
+
+    class _Stopping:
+        def is_set(self) -> bool:
+            return stopping.is_set() or os.getppid() != parent_pid
+
+    archiver = Archiver(subscription_path, root, max_messages, stopping=_Stopping(), counted=counted)
+    archiver.run()
+    if archiver.error is not None:
+        errors.put(repr(archiver.error))
+
+
+class ArchiverProcess:
+    """The Archiver in a process of its own, so its pulls, Avro encoding and fsyncs do not
+    share the stream's interpreter lock (py-spy: ~25% of the `weir stream` process's CPU
+    at 2,000 events/s). Same interface as `Archiver`: start(), stop(), archived, error."""
+
+    def __init__(self, subscription_path: str, root: str, max_messages: int = 1000):
+        import multiprocessing
+        import os
+
+        ctx = multiprocessing.get_context("spawn")  # no fork of a process that holds gRPC channels
+        self._stopping, self._counted, self._errors = ctx.Event(), ctx.Value("q", 0), ctx.Queue()
+        self._error: str | None = None
+        self._process = ctx.Process(
+            target=_run_in_child,
+            args=(subscription_path, root, max_messages, self._stopping, self._counted, self._errors, os.getpid()),
+            name="weir-archiver",
+            daemon=True,
+        )
+
+    def start(self) -> None:
+        self._process.start()
+
+    @property
+    def archived(self) -> int:
+        return int(self._counted.value)
+
+    @property
+    def error(self) -> str | None:
+        if self._error is None and not self._errors.empty():
+            self._error = self._errors.get()
+        if self._error is None and self._process.exitcode not in (None, 0):
+            self._error = f"archiver process exited with code {self._process.exitcode}"
+        if self._error is None and self._process.exitcode == 0 and not self._stopping.is_set():
+            self._error = "archiver process stopped on its own"
+        return self._error
+
+    def stop(self, timeout_s: float = 30.0) -> None:
+        self._stopping.set()
+        self._process.join(timeout_s)
+        if self._process.is_alive():
+            self._process.terminate()
