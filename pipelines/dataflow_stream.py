@@ -23,18 +23,11 @@ from apache_beam.options.pipeline_options import GoogleCloudOptions, PipelineOpt
 
 from pipelines.graph import GraphConfig, build
 from pipelines.options import WeirOptions, validate_stream
-from transforms.archive import WriteArchive, record_of_message
+from transforms.archive import WriteArchive, raw_record, record_of_message
 from transforms.bigquery_stream import BigQueryStreamSink
-from transforms.records import RawRecord
 
 TIMESTAMP_ATTRIBUTE = "ts"
 ID_LABEL = "event_id"
-
-
-def raw_record(record: dict, source: str) -> RawRecord:
-    return RawRecord(
-        payload=record["payload"], received_at=record["received_at"], source=source, attributes=record["attributes"]
-    )
 
 
 class ReadArchivedPubSub(beam.PTransform):

@@ -15,6 +15,9 @@ import schemas
 from transforms.dedupe import DEFAULT_HORIZON_S
 from transforms.windowing import DEFAULT_ALLOWED_LATENESS_S, DEFAULT_EARLY_S
 
+# Runner names that run in this process; anything else (DataflowRunner) runs remotely.
+LOCAL_RUNNERS = frozenset({"DirectRunner", "FnApiRunner", "BundleBasedDirectRunner"})
+
 ARCHIVE_WINDOW_S = 300
 ARCHIVE_SHARDS = 8
 

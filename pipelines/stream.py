@@ -25,9 +25,10 @@ from apache_beam.runners.direct.direct_runner import BundleBasedDirectRunner
 from pipelines.direct_pubsub import allow_bigger_pulls
 from pipelines.direct_specs import cache_dofn_specs
 from pipelines.graph import GraphConfig, build
+from transforms.archive import raw_record, record_of_message
 from transforms.counting import local_counts, local_gauges, reset_local_counts
 from transforms.records import RawRecord
-from weir.archiver import ArchiverProcess, received_ms
+from weir.archiver import ArchiverProcess
 from weir.pubsub import PubSubNames, ensure_topology
 from weir.stream_sink import LocalStreamSink, flush_all
 from weir.warehouse.local import LocalWarehouse
@@ -36,13 +37,8 @@ log = logging.getLogger(__name__)
 
 
 def to_raw_record(message, subscription: str) -> RawRecord:
-    """A Beam PubsubMessage -> RawRecord, received at its publish time."""
-    return RawRecord(
-        payload=message.data,
-        received_at=received_ms(message) if message.publish_time is not None else None,
-        source=f"pubsub:{subscription}",
-        attributes=dict(message.attributes or {}),
-    )
+    """A Beam PubsubMessage -> RawRecord, received at its publish time (as the archiver has it)."""
+    return raw_record(record_of_message(message), f"pubsub:{subscription}")
 
 
 class ReadPubSubRecords(beam.PTransform):

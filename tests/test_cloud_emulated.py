@@ -17,7 +17,7 @@ from pipelines.rebuild import run_rebuild
 from tests import emulators
 from weir.generator import generate_day, write_avro_archive
 from weir.warehouse import WarehouseRef
-from weir.warehouse.bigquery import BigQueryWarehouse
+from weir.warehouse.bigquery import BigQueryWarehouse, emulator_client
 from weir.warehouse.local import LocalWarehouse
 
 DAY = "2025-11-20"
@@ -85,12 +85,7 @@ def bigquery_endpoint(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def bigquery_client(bigquery_endpoint):
-    from google.api_core.client_options import ClientOptions
-    from google.auth.credentials import AnonymousCredentials
-    from google.cloud import bigquery
-
-    endpoint = ClientOptions(api_endpoint=bigquery_endpoint)
-    return bigquery.Client(project=PROJECT, credentials=AnonymousCredentials(), client_options=endpoint)
+    return emulator_client(PROJECT, bigquery_endpoint)
 
 
 def test_bigquery_tables_are_partitioned_clustered_and_expire(bigquery_client):

@@ -53,8 +53,7 @@ def _split(metrics: tuple[Metric, ...]) -> tuple[list[Metric], list[Metric]]:
 class MetricsCombineFn(beam.CombineFn):
     """Combines contributions `(sums, keys)` into an `Accumulator`; merges accumulators too.
 
-    Inputs are either contributions (tuples made by `contribution`) or accumulators (the
-    roll-up feeds 5-minute accumulators into daily keys), so one CombineFn serves both.
+    Used row by row inside `GroupCombineFn`, which does the grouping and the roll-ups.
     """
 
     def __init__(self, metrics: tuple[Metric, ...] = METRICS):
@@ -64,8 +63,6 @@ class MetricsCombineFn(beam.CombineFn):
         return Accumulator([0] * len(self._sum_metrics), [None] * len(self._distinct_metrics))
 
     def add_input(self, acc: Accumulator, element) -> Accumulator:
-        if isinstance(element, Accumulator):
-            return self.merge_accumulators([acc, element])
         sums, keys = element
         acc_sums = acc.sums
         for i, v in enumerate(sums):
@@ -166,13 +163,14 @@ def keyed_contributions(
 
 
 class PreCombineInBundle(beam.DoFn):
-    """Streaming: (key, contribution) -> (key, Accumulator), one per key and window per bundle.
+    """Streaming: (key, (contribution, row keys)) -> (key, group accumulator), one per key and
+    window per bundle.
 
     What combiner lifting does in batch, done by hand because the streaming DirectRunner does
     not lift: py-spy showed its per-element trigger and state machinery in the windowed
     GroupByKey taking most of the local stream's CPU, ~12 contributions per event. Each
     output carries the earliest timestamp of what it combines (so it holds the watermark no
-    later than its inputs did) in the window they were in; `MetricsCombineFn` takes
+    later than its inputs did) in the window they were in; `GroupCombineFn` takes group
     accumulators as inputs, so the grouping after it is unchanged.
     """
 

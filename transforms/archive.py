@@ -18,6 +18,7 @@ import fastavro
 from apache_beam.io.filesystems import FileSystems
 
 import schemas
+from transforms.records import RawRecord
 from transforms.timeutil import day_str
 
 _PARSED = None
@@ -47,6 +48,16 @@ def record_of_message(message, now_ms: int | None = None) -> dict:
         "attributes": dict(message.attributes or {}),
         "message_id": message.message_id or None,
     }
+
+
+def raw_record(record: dict, source: str) -> RawRecord:
+    """An archive record (read back, or just made from a message) -> the graph's RawRecord."""
+    return RawRecord(
+        payload=record["payload"],
+        received_at=record["received_at"],
+        source=source,
+        attributes=record.get("attributes") or {},
+    )
 
 
 def hour_dir(root: str, received_ms: int) -> str:

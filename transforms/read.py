@@ -18,18 +18,14 @@ import apache_beam as beam
 import fastavro
 from apache_beam.io import fileio
 
+from transforms.archive import raw_record
 from transforms.counting import counter
 from transforms.records import RawRecord
 
 
 def read_avro(path: str, fh) -> Iterator[RawRecord]:
     for rec in fastavro.reader(fh):
-        yield RawRecord(
-            payload=rec["payload"],
-            received_at=rec["received_at"],
-            source=path,
-            attributes=rec.get("attributes") or {},
-        )
+        yield raw_record(rec, path)
 
 
 def read_json_lines(path: str, fh, blank_counter=None) -> Iterator[RawRecord]:

@@ -21,11 +21,6 @@ from transforms.archive import archive_records, record_of_message
 log = logging.getLogger(__name__)
 
 
-def received_ms(message) -> int:
-    """Pub/Sub publish time in ms: the record's `received_at`, in the archive and the stream alike."""
-    return int(message.publish_time.timestamp() * 1000)
-
-
 class Archiver(threading.Thread):
     """Pulls `subscription`, archives under `root`, acks; until `stop()` (then drains once)."""
 

@@ -35,6 +35,7 @@ def cmd_demo(args) -> int:
 def cmd_rebuild(args, beam_args: list[str]) -> int:
     from apache_beam.options.pipeline_options import PipelineOptions
 
+    from pipelines.options import LOCAL_RUNNERS
     from pipelines.rebuild import run_rebuild
 
     settings, warehouse = _warehouse(args)
@@ -47,7 +48,7 @@ def cmd_rebuild(args, beam_args: list[str]) -> int:
         flags.append(f"--project={args.project}")
     options = PipelineOptions(flags)
     commit_in_job = None
-    if args.runner and args.runner not in ("DirectRunner", "FnApiRunner"):
+    if args.runner and args.runner not in LOCAL_RUNNERS:
         # A remote job commits its own days (transforms.commit): its staging is not local.
         from weir.warehouse import WarehouseRef
 
@@ -136,7 +137,9 @@ def _submit_stream(args, beam_args: list[str]) -> int:
 
 
 def cmd_stream(args, beam_args: list[str] | None = None) -> int:
-    if args.runner and args.runner not in ("DirectRunner", "BundleBasedDirectRunner"):
+    from pipelines.options import LOCAL_RUNNERS
+
+    if args.runner and args.runner not in LOCAL_RUNNERS:
         return _submit_stream(args, beam_args or [])
     if beam_args:
         raise ValueError(f"unrecognized arguments: {' '.join(beam_args)}")

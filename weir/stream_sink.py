@@ -47,6 +47,7 @@ class LandingWriter:
         self._write_lock = threading.Lock()  # one landing at a time, in submission order
         self._wake = threading.Event()
         self._counters = {t: counter(f"rows_written_{t}") for t in schemas.tables()}
+        self._encoders = {t: row_encoder(t) for t in schemas.tables()}
         self.error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="weir-landing", daemon=True)
         self._thread.start()
@@ -74,7 +75,7 @@ class LandingWriter:
             files: dict[str, list[str]] = {}
             try:
                 for table, rows in pending.items():
-                    encode = row_encoder(table)
+                    encode = self._encoders[table]
                     path = os.path.join(self._dir, f"{table}-{uuid.uuid4().hex}.json")
                     with open(path, "wb") as fh:
                         for _, row in rows.values():

@@ -35,13 +35,7 @@ class WarehouseRef:
             return open_warehouse(None, self.dataset, self.home)
         options: dict = {"location": self.location, "overwrite": self.overwrite}
         if self.api_endpoint:
-            from google.api_core.client_options import ClientOptions
-            from google.auth.credentials import AnonymousCredentials
-            from google.cloud import bigquery
+            from weir.warehouse.bigquery import emulator_client
 
-            options["client"] = bigquery.Client(
-                project=self.project,
-                credentials=AnonymousCredentials(),
-                client_options=ClientOptions(api_endpoint=self.api_endpoint),
-            )
+            options["client"] = emulator_client(self.project, self.api_endpoint)
         return open_warehouse(self.project, self.dataset, self.home, **options)

@@ -21,6 +21,16 @@ import schemas
 from weir.warehouse.base import QueryError, QueryResult, Warehouse
 
 
+def emulator_client(project: str, api_endpoint: str) -> bigquery.Client:
+    """A client for a BigQuery-compatible endpoint that takes no credentials (an emulator)."""
+    from google.api_core.client_options import ClientOptions
+    from google.auth.credentials import AnonymousCredentials
+
+    return bigquery.Client(
+        project=project, credentials=AnonymousCredentials(), client_options=ClientOptions(api_endpoint=api_endpoint)
+    )
+
+
 def bq_schema(spec: schemas.TableSpec) -> list[bigquery.SchemaField]:
     return [bigquery.SchemaField(f.name, f.type, mode=f.mode, description=f.description) for f in spec.fields]
 
