@@ -17,33 +17,15 @@ from collections.abc import Iterable
 from typing import Any
 
 import apache_beam as beam
-from zetasketch_py import HyperLogLogPlusPlus
 
 from transforms.counting import counter
 from transforms.metrics import DIMENSIONS, METRICS, NONE_VALUE, Dimension, Metric
 from transforms.records import Event
-from transforms.sketches import new_sketch
+from transforms.sketches import add_key, finished, union
 from transforms.timeutil import bucket_5m, day_str
 
 URL_LEVEL = ""  # the `dimension` of per-URL (not breakdown) keys
 Key = tuple  # (site, url, bucket): the grouping key; rows within a group are (dimension, value)
-
-
-class Accumulator:
-    """Running sums and HLL++ sketches of one row. Pickles its sketches as bytes."""
-
-    __slots__ = ("sums", "sketches")
-
-    def __init__(self, sums: list[int], sketches: list[Any]):
-        self.sums = sums
-        self.sketches = sketches
-
-    def __getstate__(self):
-        return self.sums, [s.to_bytes() if s is not None else None for s in self.sketches]
-
-    def __setstate__(self, state):
-        self.sums, raw = state
-        self.sketches = [HyperLogLogPlusPlus.from_bytes(b) if b is not None else None for b in raw]
 
 
 def _split(metrics: tuple[Metric, ...]) -> tuple[list[Metric], list[Metric]]:
@@ -51,61 +33,56 @@ def _split(metrics: tuple[Metric, ...]) -> tuple[list[Metric], list[Metric]]:
 
 
 class MetricsCombineFn(beam.CombineFn):
-    """Combines contributions `(sums, keys)` into an `Accumulator`; merges accumulators too.
+    """Combines contributions into one row's accumulator; merges accumulators too.
 
-    Used row by row inside `GroupCombineFn`, which does the grouping and the roll-ups.
+    A row's accumulator is a plain list: the sums of the sum metrics, then one
+    `transforms.sketches.Distinct` per distinct metric (registry order). Plain lists of ints
+    and sets cross the runner as fast as anything Python pickles (profiled: per-row objects
+    with their own pickling were a large part of the aggregation). Used row by row inside
+    `GroupCombineFn`, which does the grouping and the roll-ups.
     """
 
     def __init__(self, metrics: tuple[Metric, ...] = METRICS):
-        self._sum_metrics, self._distinct_metrics = _split(metrics)
+        sum_metrics, distinct_metrics = _split(metrics)
+        self._template = [0] * len(sum_metrics) + [None] * len(distinct_metrics)
+        self._first_distinct = len(sum_metrics)
 
-    def create_accumulator(self) -> Accumulator:
-        return Accumulator([0] * len(self._sum_metrics), [None] * len(self._distinct_metrics))
+    def create_accumulator(self) -> list:
+        return self._template.copy()
 
-    def add_input(self, acc: Accumulator, element) -> Accumulator:
+    def add_input(self, row: list, element) -> list:
         sums, keys = element
-        acc_sums = acc.sums
-        for i, v in enumerate(sums):
-            acc_sums[i] += v
-        for i, key in enumerate(keys):
-            if key is not None:
-                sketch = acc.sketches[i]
-                if sketch is None:
-                    sketch = acc.sketches[i] = new_sketch()
-                sketch.add(key)
-        return acc
+        for i, value in sums:
+            row[i] += value
+        for i, key in keys:
+            row[i] = add_key(row[i], key)
+        return row
 
-    def merge_accumulators(self, accumulators: Iterable[Accumulator]) -> Accumulator:
+    def merge_accumulators(self, accumulators: Iterable[list]) -> list:
+        """Merges into the first accumulator; the others are only read."""
         it = iter(accumulators)
         out = next(it)
-        for acc in it:
-            out.sums = [a + b for a, b in zip(out.sums, acc.sums, strict=False)]
-            for i, sketch in enumerate(acc.sketches):
-                if sketch is None:
-                    continue
-                if out.sketches[i] is None:
-                    out.sketches[i] = HyperLogLogPlusPlus.from_bytes(sketch.to_bytes())
-                else:
-                    out.sketches[i].merge(sketch.to_bytes())
+        first = self._first_distinct
+        for row in it:
+            for i in range(first):
+                out[i] += row[i]
+            for i in range(first, len(out)):
+                out[i] = union(out[i], row[i])
         return out
 
-    def extract_output(self, acc: Accumulator) -> Accumulator:
-        return acc
+    def extract_output(self, row: list) -> list:
+        return row
 
 
 def contribution(event: Event, metrics: tuple[Metric, ...] = METRICS) -> tuple | None:
-    """What one event adds to a row: (sums, distinct keys); None when it adds nothing."""
-    sum_metrics, distinct_metrics = _split(metrics)
-    sums = tuple(int(m.value(event) or 0) for m in sum_metrics)
-    keys = tuple(m.value(event) for m in distinct_metrics)
-    if not any(sums) and all(k is None for k in keys):
-        return None
-    return sums, keys
+    """What one event adds to a row (see `KeyContributions.contribution`)."""
+    return KeyContributions(metrics, ()).contribution(event)
 
 
 class GroupCombineFn(beam.CombineFn):
     """Combines everything one (site, url, bucket) group gets into `{(dimension, value):
-    Accumulator}`: its URL row under `(URL_LEVEL, URL_LEVEL)` and one entry per breakdown row.
+    row accumulator}` (see `MetricsCombineFn`): its URL row under `(URL_LEVEL, URL_LEVEL)` and
+    one entry per breakdown row.
 
     Inputs are an event's `(contribution, row keys)` (from `keyed_contributions`) or whole
     group accumulators (pre-combined in a bundle, or 5-minute groups rolled up into days).
@@ -120,15 +97,22 @@ class GroupCombineFn(beam.CombineFn):
         return {}
 
     def add_input(self, acc: dict, element) -> dict:
-        if isinstance(element, dict):
+        if type(element) is dict:
             return self.merge_accumulators([acc, element])
-        contrib, row_keys = element
-        rows = self._rows
-        for row_key in row_keys:
+        (sums, keys), row_keys = element
+        template = self._rows.create_accumulator()
+        for row_key in row_keys:  # MetricsCombineFn.add_input inlined: this runs ~12x per event
             row = acc.get(row_key)
             if row is None:
-                row = acc[row_key] = rows.create_accumulator()
-            rows.add_input(row, contrib)
+                row = acc[row_key] = template.copy()
+            for i, value in sums:
+                row[i] += value
+            for i, key in keys:
+                slot = row[i]
+                if slot is None:
+                    row[i] = {key}
+                else:
+                    slot.add(key)  # a set or a Sketch: see transforms.sketches.add_key
         return acc
 
     def merge_accumulators(self, accumulators: Iterable[dict]) -> dict:
@@ -138,28 +122,56 @@ class GroupCombineFn(beam.CombineFn):
         for acc in it:
             for row_key, row in acc.items():
                 mine = out.get(row_key)
-                out[row_key] = rows.merge_accumulators([mine if mine is not None else rows.create_accumulator(), row])
+                if mine is None:
+                    mine = out[row_key] = rows.create_accumulator()
+                rows.merge_accumulators([mine, row])
         return out
 
     def extract_output(self, acc: dict) -> dict:
         return acc
 
 
-def keyed_contributions(
-    event: Event, metrics: tuple[Metric, ...] = METRICS, dimensions: tuple[Dimension, ...] = DIMENSIONS
-) -> list[tuple[Key, tuple]]:
+class KeyContributions:
     """Event -> [((site, url, bucket), (contribution, row keys))]: one element per event, whose
     row keys are its URL row and one breakdown row per dimension. Grouping by URL and bucket
     rather than by row is ~12x fewer keys through the runner's grouping (profiled: the
-    per-key machinery, not the arithmetic, was the cost)."""
-    contrib = contribution(event, metrics)
-    if contrib is None:
-        return []
-    row_keys = [(URL_LEVEL, URL_LEVEL)]
-    for dim in dimensions:
-        value = dim.value(event)
-        row_keys.append((dim.name, NONE_VALUE if value in (None, "") else str(value)))
-    return [((event["site"], event["url"], bucket_5m(event["ts"])), (contrib, tuple(row_keys)))]
+    per-key machinery, not the arithmetic, was the cost). The registry is read once, here,
+    not per event."""
+
+    def __init__(self, metrics: tuple[Metric, ...] = METRICS, dimensions: tuple[Dimension, ...] = DIMENSIONS):
+        sum_metrics, distinct_metrics = _split(metrics)
+        self._sums = [(i, m.value) for i, m in enumerate(sum_metrics)]
+        self._keys = [(len(sum_metrics) + i, m.value) for i, m in enumerate(distinct_metrics)]
+        self._dims = [(d.name, d.value) for d in dimensions]
+
+    def contribution(self, event: Event) -> tuple | None:
+        """What one event adds to a row, as positions in the row's accumulator: `(sums, keys)`,
+        each a tuple of (index, value) for the metrics it touches only; None when it adds
+        nothing. (A page view touches 1 of 5 sums; listing only those keeps the per-row work
+        small.)"""
+        sums = []
+        for i, value_of in self._sums:
+            value = value_of(event)
+            if value:
+                sums.append((i, int(value)))
+        keys = []
+        for i, key_of in self._keys:
+            key = key_of(event)
+            if key is not None:
+                keys.append((i, key))
+        if not sums and not keys:
+            return None
+        return tuple(sums), tuple(keys)
+
+    def __call__(self, event: Event) -> list[tuple[Key, tuple]]:
+        contrib = self.contribution(event)
+        if contrib is None:
+            return []
+        row_keys = [(URL_LEVEL, URL_LEVEL)]
+        for name, value_of in self._dims:
+            value = value_of(event)
+            row_keys.append((name, NONE_VALUE if value is None or value == "" else str(value)))
+        return [((event["site"], event["url"], bucket_5m(event["ts"])), (contrib, tuple(row_keys)))]
 
 
 class PreCombineInBundle(beam.DoFn):
@@ -202,25 +214,42 @@ def to_day(item: tuple[Key, dict]) -> tuple[Key, dict]:
     return (site, url, day_str(bucket)), acc
 
 
+def _finish(slot, done: dict) -> tuple[int, bytes | None]:
+    """(estimate, sketch bytes) of a row's distinct keys, memoised in `done` by key set."""
+    if slot is None:
+        return 0, None
+    memo_key = frozenset(slot) if type(slot) is set else id(slot)
+    out = done.get(memo_key)
+    if out is None:
+        sketch = finished(slot)
+        out = done[memo_key] = (int(sketch.result()), sketch.to_bytes())
+    return out
+
+
 class FormatRows(beam.DoFn):
     """((site, url, bucket), group accumulator) -> metrics-table row dicts, tagged "url" or
     "breakdown"."""
 
     def __init__(self, grain: str, metrics: tuple[Metric, ...] = METRICS):
         self._grain = grain
-        self._sum_metrics, self._distinct_metrics = _split(metrics)
+        sum_metrics, distinct_metrics = _split(metrics)
+        self._sum_names = [m.name for m in sum_metrics]
+        self._distinct = [(len(sum_metrics) + i, m.name, m.sketch_column) for i, m in enumerate(distinct_metrics)]
 
     def process(self, item):
         (site, url, bucket), rows = item
         bucket_column = "bucket_start" if self._grain == "5m" else "bucket_date"
+        # Rows of one group often hold the very same keys (the URL row, channel=website,
+        # the only browser...): each distinct key set is sketched once per group.
+        done: dict = {}
         for (dim, value), acc in rows.items():
             row: dict[str, Any] = {"site": site, "url": url, bucket_column: bucket}
-            for m, total in zip(self._sum_metrics, acc.sums, strict=False):
-                row[m.name] = total
-            for m, sketch in zip(self._distinct_metrics, acc.sketches, strict=False):
-                row[m.name] = int(sketch.result()) if sketch is not None else 0
-                if m.sketch_column:
-                    row[m.sketch_column] = sketch.to_bytes() if sketch is not None else None
+            row.update(zip(self._sum_names, acc, strict=False))
+            for i, name, sketch_column in self._distinct:
+                estimate, data = _finish(acc[i], done)
+                row[name] = estimate
+                if sketch_column:
+                    row[sketch_column] = data
             if dim == URL_LEVEL:
                 yield beam.pvalue.TaggedOutput("url", row)
             else:
@@ -249,9 +278,11 @@ class AggregateMetrics(beam.PTransform):
         metrics, dimensions = self._metrics, self._dimensions
         aggregated = counter("events_aggregated")
 
+        key_contributions = KeyContributions(metrics, dimensions)
+
         def keyed(event):
             aggregated.inc()
-            return keyed_contributions(event, metrics, dimensions)
+            return key_contributions(event)
 
         contribs = events | "KeyByBucket" >> beam.FlatMap(keyed)
         combine = GroupCombineFn(metrics)

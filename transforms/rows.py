@@ -118,15 +118,18 @@ def _encoder(field: schemas.Field):
 
 
 def row_encoder(table: str):
-    """A function row dict -> JSON line bytes (BigQuery NDJSON encoding) for `table`."""
+    """A function row dict -> JSON line bytes (BigQuery NDJSON encoding) for `table`: the
+    table's columns only (a row may carry more keys), TIMESTAMP as text, BYTES as base64."""
     spec = schemas.table(table)
-    encoders = [(f.name, _encoder(f)) for f in spec.fields]
+    names = [f.name for f in spec.fields]
+    encoders = [(f.name, enc) for f in spec.fields if (enc := _encoder(f)) is not None]
 
     def encode(row: dict[str, Any]) -> bytes:
-        out = {}
+        out = {name: row.get(name) for name in names}
         for name, enc in encoders:
-            value = row.get(name)
-            out[name] = enc(value) if enc is not None and value is not None else value
+            value = out[name]
+            if value is not None:
+                out[name] = enc(value)
         return orjson.dumps(out)
 
     return encode

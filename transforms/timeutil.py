@@ -40,6 +40,7 @@ def day_to_ms(day: str) -> int:
     return int(dt.datetime(d.year, d.month, d.day, tzinfo=UTC).timestamp() * 1000)
 
 
+@functools.lru_cache(maxsize=4096)  # bucket starts repeat on every row of their bucket
 def ts_str(ts_ms: int) -> str:
     """ms as a timestamp literal both BigQuery (JSON loads) and DuckDB read: UTC, microseconds."""
     day_index, in_day = divmod(ts_ms, DAY_MS)
