@@ -18,7 +18,6 @@ from apache_beam.transforms.window import GlobalWindows
 
 from transforms.rows import partition_day, row_encoder
 
-
 CHUNK_ROWS = 2000  # rows per element handed to the file writer
 
 
