@@ -4,7 +4,10 @@ The DirectRunner asks `userstate.get_dofn_specs` (through `is_stateful_dofn` too
 ParDo on every bundle, and each answer inspects the signatures of every method of the DoFn.
 py-spy on `weir stream` at 2,000 events/s: ~20% of the process's CPU. The specs are fixed by
 the DoFn's class and its process function (state and timer parameters are declared in
-method defaults), so `cache_dofn_specs` memoizes them by that pair. Beam is pinned
+method defaults), so `cache_dofn_specs` memoizes them by that pair. The pair is taken by
+code, not by object: the DirectRunner unpickles a fresh DoFn for every bundle, and a
+`beam.Map`'s process is the wrapped function itself (a new object each time), which made
+every bundle miss and the cache grow with the run. Beam is pinned
 (setup.py); the patch checks that the functions are the ones it wraps and otherwise
 leaves Beam alone and says so.
 """
@@ -23,7 +26,8 @@ _CACHE: dict = {}
 
 def _cached_get_dofn_specs(dofn):
     process = getattr(dofn, "process", None)
-    key = (type(dofn), getattr(process, "__func__", process))
+    process = getattr(process, "__func__", process)
+    key = (type(dofn), getattr(process, "__code__", process))
     specs = _CACHE.get(key)
     if specs is None:
         specs = _CACHE[key] = _ORIGINAL(dofn)

@@ -29,3 +29,18 @@ def test_cached_specs_equal_beams_and_are_computed_once(monkeypatch):
         assert [userstate.get_dofn_specs(fn) for fn in fns] == expected
         assert [te.is_stateful_dofn(fn) for fn in fns] == [True, True, False, False, False]
     assert len(calls) == len(fns)  # one inspection per distinct DoFn (Map(len) and Map(str) differ)
+
+
+def test_a_dofn_unpickled_for_every_bundle_hits_the_cache(monkeypatch):
+    """The DirectRunner unpickles each DoFn per bundle; a Map's process is then a new
+    function object every time. The cache must still hit, and not grow with the bundles."""
+    from apache_beam.internal import pickler
+
+    monkeypatch.setattr(direct_specs, "_CACHE", {})
+    offset = 3
+    template = beam.Map(lambda x: x + offset).dofn  # a closure: pickled by value
+    copies = [pickler.loads(pickler.dumps(template)) for _ in range(5)]
+    assert len({id(c.process) for c in copies}) == 5
+    for fn in copies:
+        assert direct_specs._cached_get_dofn_specs(fn) == direct_specs._ORIGINAL(fn)
+    assert len(direct_specs._CACHE) == 1
