@@ -15,11 +15,13 @@ otherwise leaves Beam alone and says so.
 from __future__ import annotations
 
 import logging
+from datetime import timezone
 
 from apache_beam.runners.direct import transform_evaluator as te
 from apache_beam.utils.timestamp import Timestamp
 
 log = logging.getLogger(__name__)
+UTC = timezone.utc
 PULL_DEADLINE_S = 1.0
 # A pull returns at most 100 messages (the emulator's page; the service's is larger). While
 # pulls come back full there is a backlog, so one bundle keeps pulling, up to max_messages:
@@ -35,7 +37,13 @@ def _make_reader(max_messages: int):
         from apache_beam.io.gcp.pubsub import PubsubMessage
 
         def element(message):
-            parsed = PubsubMessage._from_message(message)
+            # `message` is the raw protobuf: the proto-plus wrapper Beam reads it through
+            # cost ~10% of the stream's CPU at 2,000 events/s (py-spy), for the same fields.
+            parsed = PubsubMessage(message.data, dict(message.attributes))
+            parsed.message_id = message.message_id or None
+            parsed.publish_time = message.publish_time.ToDatetime(tzinfo=UTC)
+            if message.ordering_key:
+                parsed.ordering_key = message.ordering_key
             if timestamp_attribute and timestamp_attribute in parsed.attributes:
                 raw = parsed.attributes[timestamp_attribute]
                 try:
@@ -43,7 +51,7 @@ def _make_reader(max_messages: int):
                 except ValueError:
                     ts = Timestamp.from_rfc3339(raw)
             else:
-                ts = Timestamp.from_utc_datetime(message.publish_time)
+                ts = Timestamp(micros=message.publish_time.ToMicroseconds())
             return ts, parsed
 
         from google.api_core.exceptions import DeadlineExceeded
@@ -58,8 +66,9 @@ def _make_reader(max_messages: int):
                 )
             except DeadlineExceeded:
                 break  # idle: come back so the runner can fire processing-time triggers
-            received.extend(response.received_messages)
-            if len(response.received_messages) < FULL_PULL:
+            got = type(response).pb(response).received_messages
+            received.extend(got)
+            if len(got) < FULL_PULL:
                 break  # the backlog is drained
             deadline = NEXT_PULL_DEADLINE_S
         results = [element(rm.message) for rm in received]

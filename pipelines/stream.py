@@ -103,7 +103,7 @@ def run_stream(
     LocalWarehouse(home, dataset).ensure_tables()
     archiver = ArchiverProcess(names.subscription_path(names.archive_subscription), archive_root)
     archiver.start()
-    options = PipelineOptions()
+    options = PipelineOptions([])  # not sys.argv: those are weir's flags, not Beam's
     options.view_as(StandardOptions).streaming = True
     pipeline = beam.Pipeline(runner=BundleBasedDirectRunner(), options=options)
     config = dataclasses.replace(config, dedupe_keying="sharded")  # the DirectRunner's keying (transforms.dedupe)

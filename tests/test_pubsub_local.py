@@ -84,3 +84,46 @@ def test_emulator_is_recorded_and_stopped(tmp_path, monkeypatch):
     monkeypatch.delenv("PUBSUB_EMULATOR_HOST")
     assert ensure_emulator(home) == host  # the next command reuses the running one
     assert stop_emulator(home) is True and stop_emulator(home) is False
+
+
+def test_direct_runner_reader_drains_a_backlog_in_one_bundle(tmp_path, monkeypatch):
+    """The DirectRunner's Pub/Sub read (pipelines.direct_pubsub): one bundle keeps pulling
+    while pulls come back full, and every message keeps its data, attributes and time."""
+    from apache_beam.runners.direct import transform_evaluator as te
+    from google.cloud import pubsub_v1
+
+    from pipelines.direct_pubsub import FULL_PULL, allow_bigger_pulls
+
+    host, pid = emulators.start_pubsub(str(tmp_path))
+    monkeypatch.setenv("PUBSUB_EMULATOR_HOST", host)
+    try:
+        names = PubSubNames(f"weir-r-{uuid.uuid4().hex[:6]}")
+        ensure_topology(names)
+        n = FULL_PULL * 3 + 17
+        with_ts = [orjson.dumps({"event_id": f"e{i}", "ts": 1_763_596_800_000 + i}) for i in range(n)]
+        assert publish(with_ts + [b"{no time}"], names, say=lambda _m: None) == n + 1
+        assert allow_bigger_pulls(max_messages=1000)
+
+        class _Evaluator:  # what the patched method reads of Beam's evaluator
+            _applied_ptransform = None
+            _sub_name = names.subscription_path()
+
+            def _get_subscriber_client(self, _transform):
+                return pubsub_v1.SubscriberClient()
+
+        got = te._PubSubReadEvaluator._read_from_pubsub(_Evaluator(), "ts")
+        assert len(got) > FULL_PULL  # more than one pull's worth in one bundle
+        for _ in range(10):
+            if len(got) >= n + 1:
+                break
+            got += te._PubSubReadEvaluator._read_from_pubsub(_Evaluator(), "ts")
+        assert len(got) == n + 1
+        by_data = {message.data: (ts, message) for ts, message in got}
+        ts, message = by_data[with_ts[5]]
+        assert ts.micros == (1_763_596_800_000 + 5) * 1000 and message.attributes["event_id"] == "e5"
+        assert message.message_id and message.publish_time.tzinfo is not None
+        ts, message = by_data[b"{no time}"]  # publish() stamps its send time as `ts`
+        assert message.attributes["ts_source"] == "received"
+        assert abs(ts.micros // 1000 - int(message.publish_time.timestamp() * 1000)) < 60_000
+    finally:
+        emulators.stop_pubsub(pid)
