@@ -176,13 +176,13 @@ class KeyContributions:
 
 class PreCombineInBundle(beam.DoFn):
     """Streaming: (key, (contribution, row keys)) -> (key, group accumulator), one per key and
-    window per bundle.
+    window per bundle (applied before the 5-minute windowing: the key's bucket is its window).
 
     What combiner lifting does in batch, done by hand because the streaming DirectRunner does
     not lift: py-spy showed its per-element trigger and state machinery in the windowed
     GroupByKey taking most of the local stream's CPU, ~12 contributions per event. Each
     output carries the earliest timestamp of what it combines (so it holds the watermark no
-    later than its inputs did) in the window they were in; `GroupCombineFn` takes group
+    later than its inputs did, and falls in the bucket of its key) in the window they were in; `GroupCombineFn` takes group
     accumulators as inputs, so the grouping after it is unchanged.
     """
 
@@ -264,7 +264,7 @@ class AggregateMetrics(beam.PTransform):
     breakdown_metrics_5m, and with `daily=True` url_metrics_1d, breakdown_metrics_1d.
 
     Args:
-      windowing: a PTransform applied to the keyed contributions before grouping
+      windowing: a PTransform applied to the bundle-combined groups before grouping
         (streaming: 5-minute windows with triggers); None keeps the global window (batch).
       daily: also roll the 5-minute accumulators up into daily rows.
     """
@@ -287,8 +287,11 @@ class AggregateMetrics(beam.PTransform):
         contribs = events | "KeyByBucket" >> beam.FlatMap(keyed)
         combine = GroupCombineFn(metrics)
         if self._windowing is not None:
+            # Pre-combined before windowing: the bucket is in the key, so the bundle's groups
+            # are the windows' groups, and the WindowInto step then sees one element per group
+            # and bundle instead of one per event (a DirectRunner step costs per element).
             contribs = (
-                contribs | "Window5m" >> self._windowing | "PreCombine5m" >> beam.ParDo(PreCombineInBundle(combine))
+                contribs | "PreCombine5m" >> beam.ParDo(PreCombineInBundle(combine)) | "Window5m" >> self._windowing
             )
         acc_5m = contribs | "Combine5m" >> beam.CombinePerKey(combine)
         out = self._format(acc_5m, "5m")
