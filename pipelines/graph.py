@@ -28,7 +28,6 @@ from transforms.timeutil import day_str
 from transforms.windowing import (
     DEFAULT_ALLOWED_LATENESS_S,
     DEFAULT_EARLY_S,
-    RouteTooLate,
     WatermarkLag,
     live_buckets,
 )
@@ -114,7 +113,8 @@ def build(root, source: beam.PTransform, sink: Sink | None, config: GraphConfig 
       "enriched" (PCollection[Event]) and "duplicates" (PCollection[Event]).
     """
     raw = root | "Read" >> source
-    parsed = raw | "Parse" >> ParseEvents(config.fallback_received_ms, keep_payload=config.streaming)
+    too_late_s = config.allowed_lateness_s if config.streaming else None
+    parsed = raw | "Parse" >> ParseEvents(config.fallback_received_ms, too_late_after_s=too_late_s)
     events, dead = parsed.events, parsed.dead
     if config.days:
         events = events | "EventsInScope" >> beam.ParDo(_InScope(config.days, "ts", "events"))
@@ -122,9 +122,6 @@ def build(root, source: beam.PTransform, sink: Sink | None, config: GraphConfig 
     received_events, received_dead = events, dead
     windowing = None
     if config.streaming:
-        routed = events | "TooLate" >> RouteTooLate(config.allowed_lateness_s)
-        events = routed.events
-        dead = (dead, routed.too_late) | "AllDeadLetters" >> beam.Flatten()
         windowing = live_buckets(config.allowed_lateness_s, config.early_s)
     deduped = events | "Dedupe" >> DedupeEvents(config.dedupe_horizon_s, config.dedupe_keying)
     enriched = deduped.events | "Enrich" >> Enrich()

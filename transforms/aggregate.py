@@ -182,8 +182,9 @@ class PreCombineInBundle(beam.DoFn):
     not lift: py-spy showed its per-element trigger and state machinery in the windowed
     GroupByKey taking most of the local stream's CPU, ~12 contributions per event. Each
     output carries the earliest timestamp of what it combines (so it holds the watermark no
-    later than its inputs did, and falls in the bucket of its key) in the window they were in; `GroupCombineFn` takes group
-    accumulators as inputs, so the grouping after it is unchanged.
+    later than its inputs did, and falls in the bucket of its key) in the window they were
+    in; `GroupCombineFn` takes group accumulators as inputs, so the grouping after it is
+    unchanged.
     """
 
     def __init__(self, combine: GroupCombineFn):

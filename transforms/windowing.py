@@ -10,8 +10,8 @@ the row (a query never sees a sum of panes).
 Too late is decided on the record's receive time, not on the runner's watermark: an event
 is too late when its bucket ended more than `allowed_lateness_s` before it was received.
 That rule is deterministic (the archive keeps receive times, so a rebuild knows which
-events the stream turned away) and it diverts such events to the dead letters *before*
-grouping. Beam's own allowed lateness is larger by `SLACK_S`, so as long as the pipeline
+events the stream turned away) and `ParseEvents` diverts such events to the dead letters
+*before* grouping. Beam's own allowed lateness is larger by `SLACK_S`, so as long as the pipeline
 lags real time by less than that, Beam never drops an element that was not counted.
 """
 
@@ -23,7 +23,7 @@ import apache_beam as beam
 from apache_beam.transforms import trigger, window
 from apache_beam.utils.timestamp import Duration
 
-from transforms.counting import counter, gauge
+from transforms.counting import gauge
 from transforms.records import DeadLetter
 from transforms.timeutil import BUCKET_5M_MS, bucket_5m
 
@@ -49,46 +49,22 @@ def is_too_late(event: dict, allowed_lateness_s: int) -> bool:
     return bucket_5m(event["ts"]) + BUCKET_5M_MS + allowed_lateness_s * 1000 < received
 
 
-class _RouteTooLate(beam.DoFn):
-    def __init__(self, allowed_lateness_s: int):
-        self._lateness = allowed_lateness_s
-        self._too_late = counter("too_late")
-
-    def process(self, event):
-        event = dict(event)
-        payload = event.pop("raw_payload", b"")  # kept by ParseEvents only until this decision
-        if not is_too_late(event, self._lateness):
-            yield event
-            return
-        self._too_late.inc()
-        yield beam.pvalue.TaggedOutput(
-            "too_late",
-            DeadLetter(
-                received_at=event["received_at"],
-                stage="window",
-                error_kind="too_late",
-                error_message=(
-                    f"event time {event['ts']} is more than {self._lateness} s past its 5-minute bucket "
-                    f"when received at {event['received_at']}; the next rebuild of its day counts it"
-                ),
-                source=event.get("source"),
-                event_id=event["event_id"],
-                site=event["site"],
-                event_ts=event["ts"],
-                payload=payload,
-            ),
-        )
-
-
-class RouteTooLate(beam.PTransform):
-    """Takes `PCollection[Event]`; produces `.events` (in time) and `.too_late` (`DeadLetter`)."""
-
-    def __init__(self, allowed_lateness_s: int):
-        super().__init__()
-        self._lateness = allowed_lateness_s
-
-    def expand(self, events):
-        return events | "SplitLate" >> beam.ParDo(_RouteTooLate(self._lateness)).with_outputs("too_late", main="events")
+def too_late_letter(event: dict, payload: bytes, allowed_lateness_s: int) -> DeadLetter:
+    """The dead letter of an event `is_too_late` turned away (the next rebuild counts it)."""
+    return DeadLetter(
+        received_at=event["received_at"],
+        stage="window",
+        error_kind="too_late",
+        error_message=(
+            f"event time {event['ts']} is more than {allowed_lateness_s} s past its 5-minute bucket "
+            f"when received at {event['received_at']}; the next rebuild of its day counts it"
+        ),
+        source=event.get("source"),
+        event_id=event["event_id"],
+        site=event["site"],
+        event_ts=event["ts"],
+        payload=payload,
+    )
 
 
 class _WatermarkLag(beam.DoFn):
