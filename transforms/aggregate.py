@@ -24,6 +24,7 @@ from transforms.records import Event
 from transforms.sketches import add_key, finished, union
 from transforms.timeutil import bucket_5m, day_str
 
+ROW_KEYS_CACHED = 50_000  # distinct combinations of dimension values remembered per worker
 URL_LEVEL = ""  # the `dimension` of per-URL (not breakdown) keys
 Key = tuple  # (site, url, bucket): the grouping key; rows within a group are (dimension, value)
 
@@ -143,6 +144,7 @@ class KeyContributions:
         self._sums = [(i, m.value) for i, m in enumerate(sum_metrics)]
         self._keys = [(len(sum_metrics) + i, m.value) for i, m in enumerate(distinct_metrics)]
         self._dims = [(d.name, d.value) for d in dimensions]
+        self._row_keys: dict[tuple, tuple] = {}
 
     def contribution(self, event: Event) -> tuple | None:
         """What one event adds to a row, as positions in the row's accumulator: `(sums, keys)`,
@@ -167,11 +169,16 @@ class KeyContributions:
         contrib = self.contribution(event)
         if contrib is None:
             return []
-        row_keys = [(URL_LEVEL, URL_LEVEL)]
-        for name, value_of in self._dims:
-            value = value_of(event)
-            row_keys.append((name, NONE_VALUE if value is None or value == "" else str(value)))
-        return [((event["site"], event["url"], bucket_5m(event["ts"])), (contrib, tuple(row_keys)))]
+        values = tuple([value_of(event) for _, value_of in self._dims])
+        row_keys = self._row_keys.get(values)
+        if row_keys is None:  # events repeat a few combinations of dimension values
+            if len(self._row_keys) >= ROW_KEYS_CACHED:
+                self._row_keys.clear()
+            row_keys = [(URL_LEVEL, URL_LEVEL)]
+            for (name, _), value in zip(self._dims, values, strict=True):
+                row_keys.append((name, NONE_VALUE if value is None or value == "" else str(value)))
+            row_keys = self._row_keys[values] = tuple(row_keys)
+        return [((event["site"], event["url"], bucket_5m(event["ts"])), (contrib, row_keys))]
 
 
 class PreCombineInBundle(beam.DoFn):
