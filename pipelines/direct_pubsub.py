@@ -7,9 +7,12 @@ local stream at ~25 events/s (measured); and the DirectRunner only looks at
 processing-time triggers between bundles, so an idle 30 s pull held back the live bucket's
 last early firing for up to 30 s. `allow_bigger_pulls` replaces that one method with the
 same logic, a larger `max_messages` (filled by successive pulls while a backlog lasts) and
-a 1 s pull deadline. It touches a private Beam API,
-so it first checks the method is the one it knows (Beam is pinned in setup.py) and
-otherwise leaves Beam alone and says so.
+a 1 s pull deadline. A bundle takes what has arrived since the last one, so bundles grow
+with the load: measured draining a 30,000-message backlog, 3,000-message bundles did ~2,400
+events per CPU-second against ~1,700 with 1,000 (the runner's costs per bundle and the
+pre-combined groups per bundle both shrink). It touches a private Beam API, so it first
+checks the method is the one it knows (Beam is pinned in setup.py) and otherwise leaves
+Beam alone and says so.
 """
 
 from __future__ import annotations
@@ -81,7 +84,7 @@ def _make_reader(max_messages: int):
     return _read_from_pubsub
 
 
-def allow_bigger_pulls(max_messages: int = 1000) -> bool:
+def allow_bigger_pulls(max_messages: int = 3000) -> bool:
     """Makes the DirectRunner pull up to `max_messages` per bundle; False if Beam changed."""
     current = te._PubSubReadEvaluator._read_from_pubsub
     if current is not _ORIGINAL and not hasattr(current, "weir_max_messages"):
