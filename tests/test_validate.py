@@ -86,6 +86,7 @@ BAD = [
     ("javascript url", dumps(url="javascript:alert(1)"), "validate", "invalid_url"),
     ("relative url", dumps(url="/a/b"), "validate", "invalid_url"),
     ("url with newline", dumps(url="https://x.com/\n"), "validate", "invalid_url"),
+    ("url urllib cannot split", dumps(url="http://[::1/a"), "validate", "invalid_url"),
     ("ts word", dumps(ts="yesterday"), "validate", "invalid_timestamp"),
     ("ts naive", dumps(ts="2025-11-20T01:33:20"), "validate", "invalid_timestamp"),
     ("ts bool", dumps(ts=True), "validate", "invalid_timestamp"),

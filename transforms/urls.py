@@ -65,6 +65,7 @@ def campaign(url: str) -> dict[str, str | None]:
     return out
 
 
+@functools.lru_cache(maxsize=65536)
 def host_of(url: str) -> str | None:
     """Lower-cased host of a URL, or None when it has none."""
     try:

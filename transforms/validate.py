@@ -8,6 +8,7 @@ carrying a machine-readable kind (the dead letter's `error_kind`) and the stage.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import math
 from typing import Any
@@ -96,6 +97,15 @@ def _optional_int(obj: dict, name: str, lo: int, hi: int) -> int | None:
     return value
 
 
+@functools.lru_cache(maxsize=65536)  # popular pages repeat; urlsplit is slow
+def _is_http_url(url: str) -> bool:
+    try:
+        parts = urlsplit(url) if url.isprintable() else None
+        return parts is not None and parts.scheme.lower() in ("http", "https") and bool(parts.hostname)
+    except ValueError:
+        return False
+
+
 def validate(obj: Any, received_at: int | None, source: str) -> Event:
     """A decoded JSON value -> a valid `Event`; raises `Rejection`."""
     if not isinstance(obj, dict):
@@ -114,8 +124,7 @@ def validate(obj: Any, received_at: int | None, source: str) -> Event:
         if value is not None and not isinstance(value, str):
             raise Rejection("validate", "invalid_type", f"{name} must be a string, got {type(value).__name__}")
     url = obj["url"]
-    parts = urlsplit(url) if url.isprintable() else None
-    if parts is None or parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+    if not _is_http_url(url):
         raise Rejection("validate", "invalid_url", f"url {url[:128]!r} is not an http(s) URL with a host")
     metadata = obj.get("metadata")
     if metadata is not None and not isinstance(metadata, dict):
