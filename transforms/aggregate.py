@@ -85,7 +85,7 @@ class GroupCombineFn(beam.CombineFn):
     row accumulator}` (see `MetricsCombineFn`): its URL row under `(URL_LEVEL, URL_LEVEL)` and
     one entry per breakdown row.
 
-    Inputs are an event's `(contribution, row keys)` (from `keyed_contributions`) or whole
+    Inputs are an event's `(contribution, row keys)` (from `KeyContributions`) or whole
     group accumulators (pre-combined in a bundle, or 5-minute groups rolled up into days).
     Accumulators taken as inputs are copied, never aliased: the same 5-minute accumulator
     also feeds the 5-minute rows.
