@@ -137,3 +137,23 @@ def test_combine_fn_merges_partial_accumulators_like_one_pass():
     assert [finished(k).to_bytes() for k in merged[5:]] == [finished(k).to_bytes() for k in one[5:]]
     assert all(finished(k) is not None for k in merged[5:])
     assert pickle.loads(pickle.dumps(merged)) == one  # how accumulators cross the runner
+
+
+def test_rows_past_the_exact_limit_count_like_a_sketch_of_their_keys(pipeline):
+    """A URL with more distinct visitors than `EXACT_LIMIT` (its daily row's keys become a
+    sketch in the roll-up): the 5-minute and daily rows still equal a sketch of all keys."""
+    from transforms.enrich import farm_fingerprint
+    from transforms.sketches import EXACT_LIMIT, sketch_of
+
+    n = EXACT_LIMIT + 700
+    events = [enrich_event(ev(i, ts=T0 + i % 250_000, visitor_id=f"v{i}")) for i in range(n)]
+    expected = estimate(sketch_of(farm_fingerprint(f"v{i}") for i in range(n)))
+    with pipeline as p:
+        out = p | beam.Create(events) | AggregateMetrics()
+        for grain in ("5m", "1d"):
+            rows = out[f"url_metrics_{grain}"]
+            assert_that(
+                rows | f"v{grain}" >> beam.Map(lambda r: (r["pageviews"], r["visitors"], estimate(r["visitors_sketch"]))),
+                equal_to([(n, expected, expected)]),
+                label=grain,
+            )
