@@ -152,8 +152,7 @@ def test_rows_past_the_exact_limit_count_like_a_sketch_of_their_keys(pipeline):
         out = p | beam.Create(events) | AggregateMetrics()
         for grain in ("5m", "1d"):
             rows = out[f"url_metrics_{grain}"]
-            assert_that(
-                rows | f"v{grain}" >> beam.Map(lambda r: (r["pageviews"], r["visitors"], estimate(r["visitors_sketch"]))),
-                equal_to([(n, expected, expected)]),
-                label=grain,
+            counted = rows | f"v{grain}" >> beam.Map(
+                lambda r: (r["pageviews"], r["visitors"], estimate(r["visitors_sketch"]))
             )
+            assert_that(counted, equal_to([(n, expected, expected)]), label=grain)
