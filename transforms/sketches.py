@@ -52,7 +52,7 @@ def estimate(data: bytes | None) -> int:
 # additions, not part of any estimate) depends on where a set became a sketch.
 # 2,048 keys: a set costs ~60-70 bytes a key against at most 32 KiB for a precision-15
 # sketch, so a row's set is at most ~4x its sketch, and most 5-minute rows never reach it
-# (measured: no difference in the rebuild's aggregation time between 512 and 32,768).
+# (measured: no difference beyond noise in the aggregation time between 512 and 32,768).
 EXACT_LIMIT = 1 << 11
 
 
