@@ -32,6 +32,7 @@ PULL_DEADLINE_S = 1.0
 # runner's fixed costs per bundle being most of its time.
 FULL_PULL = 100
 NEXT_PULL_DEADLINE_S = 0.2
+ACK_BATCH = 1000
 _ORIGINAL = te._PubSubReadEvaluator._read_from_pubsub
 
 
@@ -76,8 +77,8 @@ def _make_reader(max_messages: int):
             deadline = NEXT_PULL_DEADLINE_S
         results = [element(rm.message) for rm in received]
         ack_ids = [rm.ack_id for rm in received]
-        if ack_ids:
-            client.acknowledge(subscription=self._sub_name, ack_ids=ack_ids)
+        for start in range(0, len(ack_ids), ACK_BATCH):  # the service caps a request's size
+            client.acknowledge(subscription=self._sub_name, ack_ids=ack_ids[start : start + ACK_BATCH])
         return results
 
     _read_from_pubsub.weir_max_messages = max_messages
