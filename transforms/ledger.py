@@ -34,6 +34,9 @@ _INDEX = {name: i for i, name in enumerate(FIELDS)}
 _ZERO = (0,) * len(FIELDS)
 _RECEIVED_ONE = tuple(int(name == "received") for name in FIELDS)
 _DUPLICATE_ONE = tuple(int(name == "duplicates") for name in FIELDS)
+_COUNTED, _BOTS, _PAGEVIEWS, _BOT_PAGEVIEWS, _ENGAGED = (
+    _INDEX[name] for name in ("counted", "bots", "pageviews", "bot_pageviews", "engaged_seconds")
+)
 Entry = tuple[tuple[str, str], tuple[int, ...]]  # ((site, day), counts in FIELDS order)
 
 
@@ -60,10 +63,10 @@ def of_enriched(event) -> Entry:
     bot = event["is_bot"]
     pageview = event["action"] == "pageview"
     engaged = (event.get("engaged_seconds") or 0) if (not bot and event["action"] == "heartbeat") else 0
-    # FIELDS order: received, counted, bots, dead_letters, duplicates, too_late, pageviews,
-    # bot_pageviews, engaged_seconds (a test checks this against the names)
-    counts = (0, int(not bot), int(bot), 0, 0, 0, int(pageview and not bot), int(pageview and bot), engaged)
-    return _where(event["site"], event["ts"]), counts
+    counts = list(_ZERO)
+    counts[_COUNTED], counts[_BOTS], counts[_ENGAGED] = int(not bot), int(bot), engaged
+    counts[_PAGEVIEWS], counts[_BOT_PAGEVIEWS] = int(pageview and not bot), int(pageview and bot)
+    return _where(event["site"], event["ts"]), tuple(counts)
 
 
 def of_dead(dead) -> Entry:

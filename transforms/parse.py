@@ -45,10 +45,10 @@ class ParseEvents(beam.PTransform):
       fallback_received_ms: dates dead letters that carry no time at all (see
         `transforms.validate.parse_record`).
       too_late_after_s: streaming: valid events `transforms.windowing.is_too_late` turns away
-        become dead letters here, where their raw payload is at hand (counted as `too_late`,
-        not `dead_letters`). Decided on receive time, so it needs no watermark; done here,
-        where the raw payload the dead letter keeps is at hand, rather than carrying every
-        event's payload to a step of its own.
+        become dead letters here (counted as `too_late`, not `dead_letters`). Decided on
+        receive time, so it needs no watermark; done here, where the raw payload the dead
+        letter keeps is at hand, rather than carrying every event's payload to a step of
+        its own.
     """
 
     def __init__(self, fallback_received_ms: int = 0, too_late_after_s: int | None = None):

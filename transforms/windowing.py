@@ -11,8 +11,8 @@ Too late is decided on the record's receive time, not on the runner's watermark:
 is too late when its bucket ended more than `allowed_lateness_s` before it was received.
 That rule is deterministic (the archive keeps receive times, so a rebuild knows which
 events the stream turned away) and `ParseEvents` diverts such events to the dead letters
-*before* grouping. Beam's own allowed lateness is larger by `SLACK_S`, so as long as the pipeline
-lags real time by less than that, Beam never drops an element that was not counted.
+*before* grouping. Beam's own allowed lateness is larger by `SLACK_S`, so as long as the
+pipeline lags real time by less than that, Beam never drops an element that was not counted.
 """
 
 from __future__ import annotations
