@@ -17,25 +17,34 @@ import sys
 import time
 import uuid
 
+import duckdb
 import orjson
 
+import schemas
 from weir.pubsub import PubSubNames, ensure_topology
-from weir.warehouse.local import LocalWarehouse
 
 URL = "https://fresh.example/live"
+POLL_S = 0.25  # the measurement's resolution; a poll is one short read-only query
 
 
 def _count(home: str) -> int:
-    if not os.path.exists(os.path.join(home, "warehouse.duckdb")):
+    """Page views of URL in url_metrics_5m as a reader sees them now; -1 while the stream
+    holds the file to land rows (a poll never waits for the lock, so polling cannot slow
+    the publishing ticks)."""
+    path = os.path.join(home, "warehouse.duckdb")
+    if not os.path.exists(path):
         return 0
     try:
-        return int(
-            LocalWarehouse(home)
-            .query(f"SELECT COALESCE(SUM(pageviews), 0) FROM url_metrics_5m WHERE url = '{URL}'")
-            .rows[0][0]
-        )
-    except Exception:  # the stream is creating tables or holding the write lock: poll again
+        con = duckdb.connect(path, read_only=True)
+    except duckdb.Error:
         return -1
+    try:
+        sql = f'SELECT COALESCE(SUM(pageviews), 0) FROM "{schemas.DEFAULT_DATASET}".url_metrics_5m WHERE url = ?'
+        return int(con.execute(sql, [URL]).fetchone()[0])
+    except duckdb.Error:  # the stream is still creating its tables
+        return -1
+    finally:
+        con.close()
 
 
 def measure_freshness(home: str, rate: float = 200, seconds: float = 30, settle_s: float = 60, say=print) -> dict:
@@ -43,7 +52,7 @@ def measure_freshness(home: str, rate: float = 200, seconds: float = 30, settle_
 
     names = PubSubNames(f"weir-fresh-{uuid.uuid4().hex[:6]}")
     ensure_topology(names)
-    env = {**os.environ, "WEIR_HOME": home, "WEIR_PROJECT": names.project}
+    env = {**os.environ, "WEIR_HOME": home, "WEIR_PROJECT": names.project, "WEIR_DATASET": schemas.DEFAULT_DATASET}
     exe = os.path.join(os.path.dirname(sys.executable), "weir")
     os.makedirs(home, exist_ok=True)
     stream = subprocess.Popen(
@@ -80,18 +89,22 @@ def measure_freshness(home: str, rate: float = 200, seconds: float = 30, settle_
                 f.result(timeout=30)
             samples.append((time.monotonic(), sent))
             _poll(home, samples, seen)
+            while time.monotonic() - tick < 1.0 - POLL_S:  # poll between batches too
+                time.sleep(POLL_S)
+                _poll(home, samples, seen)
             time.sleep(max(0.0, 1.0 - (time.monotonic() - tick)))
         deadline = time.monotonic() + settle_s
         while time.monotonic() < deadline and len(seen) < len(samples):
             _poll(home, samples, seen)
-            time.sleep(0.25)
+            time.sleep(POLL_S)
     finally:
         stream.send_signal(signal.SIGINT)
         try:
             stream.wait(timeout=90)
         except subprocess.TimeoutExpired:
             stream.kill()
-    waits = sorted(seen.get(i, settle_s + seconds) for i in range(len(samples)))
+    in_order = [round(seen.get(i, settle_s + seconds), 2) for i in range(len(samples))]
+    waits = sorted(in_order)
     unseen = len(samples) - len(seen)
     p50 = waits[len(waits) // 2]
     p95 = waits[min(len(waits) - 1, int(0.95 * (len(waits) - 1) + 0.5))]
@@ -99,7 +112,7 @@ def measure_freshness(home: str, rate: float = 200, seconds: float = 30, settle_
         f"freshness: {len(samples)} one-second samples, {unseen} not seen within {settle_s:.0f} s; "
         f"p50 {p50:.1f} s, p95 {p95:.1f} s"
     )
-    return {"p50_s": p50, "p95_s": p95, "samples": len(samples), "unseen": unseen, "sent": samples[-1][1]}
+    return {"p50_s": p50, "p95_s": p95, "samples": len(samples), "unseen": unseen, "sent": samples[-1][1], "waits": in_order}
 
 
 def _poll(home: str, samples: list[tuple[float, int]], seen: dict[int, float]) -> None:

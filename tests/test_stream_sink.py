@@ -1,0 +1,92 @@
+"""The local streaming sink's writer: what lands when (weir.stream_sink.LandingWriter)."""
+
+from __future__ import annotations
+
+import time
+
+import duckdb
+import pytest
+
+from weir.stream_sink import PER_EVENT_TABLES, LandingWriter
+from weir.warehouse.local import LocalWarehouse
+
+BUCKET = 1_763_596_800_000  # 2025-11-20T00:00:00Z
+
+
+def metric_row(pageviews: int) -> dict:
+    return {"site": "s.example", "url": "https://s.example/a", "bucket_start": BUCKET, "pageviews": pageviews}
+
+
+def event_row(event_id: str) -> dict:
+    return {"event_id": event_id, "action": "pageview", "event_ts": BUCKET, "received_at": BUCKET, "site": "s.example"}
+
+
+def count(home: str, table: str) -> int:
+    # In one process DuckDB refuses a read-only connection while the writer's thread holds a
+    # read-write one (another process would wait on the file lock instead): try again.
+    for _ in range(100):
+        try:
+            return LocalWarehouse(home).query(f"SELECT COUNT(*) FROM {table}").rows[0][0]
+        except duckdb.ConnectionException:
+            time.sleep(0.02)
+    raise AssertionError("the warehouse stayed busy")
+
+
+@pytest.fixture
+def writer(tmp_path):
+    # A flush period far longer than the test: only explicit flushes land anything.
+    w = LandingWriter(str(tmp_path), "web_analytics", flush_s=3600)
+    LocalWarehouse(str(tmp_path)).ensure_tables()
+    return w
+
+
+def test_flush_of_some_tables_leaves_the_others_pending(writer, tmp_path):
+    home = str(tmp_path)
+    writer.submit("url_metrics_5m", {("k",): (0, metric_row(3))})
+    writer.submit("events", {("e1",): (0, event_row("e1")), ("e2",): (0, event_row("e2"))})
+
+    assert writer.flush(frozenset({"url_metrics_5m"})) == {"url_metrics_5m": 1}
+    assert count(home, "url_metrics_5m") == 1
+    assert count(home, "events") == 0
+
+    writer.submit("url_metrics_5m", {("k",): (1, metric_row(5))})  # a later pane replaces the row
+    assert writer.flush() == {"url_metrics_5m": 1, "events": 2}
+    assert LocalWarehouse(home).query("SELECT pageviews FROM url_metrics_5m").rows == [(5,)]
+    assert count(home, "events") == 2
+
+
+class _TimedWriter(LandingWriter):
+    """Records which tables each background landing was asked for; a landing takes `cost` s."""
+
+    def __init__(self, home: str, cost: float, flush_s: float):
+        self.calls: list[tuple[float, frozenset | None]] = []
+        self._cost = cost
+        super().__init__(home, "web_analytics", flush_s=flush_s)
+
+    def flush(self, tables=None):
+        started = time.monotonic()
+        with self._lock:
+            for table in list(self._pending) if tables is None else tables:
+                self._pending.pop(table, None)
+        time.sleep(self._cost)
+        self.calls.append((started, tables))
+        return {}
+
+
+def test_per_event_tables_land_on_their_own_slower_clock(tmp_path):
+    cost, flush_s = 0.1, 0.05
+    w = _TimedWriter(str(tmp_path), cost=cost, flush_s=flush_s)
+    deadline = time.monotonic() + 2.0
+    while time.monotonic() < deadline:
+        w.submit("events", {("e",): (0, event_row("e"))})
+        w.submit("url_metrics_5m", {("k",): (0, metric_row(1))})
+        time.sleep(0.01)
+    calls = list(w.calls)
+    full = [t for t, tables in calls if tables is None]
+    live = [tables for _, tables in calls if tables is not None]
+    assert len(full) >= 2 and live, calls
+    # Between landings with events: at least FLUSH_COST_RATIO (3) times what one cost.
+    assert all(b - a >= 3 * cost for a, b in zip(full, full[1:])), full
+    # The landings in between carry every pending table but the per-event ones.
+    assert all(tables == {"url_metrics_5m"} for tables in live), live
+    assert not PER_EVENT_TABLES & set().union(*live)
