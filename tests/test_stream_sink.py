@@ -86,7 +86,7 @@ def test_per_event_tables_land_on_their_own_slower_clock(tmp_path):
     live = [tables for _, tables in calls if tables is not None]
     assert len(full) >= 2 and live, calls
     # Between landings with events: at least FLUSH_COST_RATIO (3) times what one cost.
-    assert all(b - a >= 3 * cost for a, b in zip(full, full[1:])), full
+    assert all(b - a >= 3 * cost for a, b in zip(full, full[1:], strict=False)), full
     # The landings in between carry every pending table but the per-event ones.
     assert all(tables == {"url_metrics_5m"} for tables in live), live
     assert not PER_EVENT_TABLES & set().union(*live)
