@@ -59,6 +59,18 @@ def test_dedupe_keeps_earliest_received_copy(pipeline):
         )
 
 
+def test_dedupe_choice_among_copies_received_together_ignores_their_order():
+    """Two copies with the same event_id, receive time and source but different content:
+    whatever order the runner groups them in, the same one goes on."""
+    a = ev(1, received_at=T0 + 10, url="https://example.com/a")
+    b = ev(1, received_at=T0 + 10, url="https://example.com/b")
+    for order in ([a, b], [b, a]):
+        with beam.Pipeline() as p:
+            out = p | beam.Create(order) | DedupeEvents()
+            # the rule: earliest received, then the copy whose JSON sorts first ("/a" < "/b")
+            assert_that(out.events | beam.Map(lambda e: e["url"]), equal_to(["https://example.com/a"]))
+
+
 def test_dedupe_restores_event_time(pipeline):
     with pipeline as p:
         out = (
