@@ -17,6 +17,9 @@ from collections.abc import Iterable
 from typing import Any
 
 import apache_beam as beam
+from apache_beam.coders import PickleCoder
+from apache_beam.transforms.timeutil import TimeDomain
+from apache_beam.transforms.userstate import ReadModifyWriteStateSpec, TimerSpec, on_timer
 
 from transforms.counting import counter
 from transforms.metrics import DIMENSIONS, METRICS, NONE_VALUE, Dimension, Metric
@@ -111,7 +114,9 @@ class GroupCombineFn(beam.CombineFn):
 
     def merge_accumulators(self, accumulators: Iterable[dict]) -> dict:
         it = iter(accumulators)
-        out = next(it)
+        out = next(it, None)
+        if out is None:  # an empty pane (discarding panes: an on-time firing with nothing new)
+            return self.create_accumulator()
         rows = self._rows
         for acc in it:
             for row_key, row in acc.items():
@@ -210,6 +215,47 @@ class PreCombineInBundle(beam.DoFn):
         self._slots = {}
 
 
+class RunningTotals(beam.DoFn):
+    """Streaming: (key, group accumulator of what a pane adds) -> (key, group accumulator of
+    everything the key's window has had so far), in the input's window and pane.
+
+    The 5-minute panes discard (transforms.windowing): each firing groups only what came
+    since the last one, and this step keeps the running total in state. With accumulating
+    panes the DirectRunner's trigger driver kept every bundle's pre-combined group of the
+    window and re-combined all of them at each firing, so a busy key's cost grew through
+    its window and a stream at 2,000 events/s fell behind within a minute (measured: 300 s
+    at 2,000 events/s, freshness grew from ~7 s to over 150 s). The state of a window is
+    cleared when the window can receive nothing more (its end plus the allowed lateness).
+    """
+
+    TOTAL = ReadModifyWriteStateSpec("total", PickleCoder())
+    EXPIRY = TimerSpec("expiry", TimeDomain.WATERMARK)
+
+    def __init__(self, combine: GroupCombineFn, allowed_lateness):
+        self._combine = combine
+        self._lateness = allowed_lateness  # the windowing's (a Duration)
+
+    def process(
+        self,
+        item,
+        window=beam.DoFn.WindowParam,
+        total=beam.DoFn.StateParam(TOTAL),
+        expiry=beam.DoFn.TimerParam(EXPIRY),
+    ):
+        key, added = item
+        acc = total.read()
+        if acc is None:
+            acc = self._combine.create_accumulator()
+            expiry.set(window.max_timestamp() + self._lateness)
+        acc = self._combine.merge_accumulators([acc, added])
+        total.write(acc)
+        yield key, acc
+
+    @on_timer(EXPIRY)
+    def expire(self, total=beam.DoFn.StateParam(TOTAL)):
+        total.clear()
+
+
 def to_day(item: tuple[Key, dict]) -> tuple[Key, dict]:
     (site, url, bucket), acc = item
     return (site, url, day_str(bucket)), acc
@@ -295,6 +341,10 @@ class AggregateMetrics(beam.PTransform):
                 contribs | "PreCombine5m" >> beam.ParDo(PreCombineInBundle(combine)) | "Window5m" >> self._windowing
             )
         acc_5m = contribs | "Combine5m" >> beam.CombinePerKey(combine)
+        if self._windowing is not None:
+            acc_5m = acc_5m | "RunningTotals5m" >> beam.ParDo(
+                RunningTotals(combine, self._windowing.windowing.allowed_lateness)
+            )
         out = self._format(acc_5m, "5m")
         if self._daily:
             acc_1d = acc_5m | "KeyByDay" >> beam.Map(to_day) | "RollUp1d" >> beam.CombinePerKey(combine)

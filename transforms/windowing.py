@@ -4,8 +4,9 @@ Windows: 5-minute event-time windows (the bucket is also in the key, so batch an
 streaming group the same events). Triggers: an early firing every `early_s` seconds of
 processing time so the current bucket is live, the on-time firing when the watermark passes
 the window's end, and a late firing for every late element within the allowed lateness.
-Panes accumulate, so every firing carries the bucket's whole value and the sink replaces
-the row (a query never sees a sum of panes).
+Panes discard and `transforms.aggregate.RunningTotals` adds each to the key's total in state,
+so every firing carries the bucket's whole value and the sink replaces the row (a query
+never sees a sum of panes).
 
 Too late is decided on the record's receive time, not on the runner's watermark: an event
 is too late when its bucket ended more than `allowed_lateness_s` before it was received.
@@ -37,7 +38,7 @@ def live_buckets(allowed_lateness_s: int = DEFAULT_ALLOWED_LATENESS_S, early_s: 
     return beam.WindowInto(
         window.FixedWindows(BUCKET_5M_MS // 1000),
         trigger=trigger.AfterWatermark(early=trigger.AfterProcessingTime(early_s), late=trigger.AfterCount(1)),
-        accumulation_mode=trigger.AccumulationMode.ACCUMULATING,
+        accumulation_mode=trigger.AccumulationMode.DISCARDING,  # totals: aggregate.RunningTotals
         allowed_lateness=Duration(seconds=allowed_lateness_s + SLACK_S),
     )
 
