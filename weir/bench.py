@@ -92,21 +92,24 @@ def _child(fn, path, queue):
     start = time.perf_counter()
     out = fn(path)
     out["seconds"] = time.perf_counter() - start
-    out["peak_rss_mb"] = _peak_rss_mb()
+    out["peak_rss_mb"] = peak_rss_mb()
     queue.put(out)
 
 
-def _peak_rss_mb() -> float:
-    """This process's peak resident memory. VmHWM belongs to the address space, which exec
-    replaces; `ru_maxrss` survives exec on Linux, so a spawned child would report at least
-    its parent's peak (the bench's parent holds the generated day: ~650 MB at 100k events)."""
+def peak_rss_mb(pid: int | str = "self") -> float | None:
+    """A process's peak resident memory so far. VmHWM belongs to the address space, which
+    exec replaces; `ru_maxrss` survives exec on Linux, so a spawned child would report at
+    least its parent's peak (the bench's parent holds the generated day: ~650 MB at 100k
+    events). Without /proc (macOS): this process's `ru_maxrss`, or None for another."""
     try:
-        with open("/proc/self/status") as fh:
+        with open(f"/proc/{pid}/status") as fh:
             for line in fh:
                 if line.startswith("VmHWM:"):
                     return int(line.split()[1]) / 1024
     except OSError:
         pass
+    if pid != "self":
+        return None
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024  # bytes on macOS, KiB on Linux
 
@@ -163,6 +166,9 @@ def run_bench(
             # Samples never counted enter at the whole wait: with unseen > 0 the percentiles
             # are lower bounds, and the summary says how many there were.
             p50, p95, unseen = f"{fresh['p50_s']:.1f}", f"{fresh['p95_s']:.1f}", str(fresh["unseen"])
+            if fresh.get("peak_rss_mb"):
+                say(f"  freshness: the stream's peak RSS {fresh['peak_rss_mb']:.0f} MB")
+                peak = max(peak, fresh["peak_rss_mb"])
         say(
             f"rebuild_events_per_s={figures['rebuild']['events_per_s']:.0f} "
             f"floor_events_per_s={figures['floor']['events_per_s']:.0f} ratio={ratio:.4g} "

@@ -50,6 +50,8 @@ def _count(home: str) -> int:
 def measure_freshness(home: str, rate: float = 200, seconds: float = 30, settle_s: float = 60, say=print) -> dict:
     from google.cloud import pubsub_v1
 
+    from weir.bench import peak_rss_mb
+
     names = PubSubNames(f"weir-fresh-{uuid.uuid4().hex[:6]}")
     ensure_topology(names)
     env = {**os.environ, "WEIR_HOME": home, "WEIR_PROJECT": names.project, "WEIR_DATASET": schemas.DEFAULT_DATASET}
@@ -98,6 +100,7 @@ def measure_freshness(home: str, rate: float = 200, seconds: float = 30, settle_
             _poll(home, samples, seen)
             time.sleep(POLL_S)
     finally:
+        stream_peak_mb = peak_rss_mb(stream.pid)
         stream.send_signal(signal.SIGINT)
         try:
             stream.wait(timeout=90)
@@ -119,6 +122,7 @@ def measure_freshness(home: str, rate: float = 200, seconds: float = 30, settle_
         "unseen": unseen,
         "sent": samples[-1][1],
         "waits": in_order,  # per sample, in publishing order: shows a stream falling behind
+        "peak_rss_mb": stream_peak_mb,
     }
 
 
