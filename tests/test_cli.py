@@ -80,6 +80,7 @@ def test_bench_prints_a_comparable_summary_line(tmp_path):
         "freshness_p95_s",
         "peak_rss_mb",
         "freshness_unseen",
+        "freshness_p95_last_third_s",
     ]
     assert float(fields["rebuild_events_per_s"]) > 0 and float(fields["floor_events_per_s"]) > 0
     assert float(fields["ratio"]) == pytest.approx(

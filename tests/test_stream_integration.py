@@ -237,3 +237,5 @@ def test_freshness_measurement_counts_every_sample(pubsub, tmp_path):
     assert result["sent"] == 80 and result["samples"] == 4
     assert result["unseen"] == 0  # at a gentle rate every second's events reach a queryable row
     assert 0 < result["p50_s"] <= result["p95_s"]
+    assert 0 < result["p95_last_third_s"] <= max(result["waits"])
+    assert len(result["waits"]) == result["samples"]

@@ -391,8 +391,9 @@ def parser() -> argparse.ArgumentParser:
         "--freshness-seconds",
         dest="freshness_seconds",
         type=float,
-        default=20,
-        help="How long to publish; 0 skips the freshness measurement.",
+        default=60,
+        help="How long to publish (default 60: a stream that falls behind shows it after a minute, "
+        "not in 20 s); 0 skips the freshness measurement.",
     )
     return p
 
