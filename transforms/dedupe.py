@@ -14,9 +14,9 @@ Two implementations of one contract, chosen by the input's boundedness:
   Two keyings of that state, one contract:
   - `keying="event_id"` (Dataflow): one key, one flag and one timer per event_id; Dataflow
     keeps per-key state and timers cheaply.
-  - `keying="sharded"` (the local DirectRunner): keys are (the event's 10-second epoch of
-    event time, a hash shard of its event_id), each holding the event_ids seen, cleared by
-    one timer when the epoch is `horizon` old. The DirectRunner scans every key's timers on
+  - `keying="sharded"` (the local DirectRunner): keys are the event's 10-second epoch of
+    event time, each holding the event_ids seen, cleared by one timer when the epoch is
+    `horizon` old. The DirectRunner scans every key's timers on
     each pass of its monitor, so a key per event made the local stream slow down as it ran
     (py-spy: timer extraction dominated at 2,000 events/s); a few hundred keys per hour do
     not. Copies of an event carry the same `ts`, so they meet in the same key; two events
@@ -108,19 +108,15 @@ class _StatefulDedupeFn(beam.DoFn):
 
 
 SHARD_EPOCH_S = 10
-SHARDS = 1
 
 
-def _key_by_epoch_shard(event):
-    import zlib
-
-    epoch = event["ts"] // (SHARD_EPOCH_S * 1000)
-    return (epoch, zlib.crc32(event["event_id"].encode()) % SHARDS), event
+def _key_by_epoch(event):
+    return event["ts"] // (SHARD_EPOCH_S * 1000), event
 
 
 class _ShardedDedupeFn(beam.DoFn):
-    """The local stream's dedupe state: per (10-second epoch of event time, shard), a bag of
-    the event_ids seen, read into a set once per key and bundle; only new ids are written.
+    """The local stream's dedupe state: per 10-second epoch of event time, a bag of the
+    event_ids seen, read into a set once per key and bundle; only new ids are written.
 
     Why a bag and short epochs: the DirectRunner re-encodes a whole set state on every commit
     and decodes the whole state on the first read in a bundle, so with a set per minute a
@@ -146,7 +142,7 @@ class _ShardedDedupeFn(beam.DoFn):
         if ids is None:
             ids = self._seen[key] = set(seen.read())
             if not ids:  # first id of this key: arm its one timer
-                expiry.set((key[0] + 1) * SHARD_EPOCH_S + self._horizon_s)
+                expiry.set((key + 1) * SHARD_EPOCH_S + self._horizon_s)
         event_id = event["event_id"]
         if event_id in ids:
             self._dupes.inc()
@@ -179,9 +175,7 @@ class DedupeEvents(beam.PTransform):
 
     def expand(self, events):
         if not events.is_bounded and self._keying == "sharded":
-            keyed = events | "KeyByEpochShard" >> beam.Map(_key_by_epoch_shard).with_output_types(
-                tuple[tuple[int, int], dict]
-            )
+            keyed = events | "KeyByEpoch" >> beam.Map(_key_by_epoch).with_output_types(tuple[int, dict])
             return keyed | "FirstSeenSharded" >> beam.ParDo(_ShardedDedupeFn(self._horizon_s)).with_outputs(
                 "duplicates", main="events"
             )
