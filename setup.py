@@ -29,7 +29,8 @@ setup(
         "pyfarmhash>=0.4,<1",
         "ua-parser[regex]>=1.0,<2",
         "publicsuffixlist>=1.0",
-        "crawlerdetect>=0.3,<1",
+        "crawlerdetect>=0.4,<1",  # its patterns; matched by google-re2 (transforms/crawlers.py)
+        "google-re2>=1.1,<2",
         "google-cloud-bigquery>=3.20,<4",
         "google-cloud-storage>=2.14,<4",
         "google-cloud-pubsub>=2.20,<3",

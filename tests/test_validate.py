@@ -6,7 +6,7 @@ import orjson
 import pytest
 
 from tests.conftest import raw
-from transforms.validate import MAX_EVENT_BYTES, parse_record
+from transforms.validate import MAX_EVENT_BYTES, MAX_JSON_DEPTH, MAX_URL_CHARS, MAX_USER_AGENT_CHARS, parse_record
 
 T0 = 1_763_600_000_000  # 2025-11-20T00:53:20Z
 GOOD = {
@@ -69,6 +69,18 @@ BAD = [
     ("null", b"null", "parse", "not_an_object"),
     ("huge", dumps(extra="x" * (MAX_EVENT_BYTES + 1)), "parse", "too_large"),
     ("NaN literal", dumps()[:-1] + b',"extra":NaN}', "parse", "invalid_json"),
+    # One JSON dialect (issue #14): nothing the writers (orjson) would refuse gets in.
+    ("lone surrogate", dumps()[:-1] + b',"extra":"\\ud800"}', "parse", "invalid_json"),
+    ("lone surrogate in a field", dumps(site="x")[:-1].replace(b'"x"', b'"\\udfff"') + b"}", "parse", "invalid_json"),
+    ("number beyond double", dumps()[:-1] + b',"extra":{"n":1e400}}', "parse", "invalid_json"),
+    ("deep metadata", dumps()[:-1] + b',"metadata":' + b'{"a":' * 70 + b"1" + b"}" * 70 + b"}", "parse", "too_deep"),
+    ("deep extra", dumps()[:-1] + b',"extra":' + b"[" * 64 + b"]" * 64 + b"}", "parse", "too_deep"),
+    ("deep array payload", b"[" * 300 + b"]" * 300, "parse", "too_deep"),
+    # Bounded work per event: what reaches the user-agent and URL parsers is capped.
+    ("long user agent", dumps(user_agent="a" * (MAX_USER_AGENT_CHARS + 1)), "validate", "too_large"),
+    ("long url", dumps(url="https://x.com/" + "a" * MAX_URL_CHARS), "validate", "too_large"),
+    ("host longer than DNS allows", dumps(url="https://" + "a." * 200 + "com/"), "validate", "invalid_url"),
+    ("long referrer", dumps(referrer="https://r.com/" + "a" * MAX_URL_CHARS), "validate", "too_large"),
     ("missing event_id", dumps(event_id=_DROP), "validate", "missing_field"),
     ("empty site", dumps(site=""), "validate", "missing_field"),
     ("missing ts", dumps(ts=_DROP), "validate", "missing_field"),
@@ -107,6 +119,14 @@ def test_bad_input_becomes_dead_letter(name, payload, stage, kind):
     assert dead["payload"] == payload  # the raw bytes, untouched
     assert dead["received_at"] == T0 + 5
     assert dead["error_message"]
+
+
+def test_nesting_up_to_the_limit_is_kept():
+    depth = MAX_JSON_DEPTH - 1  # the event object itself is the first level
+    payload = dumps()[:-1] + b',"extra":' + b"[" * depth + b"]" * depth + b"}"
+    kind, ev = parse_record(raw(payload))
+    assert kind == "event"
+    assert orjson.loads(orjson.dumps(ev["extra"])) == ev["extra"]  # and every writer can write it
 
 
 def test_big_integer_in_extra_is_kept_not_rejected():

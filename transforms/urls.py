@@ -65,10 +65,14 @@ def campaign(url: str) -> dict[str, str | None]:
     return out
 
 
+MAX_HOST_CHARS = 253  # DNS (RFC 1035); a longer "host" names nothing and only costs work
+
+
 @functools.lru_cache(maxsize=65536)
 def host_of(url: str) -> str | None:
-    """Lower-cased host of a URL, or None when it has none."""
+    """Lower-cased host of a URL, or None when it has none (or one longer than DNS allows)."""
     try:
-        return urlsplit(url.strip()).hostname or None
+        host = urlsplit(url.strip()).hostname
     except ValueError:
         return None
+    return host if host and len(host) <= MAX_HOST_CHARS else None

@@ -1,8 +1,9 @@
 """Device type, browser, OS and bot flag from a user agent. Pure functions, cached.
 
 Browser and OS families come from `ua-parser` (its bundled rules, regex engine from
-`ua-parser[regex]`); bots from `crawlerdetect` (a port of the maintained CrawlerDetect
-list) or ua-parser's `Spider` device. Device type is derived from the parsed device and OS
+`ua-parser[regex]`); bots from `crawlerdetect`'s patterns (a port of the maintained
+CrawlerDetect list, matched in linear time by `transforms.crawlers`) or ua-parser's `Spider`
+device. Device type is derived from the parsed device and OS
 plus the well-known Mobile/Tablet tokens, because ua-parser reports device families, not
 types. User agents repeat heavily, so results are memoised per string.
 """
@@ -12,8 +13,9 @@ from __future__ import annotations
 import functools
 from typing import NamedTuple
 
-from crawlerdetect import CrawlerDetect
 from ua_parser import parse
+
+from transforms.crawlers import is_crawler
 
 DESKTOP_OS = frozenset(
     {
@@ -44,11 +46,6 @@ class UserAgentInfo(NamedTuple):
     is_bot: bool
 
 
-@functools.cache
-def _crawlers() -> CrawlerDetect:
-    return CrawlerDetect()
-
-
 def _device_type(ua: str, os_family: str, device_family: str) -> str:
     if any(t in device_family for t in TABLET_DEVICES) or "Tablet" in ua or "iPad" in ua:
         return "tablet"
@@ -70,6 +67,6 @@ def parse_user_agent(ua: str | None) -> UserAgentInfo:
     browser = result.user_agent.family if result.user_agent else "Other"
     os_family = result.os.family if result.os else "Other"
     device = result.device.family if result.device else "Other"
-    is_bot = device == "Spider" or _crawlers().isCrawler(ua)
+    is_bot = device == "Spider" or is_crawler(ua)
     device_type = "other" if is_bot else _device_type(ua, os_family, device)
     return UserAgentInfo(device_type, browser, os_family, is_bot)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import json
 import math
 from typing import Any
 from urllib.parse import urlsplit
@@ -18,6 +17,7 @@ import orjson
 
 from transforms.records import DeadLetter, Event, RawRecord
 from transforms.timeutil import day_from_path
+from transforms.urls import host_of
 
 MAX_EVENT_BYTES = 64 * 1024  # a pixel event is ~1 KiB; anything this big is abuse or a bug
 MIN_TS_MS = 946_684_800_000  # 2000-01-01: older client clocks are broken, not historical
@@ -25,10 +25,16 @@ MAX_TS_MS = 4_102_444_800_000  # 2100-01-01
 MAX_FUTURE_SKEW_MS = 24 * 3600 * 1000  # ts may lead received_at by a day of clock skew, no more
 MAX_ENGAGED_SECONDS = 3600  # heartbeats come every few seconds; an hour is already generous
 MAX_ID_CHARS = 1024
+# Bounded work per event (issue #14): what each parser downstream may be handed. Real user
+# agents are 100-500 characters; browsers and servers commonly stop at 8 KB of URL.
+MAX_USER_AGENT_CHARS = 2048
+MAX_URL_CHARS = 8192
+MAX_JSON_DEPTH = 64  # the event object is level 1; orjson writes at most 254 levels, BigQuery JSON 500
 
 REQUIRED = ("event_id", "action", "ts", "site", "url", "visitor_id")
 STRING_FIELDS = ("event_id", "action", "site", "url", "visitor_id")
 OPTIONAL_STRINGS = ("referrer", "session_id", "user_agent", "ip")
+_BOUNDED_STRINGS = (("url", MAX_URL_CHARS), ("referrer", MAX_URL_CHARS), ("user_agent", MAX_USER_AGENT_CHARS))
 
 
 class Rejection(Exception):
@@ -42,23 +48,47 @@ class Rejection(Exception):
 
 
 def _loads(payload: bytes) -> Any:
+    """The one JSON dialect (issue #14): what orjson reads, nested at most MAX_JSON_DEPTH deep.
+
+    Every writer downstream (dedupe keys, row encoding, Beam's coders, the warehouses) writes
+    with orjson, which refuses lone surrogates and non-finite numbers and nests at most 254
+    levels. A parser more lenient than the writers lets in records that can never be written,
+    not even as dead letters; so nothing more lenient than orjson reads a payload here.
+    """
     try:
-        return orjson.loads(payload)
+        obj = orjson.loads(payload)
     except orjson.JSONDecodeError as exc:
         try:
-            text = payload.decode("utf-8")
+            payload.decode("utf-8")
         except UnicodeDecodeError as uexc:
             raise Rejection("parse", "invalid_utf8", f"payload is not valid UTF-8: {uexc}") from None
-        # Some orjson versions refuse integers beyond 64 bits; the standard library reads them,
-        # so such a value inside `extra` is kept rather than rejected for its content.
-        try:
-            return json.loads(text, parse_constant=_reject_constant)
-        except (ValueError, RecursionError):
-            raise Rejection("parse", "invalid_json", f"payload is not JSON: {exc}") from None
+        raise Rejection("parse", "invalid_json", f"payload is not JSON: {exc}") from None
+    if isinstance(obj, dict):
+        for name in ("metadata", "extra"):
+            if _too_deep(obj.get(name), MAX_JSON_DEPTH - 1):
+                raise Rejection("parse", "too_deep", f"{name} nests deeper than {MAX_JSON_DEPTH} levels")
+    elif _too_deep(obj, MAX_JSON_DEPTH):
+        raise Rejection("parse", "too_deep", f"payload nests deeper than {MAX_JSON_DEPTH} levels")
+    return obj
 
 
-def _reject_constant(name: str) -> None:
-    raise ValueError(f"{name} is not JSON")
+def _too_deep(value: Any, limit: int) -> bool:
+    """True when `value` has containers nested more than `limit` levels (iterative: no recursion)."""
+    if not isinstance(value, (dict, list)):
+        return False
+    level = [value]
+    depth = 0
+    while level:
+        depth += 1
+        if depth > limit:
+            return True
+        level = [
+            child
+            for container in level
+            for child in (container.values() if isinstance(container, dict) else container)
+            if isinstance(child, (dict, list))
+        ]
+    return False
 
 
 def parse_ts(value: Any) -> int:
@@ -101,7 +131,7 @@ def _optional_int(obj: dict, name: str, lo: int, hi: int) -> int | None:
 def _is_http_url(url: str) -> bool:
     try:
         parts = urlsplit(url) if url.isprintable() else None
-        return parts is not None and parts.scheme.lower() in ("http", "https") and bool(parts.hostname)
+        return parts is not None and parts.scheme.lower() in ("http", "https") and host_of(url) is not None
     except ValueError:
         return False
 
@@ -123,6 +153,10 @@ def validate(obj: Any, received_at: int | None, source: str) -> Event:
         value = obj.get(name)
         if value is not None and not isinstance(value, str):
             raise Rejection("validate", "invalid_type", f"{name} must be a string, got {type(value).__name__}")
+    for name, limit in _BOUNDED_STRINGS:
+        value = obj.get(name)
+        if value is not None and len(value) > limit:
+            raise Rejection("validate", "too_large", f"{name} is {len(value)} characters, the limit is {limit}")
     url = obj["url"]
     if not _is_http_url(url):
         raise Rejection("validate", "invalid_url", f"url {url[:128]!r} is not an http(s) URL with a host")
