@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import signal
 import subprocess
@@ -69,7 +70,7 @@ def test_endpoints_publish_every_event_with_attributes(pubsub, tmp_path):
     names = PubSubNames(f"weir-c-{uuid.uuid4().hex[:6]}")
     ensure_topology(names)
     relay = Relay(names, str(tmp_path / "spill.jsonl")).start()
-    client = TestClient(create_app(relay, trusted_proxies=("testclient",)))
+    client = TestClient(create_app(relay))
     batch = [event(i) for i in range(50)]
     r = client.post(
         "/events", content=orjson.dumps(batch), headers={"user-agent": "UA/1", "content-type": "text/plain"}
@@ -100,7 +101,8 @@ def test_endpoints_publish_every_event_with_attributes(pubsub, tmp_path):
     assert dict(msg.attributes) == {"event_id": "c-3", "ts": str(1_763_596_800_003)}
     assert data["user_agent"] == "UA/1" and data["received_at"] > 1_700_000_000_000
     px = orjson.loads(seen["c-px"][0].data)
-    assert (px["ts"], px["session_index"], px["extra"], px["ip"]) == (1763596800123, 2, {"k": 1}, "198.51.100.9")
+    assert (px["ts"], px["session_index"], px["extra"]) == (1763596800123, 2, {"k": 1})
+    assert "ip" not in px and "ip" not in data  # the collector forwards no client address
     metrics = client.get("/metrics").text
     assert "weir_collector_received_total 51" in metrics and "weir_collector_published_total 51" in metrics
 
@@ -129,14 +131,14 @@ def metric(port: int, name: str) -> int:
     return int(next(line.split()[1] for line in text.splitlines() if line.startswith(f"weir_collector_{name}")))
 
 
-def start_collector(tmp_path, prefix: str) -> tuple[PubSubNames, subprocess.Popen, int]:
+def start_collector(tmp_path, prefix: str, *flags: str) -> tuple[PubSubNames, subprocess.Popen, int]:
     """`weir collect` on a free port for a fresh project (topic and subscriptions made), answering."""
     names = PubSubNames(f"{prefix}-{uuid.uuid4().hex[:6]}")
     ensure_topology(names)
     port = emulators.free_port()
     env = {**os.environ, "WEIR_HOME": str(tmp_path / "home"), "WEIR_PROJECT": names.project}
     proc = subprocess.Popen(
-        [WEIR, "collect", "--port", str(port)],
+        [WEIR, "collect", "--port", str(port), *flags],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=open(tmp_path / "collector.log", "wb"),
@@ -222,3 +224,119 @@ def test_a_restart_replays_the_spill_and_close_spills_the_buffer(pubsub, tmp_pat
     assert {f"c-{i}" for i in range(40)} <= set(seen)
     assert second.spill_depth() == 0 and second.counters["replayed"] == 40
     assert dict(seen["c-7"][0].attributes) == {"event_id": "c-7"}
+
+
+def test_a_bad_event_refuses_its_whole_request_before_anything_is_handed_on(tmp_path):
+    relay = Relay(PubSubNames("unused"), str(tmp_path / "spill.jsonl"))  # not started: the buffer shows what was taken
+    client = TestClient(create_app(relay))
+    deep = orjson.dumps(event(9))[:-1] + b',"metadata":' + b'{"a":' * 300 + b"1" + b"}" * 300 + b"}"
+    r = client.post(
+        "/events", content=b"[" + orjson.dumps(event(1)) + b"," + orjson.dumps(event(2)) + b"," + deep + b"]"
+    )
+    assert r.status_code == 400 and "nests deeper" in r.json()["error"]
+    r = client.post("/events", content=orjson.dumps([event(3)]), headers={"user-agent": "a" * 5000})
+    assert r.status_code == 431
+    assert relay.buffer.qsize() == 0 and relay.counters["received"] == 0  # nothing of either request
+    # Odd query values are no server error: kept as sent, for the pipeline to dead-letter.
+    for ts in ("--1", "9" * 5000, "1e400"):
+        assert client.get("/p.gif", params={"event_id": "q", "ts": ts, "site": "s"}).status_code == 200
+    sent = [orjson.loads(relay.buffer.get_nowait()[0]) for _ in range(3)]
+    assert [e["ts"] for e in sent] == ["--1", "9" * 5000, "1e400"]
+
+
+def test_no_client_address_is_forwarded_or_spilled(tmp_path):
+    spill = tmp_path / "spill.jsonl"
+    relay = Relay(PubSubNames("unused"), str(spill), max_buffer=1)  # the second event overflows to the spill
+    client = TestClient(create_app(relay))
+    headers = {"x-forwarded-for": "198.51.100.9", "x-real-ip": "198.51.100.9", "user-agent": "UA/1"}
+    assert (
+        client.post("/events", content=orjson.dumps([event(1, ip="203.0.113.5")]), headers=headers).status_code == 202
+    )
+    assert client.get("/p.gif", params={**event(2), "ip": "203.0.113.5"}, headers=headers).status_code == 200
+    relay.close()  # the buffered event goes to the spill as well
+    written = spill.read_bytes()
+    assert written.count(b"\n") == 2
+    decoded = b"".join(base64.b64decode(orjson.loads(line)["data"]) for line in written.splitlines())
+    for address in (b"198.51.100.9", b"203.0.113.5", b"testclient"):
+        assert address not in written and address not in decoded
+
+
+def test_a_disk_that_refuses_the_spill_is_reported_and_retried(tmp_path):
+    spill = tmp_path / "spill.jsonl"
+    spill.mkdir()  # a real OSError on every append, as on a full or read-only disk
+    relay = Relay(PubSubNames("unused"), str(spill), max_buffer=1)
+    client = TestClient(create_app(relay))
+    assert client.post("/events", content=orjson.dumps([event(1)])).status_code == 202  # buffered
+    r = client.post("/events", content=orjson.dumps([event(2)]))
+    assert r.status_code == 503 and "spill failed" in r.json()["error"]  # no 2xx it cannot keep
+    relay._keep([(b"x", {})])  # the background thread's path: kept in memory, reported
+    health = client.get("/healthz")
+    assert health.status_code == 503 and "spill failed" in health.json()["error"]
+    assert "weir_collector_spill_errors_total 2" in client.get("/metrics").text
+    spill.rmdir()  # the disk has room again
+    relay._keep([])
+    assert client.get("/healthz").status_code == 200 and relay.spill_depth() == 1
+
+
+def test_a_torn_spill_line_is_set_aside_and_the_rest_replayed(pubsub, tmp_path):
+    names = PubSubNames(f"weir-c-{uuid.uuid4().hex[:6]}")
+    ensure_topology(names)
+    spill = tmp_path / "spill.jsonl"
+    first = Relay(names, str(spill))
+    for i in range(5):
+        first.submit(orjson.dumps(event(i)), {"event_id": f"c-{i}"})
+    first.close()
+    lines = spill.read_bytes().splitlines(keepends=True)
+    spill.write_bytes(b"".join(lines[:2]) + b'{"data": "eyJldmVu\n' + b"".join(lines[2:]) + lines[0][:17])
+    second = Relay(names, str(spill)).start()
+    seen = pull_all(names, {f"c-{i}" for i in range(5)})
+    deadline = time.monotonic() + 30
+    while second.spill_depth() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    second.close()
+    assert {f"c-{i}" for i in range(5)} <= set(seen)
+    assert second.counters["spill_torn"] == 2 and second.spill_depth() == 0
+    assert (tmp_path / "spill.jsonl.torn").read_bytes().count(b"\n") == 2
+
+
+def test_sigterm_spills_what_the_collector_still_holds(pubsub, tmp_path):
+    names, proc, port = start_collector(tmp_path, "weir-t")
+    try:
+        os.killpg(pubsub["pid"], signal.SIGKILL)  # nothing can be published from now on
+        sent = set()
+        for i in range(0, 90, 30):
+            batch = [event(1000 + i + j) for j in range(30)]
+            assert post(port, batch) == 202
+            sent |= {e["event_id"] for e in batch}
+        proc.send_signal(signal.SIGTERM)  # what systemd, Docker and Kubernetes send
+        proc.wait(timeout=90)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    spill = tmp_path / "home" / "collector-spill.jsonl"
+    spilled = {
+        orjson.loads(base64.b64decode(orjson.loads(line)["data"]))["event_id"]
+        for line in spill.read_bytes().splitlines()
+    }
+    assert sent <= spilled  # every 2xx kept: published (impossible here) or on disk
+
+
+def test_slow_clients_are_cut_off_and_others_still_served(pubsub, tmp_path):
+    import socket
+
+    names, proc, port = start_collector(tmp_path, "weir-s", "--header-timeout", "1")
+    slow = []
+    try:
+        for _ in range(100):  # each sends half a request head and then nothing
+            s = socket.create_connection(("127.0.0.1", port), timeout=10)
+            s.sendall(b"GET /p.gif?event_id=x HTTP/1.1\r\nHost: x\r\n")
+            slow.append(s)
+        assert post(port, [event(1)]) == 202  # served meanwhile
+        time.sleep(2.5)
+        closed = sum(1 for s in slow if s.recv(1024) == b"")
+        assert closed == len(slow)
+    finally:
+        for s in slow:
+            s.close()
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=60)

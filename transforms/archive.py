@@ -18,6 +18,7 @@ import fastavro
 from apache_beam.io.filesystems import FileSystems
 
 import schemas
+from transforms.privacy import redact_ip
 from transforms.records import RawRecord
 from transforms.timeutil import day_str
 
@@ -34,7 +35,8 @@ def _schema():
 def record_of_message(message, now_ms: int | None = None) -> dict:
     """A Pub/Sub message (Beam's PubsubMessage, or the client library's, wrapped or as its raw
     protobuf) -> an archive record.
-    Receive time is the publish time; where a runner leaves it out, `now_ms` (read time)."""
+    Receive time is the publish time; where a runner leaves it out, `now_ms` (read time).
+    Any "ip" member of the payload is redacted (transforms.privacy)."""
     published = message.publish_time
     if hasattr(published, "ToMilliseconds"):  # a raw protobuf message (the archiver's fast path)
         received = published.ToMilliseconds()
@@ -43,7 +45,7 @@ def record_of_message(message, now_ms: int | None = None) -> dict:
     else:
         received = now_ms if now_ms is not None else int(time.time() * 1000)
     return {
-        "payload": message.data or b"",
+        "payload": redact_ip(message.data or b""),  # never archived or streamed with a client IP
         "received_at": received,
         "attributes": dict(message.attributes or {}),
         "message_id": message.message_id or None,

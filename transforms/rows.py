@@ -9,30 +9,16 @@ BYTES -> base64), which is also what the local warehouse loads.
 from __future__ import annotations
 
 import base64
-import re
 from typing import Any
 
 import orjson
 
 import schemas
+from transforms.privacy import redact_ip
 from transforms.records import DeadLetter, Event
 from transforms.timeutil import day_str, ts_str
 
 MAX_KEPT_PAYLOAD = 1024 * 1024
-# The client IP may be stored nowhere (SPEC §1, issue #4): not in events, not in dead letters.
-# Dead letters keep their payload byte for byte except the value of any "ip" member, which
-# is matched on the bytes so even a truncated, unparseable payload is covered.
-_IP_MEMBER = re.compile(rb'("ip"\s*:\s*)"(?:[^"\\]|\\.)*"?')
-REDACTED = b'"<redacted>"'
-
-
-def redact_ip(payload: bytes) -> bytes:
-    """The payload with the value of every "ip" member replaced by "<redacted>"."""
-    if b'"ip"' not in payload:
-        return payload
-    return _IP_MEMBER.sub(lambda m: m.group(1) + REDACTED, payload)
-
-
 def _json_text(value: Any) -> str | None:
     if value is None:
         return None

@@ -65,14 +65,14 @@ def _loads(payload: bytes) -> Any:
         raise Rejection("parse", "invalid_json", f"payload is not JSON: {exc}") from None
     if isinstance(obj, dict):
         for name in ("metadata", "extra"):
-            if _too_deep(obj.get(name), MAX_JSON_DEPTH - 1):
+            if too_deep(obj.get(name), MAX_JSON_DEPTH - 1):
                 raise Rejection("parse", "too_deep", f"{name} nests deeper than {MAX_JSON_DEPTH} levels")
-    elif _too_deep(obj, MAX_JSON_DEPTH):
+    elif too_deep(obj, MAX_JSON_DEPTH):
         raise Rejection("parse", "too_deep", f"payload nests deeper than {MAX_JSON_DEPTH} levels")
     return obj
 
 
-def _too_deep(value: Any, limit: int) -> bool:
+def too_deep(value: Any, limit: int) -> bool:
     """True when `value` has containers nested more than `limit` levels (iterative: no recursion)."""
     if not isinstance(value, (dict, list)):
         return False

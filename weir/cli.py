@@ -217,26 +217,17 @@ def cmd_compare(args) -> int:
 def cmd_collect(args) -> int:
     import os
 
-    import uvicorn
-
-    from weir.collector.app import create_app
     from weir.collector.relay import Relay
+    from weir.collector.server import serve
     from weir.pubsub import ensure_topology
 
     settings, names = _pubsub_names(args)
     ensure_topology(names)
-    relay = Relay(names, os.path.join(settings.home, "collector-spill.jsonl")).start()
+    relay = Relay(names, os.path.join(settings.home, "collector-spill.jsonl"))
+    if args.trusted_proxy:
+        print("collect: --trusted-proxy has no effect: the collector forwards no client address")
     print(f"collector on http://{args.host}:{args.port} -> {names.topic_path} (spill: {relay.spill_path})")
-    try:
-        uvicorn.run(
-            create_app(relay, tuple(args.trusted_proxy or ())),
-            host=args.host,
-            port=args.port,
-            log_level="warning",
-            access_log=False,
-        )
-    finally:
-        relay.close()
+    serve(relay, args.host, args.port, header_timeout_s=args.header_timeout)
     return 0
 
 
@@ -364,7 +355,13 @@ def parser() -> argparse.ArgumentParser:
         "--trusted-proxy",
         dest="trusted_proxy",
         action="append",
-        help="A proxy address whose X-Forwarded-For is believed. Repeatable.",
+        help="Accepted for older unit files; no effect (the client IP is neither read nor forwarded).",
+    )
+    co.add_argument(
+        "--header-timeout",
+        type=float,
+        default=10.0,
+        help="Seconds a connection may take to send a request's headers before it is closed (default 10).",
     )
 
     bc = sub.add_parser("bench-collect", help="Load the collector on loopback; report requests/s and p99 latency.")

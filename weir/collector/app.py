@@ -6,15 +6,21 @@
   rejected, buffer and spill depth).
 
 Both event endpoints answer at once (publishing is the relay's job), with no-cache headers
-and CORS any site's tracker can use. They stamp `received_at`, add `user_agent` and the
-client IP (from X-Forwarded-For only when the peer is a configured proxy), validate cheaply
-(size, JSON well-formedness, objects only) and reject abuse with a clear 4xx. The pipeline
-does the real validation.
+and CORS any site's tracker can use. They stamp `received_at` and add `user_agent`, validate
+cheaply (size, JSON the pipeline can read, objects only, nesting and user-agent limits) and
+reject abuse with a clear 4xx. A request is checked whole before any of its events is handed
+on, so a 4xx publishes nothing and a 2xx has handed on every event. The pipeline does the
+real validation.
+
+The client IP is never put in an event, and an `ip` member a client sends is dropped: the
+collector forwards no IP to Pub/Sub, the archive or its spill file (issue #14).
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import re
 import time
 
 import orjson
@@ -23,14 +29,17 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from weir.collector.relay import Relay
+from transforms.validate import MAX_JSON_DEPTH, MAX_USER_AGENT_CHARS, too_deep
+from weir.collector.relay import Relay, RelayUnavailable
 from weir.pubsub import attributes_of
 
 GIF = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
 MAX_BODY_BYTES = 1024 * 1024
 MAX_EVENTS = 500
 MAX_QUERY_BYTES = 8192
+BODY_TIMEOUT_S = 10.0
 INT_PARAMS = ("ts", "session_index", "engaged_seconds")
+_INT = re.compile(r"-?[0-9]{1,18}")  # what fits in INT64 for sure; anything else stays a string
 JSON_PARAMS = ("metadata", "extra")
 HEADERS = {
     "Cache-Control": "no-cache, no-store, must-revalidate",
@@ -42,18 +51,18 @@ HEADERS = {
 }
 
 
-def client_ip(request: Request, trusted_proxies: frozenset[str]) -> str | None:
-    peer = request.client.host if request.client else None
-    forwarded = request.headers.get("x-forwarded-for")
-    if forwarded and peer in trusted_proxies:
-        return forwarded.split(",")[0].strip() or peer
-    return peer
+class BadRequest(ValueError):
+    """A request the collector refuses whole: (status, reason)."""
+
+    def __init__(self, status: int, reason: str):
+        super().__init__(reason)
+        self.status, self.reason = status, reason
 
 
 def _from_query(params) -> dict:
     event: dict = {}
     for key, value in params.items():
-        if key in INT_PARAMS and value.lstrip("-").isdigit():
+        if key in INT_PARAMS and _INT.fullmatch(value):
             event[key] = int(value)
         elif key in JSON_PARAMS:
             try:
@@ -65,41 +74,72 @@ def _from_query(params) -> dict:
     return event
 
 
-def create_app(relay: Relay, trusted_proxies: tuple[str, ...] = ()) -> Starlette:
-    proxies = frozenset(trusted_proxies)
+def _messages(events: list[dict], user_agent: str | None, now: int) -> list[tuple[bytes, dict]]:
+    """Stamps and encodes a request's events; raises `BadRequest` before anything is handed on."""
+    if user_agent is not None and len(user_agent) > MAX_USER_AGENT_CHARS:
+        raise BadRequest(431, f"User-Agent over {MAX_USER_AGENT_CHARS} characters")
+    out = []
+    for event in events:
+        if too_deep(event, MAX_JSON_DEPTH):
+            raise BadRequest(400, f"an event nests deeper than {MAX_JSON_DEPTH} levels")
+        event.pop("ip", None)  # never forwarded (module docstring)
+        event["received_at"] = now
+        if user_agent and not event.get("user_agent"):
+            event["user_agent"] = user_agent
+        try:
+            data = orjson.dumps(event)
+        except (orjson.JSONEncodeError, TypeError) as exc:
+            raise BadRequest(400, f"an event cannot be encoded: {exc}") from None
+        out.append((data, attributes_of(event, now)))
+    return out
+
+
+def create_app(relay: Relay, lifespan=None) -> Starlette:
+    """The collector's routes over `relay`; `lifespan` (Starlette's) runs at start and stop."""
 
     def reject(status: int, reason: str) -> Response:
         relay.count("rejected")
         return JSONResponse({"error": reason}, status_code=status, headers=HEADERS)
 
-    def accept(request: Request, events: list[dict]) -> None:
-        now = int(time.time() * 1000)
-        ua, ip = request.headers.get("user-agent"), client_ip(request, proxies)
-        for event in events:
-            event["received_at"] = now
-            if ua and not event.get("user_agent"):
-                event["user_agent"] = ua
-            if ip:
-                event["ip"] = ip
-            relay.submit(orjson.dumps(event), attributes_of(event, now))
+    def accept(request: Request, events: list[dict]) -> Response | None:
+        """Hands every event on, or none: a refusal's Response, or None when all were taken."""
+        try:
+            messages = _messages(events, request.headers.get("user-agent"), int(time.time() * 1000))
+        except BadRequest as bad:
+            return reject(bad.status, bad.reason)
+        try:
+            relay.submit_all(messages)
+        except RelayUnavailable as exc:  # neither buffer nor disk would take them: no 2xx
+            return JSONResponse({"error": str(exc)}, status_code=503, headers=HEADERS)
+        return None
 
     async def pixel(request: Request) -> Response:
         if len(request.url.query) > MAX_QUERY_BYTES:
             return reject(414, f"query string over {MAX_QUERY_BYTES} bytes")
         if not request.query_params:
             return reject(400, "no event in the query string")
-        accept(request, [_from_query(request.query_params)])
-        return Response(GIF, media_type="image/gif", headers=HEADERS)
+        refused = accept(request, [_from_query(request.query_params)])
+        return refused or Response(GIF, media_type="image/gif", headers=HEADERS)
 
     async def events(request: Request) -> Response:
         declared = request.headers.get("content-length")
         if declared and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
             return reject(413, f"body over {MAX_BODY_BYTES} bytes")
-        body = b""
-        async for chunk in request.stream():
-            body += chunk
-            if len(body) > MAX_BODY_BYTES:
-                return reject(413, f"body over {MAX_BODY_BYTES} bytes")
+
+        async def read() -> bytes | None:
+            body = bytearray()
+            async for chunk in request.stream():
+                body += chunk
+                if len(body) > MAX_BODY_BYTES:
+                    return None
+            return bytes(body)
+
+        try:  # a client trickling its body holds no connection for long
+            body = await asyncio.wait_for(read(), BODY_TIMEOUT_S)
+        except asyncio.TimeoutError:
+            return reject(408, f"body not received within {BODY_TIMEOUT_S:g} s")
+        if body is None:
+            return reject(413, f"body over {MAX_BODY_BYTES} bytes")
         try:
             batch = orjson.loads(body)
         except orjson.JSONDecodeError:
@@ -110,23 +150,29 @@ def create_app(relay: Relay, trusted_proxies: tuple[str, ...] = ()) -> Starlette
             return reject(400, "body must be a JSON array of event objects")
         if len(batch) > MAX_EVENTS:
             return reject(413, f"more than {MAX_EVENTS} events in one request")
-        accept(request, batch)
-        return JSONResponse({"accepted": len(batch)}, status_code=202, headers=HEADERS)
+        refused = accept(request, batch)
+        return refused or JSONResponse({"accepted": len(batch)}, status_code=202, headers=HEADERS)
 
     async def preflight(request: Request) -> Response:
         return Response(status_code=204, headers=HEADERS)
 
     async def healthz(request: Request) -> Response:
-        return JSONResponse({"ok": True, "buffer_depth": relay.buffer.qsize()}, headers=HEADERS)
+        problem = relay.problem()  # a dead relay thread or a spill the disk refuses is not healthy
+        body = {"ok": problem is None, "buffer_depth": relay.buffer.qsize()}
+        if problem:
+            body["error"] = problem
+        return JSONResponse(body, status_code=200 if problem is None else 503, headers=HEADERS)
 
     async def metrics(request: Request) -> Response:
         c = relay.counters
         lines = [
             f"weir_collector_{name}_total {c.get(name, 0)}"
-            for name in ("received", "published", "spilled", "replayed", "rejected")
+            for name in ("received", "published", "spilled", "replayed", "rejected", "spill_errors", "spill_torn")
         ]
         lines.append(f"weir_collector_buffer_depth {relay.buffer.qsize()}")
-        lines.append(f"weir_collector_spill_depth {relay.spill_depth()}")
+        depth = relay.spill_depth()
+        if depth is not None:  # unreadable: /healthz says why
+            lines.append(f"weir_collector_spill_depth {depth}")
         return PlainTextResponse("\n".join(lines) + "\n")
 
     return Starlette(
@@ -136,5 +182,6 @@ def create_app(relay: Relay, trusted_proxies: tuple[str, ...] = ()) -> Starlette
             Route("/events", preflight, methods=["OPTIONS"]),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/metrics", metrics, methods=["GET"]),
-        ]
+        ],
+        lifespan=lifespan,
     )

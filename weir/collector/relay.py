@@ -7,6 +7,14 @@ the thread re-publishes the spill once Pub/Sub answers again, then truncates it.
 is replayed at start-up too, and `close` spills whatever is still buffered, so neither an
 outage nor a restart loses events. Delivery is at least once: the pipeline de-duplicates by
 event_id.
+
+What a 2xx promises (issue #14): a submitted message is in the buffer or fsynced in the spill
+file. When the buffer is full and the disk refuses the spill, `submit_all` raises
+`RelayUnavailable` and the handler answers 503, so the client keeps the events. A spill the
+disk refuses from the background thread (Pub/Sub down and the disk full) keeps the messages
+in memory and retries; `problem()` says so, and /healthz turns 503. A torn spill line (a
+crash mid-write) is moved aside to `<spill>.torn` and counted, never blocking the replay of
+the rest.
 """
 
 from __future__ import annotations
@@ -28,6 +36,10 @@ PUBLISH_TIMEOUT_S = 5.0
 RETRY_EVERY_S = 1.0
 
 
+class RelayUnavailable(RuntimeError):
+    """Neither the buffer nor the spill file can take a message now."""
+
+
 class Relay:
     """Publishes submitted messages; counts received, published, spilled, replayed, rejected."""
 
@@ -39,26 +51,57 @@ class Relay:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="weir-relay", daemon=True)
         self._publisher = None
+        self._unspilled: list[tuple[bytes, dict]] = []  # what the disk refused, retried (background thread)
+        self._spill_error: str | None = None
         os.makedirs(os.path.dirname(spill_path) or ".", exist_ok=True)
 
     # -- the handlers' side -------------------------------------------------------------
     def submit(self, data: bytes, attributes: dict[str, str]) -> None:
-        self.count("received")
-        try:
-            self.buffer.put_nowait((data, attributes))
-        except queue.Full:  # never block a response: the disk takes the overflow
-            self._spill([(data, attributes)])
+        self.submit_all([(data, attributes)])
+
+    def submit_all(self, messages: list[tuple[bytes, dict[str, str]]]) -> None:
+        """Takes every message (buffered, or spilled when the buffer is full) or raises
+        `RelayUnavailable` having taken none that it did not keep."""
+        if len(self._unspilled) >= self.buffer.maxsize:  # memory holds what the disk refused: no more
+            raise RelayUnavailable(f"the collector cannot keep events now: spill failed: {self._spill_error}")
+        overflow = []
+        for message in messages:
+            try:
+                self.buffer.put_nowait(message)
+            except queue.Full:  # never block a response: the disk takes the overflow
+                overflow.append(message)
+        if overflow:
+            try:
+                self._spill(overflow)
+            except OSError as exc:
+                # The buffered part is kept and will be published; the client retries the
+                # batch on the 503 and the pipeline removes the copies by event_id.
+                self.count("received", len(messages) - len(overflow))
+                raise RelayUnavailable(f"the collector cannot keep events now: spill failed: {exc}") from None
+        self.count("received", len(messages))
+
+    def problem(self) -> str | None:
+        """Why the relay cannot keep its promise now, or None when it can."""
+        if self._thread.ident is not None and not self._thread.is_alive() and not self._stop.is_set():
+            return "the relay thread has stopped"
+        if self._unspilled:
+            return f"{len(self._unspilled)} events wait in memory: spill failed: {self._spill_error}"
+        return None
 
     def count(self, name: str, n: int = 1) -> None:
         with self._lock:
             self.counters[name] += n
 
-    def spill_depth(self) -> int:
+    def spill_depth(self) -> int | None:
+        """Lines in the spill file; None when it cannot be read (the error is in `problem()`)."""
         with self._lock:
-            if not os.path.exists(self.spill_path):
+            try:
+                with open(self.spill_path, "rb") as fh:
+                    return sum(1 for _ in fh)
+            except FileNotFoundError:
                 return 0
-            with open(self.spill_path, "rb") as fh:
-                return sum(1 for _ in fh)
+            except OSError:
+                return None
 
     # -- lifecycle ----------------------------------------------------------------------
     def start(self) -> Relay:
@@ -66,10 +109,12 @@ class Relay:
         return self
 
     def close(self, timeout_s: float = 30.0) -> None:
+        """Stops the thread; spills what is still buffered (raises OSError if the disk refuses)."""
         self._stop.set()
         if self._thread.ident is not None:  # started
             self._thread.join(timeout_s)
-        leftover = []
+        leftover = self._unspilled
+        self._unspilled = []
         while True:
             try:
                 leftover.append(self.buffer.get_nowait())
@@ -107,29 +152,73 @@ class Relay:
         return failed
 
     def _spill(self, messages: list[tuple[bytes, dict]]) -> None:
+        """Appends and fsyncs; raises OSError (disk full, read-only) having written nothing
+        that a replay would read as a whole line."""
         lines = b"".join(
             orjson.dumps({"data": base64.b64encode(d).decode(), "attributes": a}) + b"\n" for d, a in messages
         )
         with self._lock:
-            with open(self.spill_path, "ab") as fh:
-                fh.write(lines)
-                fh.flush()
-                os.fsync(fh.fileno())
+            try:
+                with open(self.spill_path, "ab") as fh:
+                    start = fh.tell()
+                    try:
+                        fh.write(lines)
+                        fh.flush()
+                        os.fsync(fh.fileno())
+                    except OSError:
+                        fh.truncate(start)  # a partial append would be a torn line
+                        raise
+            except OSError as exc:
+                self.counters["spill_errors"] += 1
+                self._spill_error = str(exc)
+                raise
             self.counters["spilled"] += len(messages)
+
+    def _keep(self, messages: list[tuple[bytes, dict]]) -> None:
+        """The background thread's spill: what the disk refuses stays in memory for a retry."""
+        pending = self._unspilled + messages
+        try:
+            self._spill(pending)
+        except OSError:
+            log.exception("spilling %d events failed; kept in memory, retrying", len(pending))
+            self._unspilled = pending
+            return
+        self._unspilled = []
+
+    def _read_spill(self) -> list[dict]:
+        """The spill's whole lines; a torn one (a crash mid-write) goes to `<spill>.torn`."""
+        good, torn = [], []
+        with open(self.spill_path, "rb") as fh:
+            lines = fh.readlines()
+        for line in lines:
+            if not line.strip():
+                continue
+            try:
+                message = orjson.loads(line)
+                good.append({"data": base64.b64decode(message["data"]), "attributes": message["attributes"]})
+            except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+                torn.append(line if line.endswith(b"\n") else line + b"\n")
+        if torn:
+            with open(self.spill_path + ".torn", "ab") as fh:
+                fh.writelines(torn)
+            self.counters["spill_torn"] += len(torn)
+            log.warning("%d torn spill lines moved to %s.torn", len(torn), self.spill_path)
+        self._spill_lines = len(lines)
+        return good
 
     def _replay(self) -> None:
         with self._lock:
             if not os.path.exists(self.spill_path) or os.path.getsize(self.spill_path) == 0:
                 return
-            with open(self.spill_path, "rb") as fh:
-                spilled = [orjson.loads(line) for line in fh if line.strip()]
-        messages = [(base64.b64decode(m["data"]), m["attributes"]) for m in spilled]
-        if self._publish(messages):
+            spilled = self._read_spill()
+            read_lines = self._spill_lines
+        messages = [(m["data"], m["attributes"]) for m in spilled]
+        if messages and self._publish(messages):
             return  # still unreachable: try again later, the file is untouched
         with self._lock:
             # Lines appended while we were publishing stay for the next round.
             with open(self.spill_path, "rb") as fh:
-                rest = fh.readlines()[len(spilled) :]
+                rest = fh.readlines()[read_lines:]
             tmp = self.spill_path + ".tmp"
             with open(tmp, "wb") as fh:
                 fh.writelines(rest)
@@ -140,21 +229,32 @@ class Relay:
     def _run(self) -> None:
         last_replay = 0.0
         while not self._stop.is_set():
-            batch = []
             try:
-                batch.append(self.buffer.get(timeout=0.05))
-                while len(batch) < self.batch_max:
-                    batch.append(self.buffer.get_nowait())
-            except queue.Empty:
-                pass
-            if batch:
-                failed = self._publish(batch)
-                self.count("published", len(batch) - len(failed))
-                if failed:
-                    self._spill(failed)
-            if time.monotonic() - last_replay > RETRY_EVERY_S:
-                last_replay = time.monotonic()
+                last_replay = self._step(last_replay)
+            except Exception:  # the thread must outlive any one failure; /healthz shows lasting ones
+                log.exception("relay step failed; retrying")
+                time.sleep(RETRY_EVERY_S)
+
+    def _step(self, last_replay: float) -> float:
+        batch = []
+        try:
+            batch.append(self.buffer.get(timeout=0.05))
+            while len(batch) < self.batch_max:
+                batch.append(self.buffer.get_nowait())
+        except queue.Empty:
+            pass
+        if batch:
+            failed = self._publish(batch)
+            self.count("published", len(batch) - len(failed))
+            if failed:
+                self._keep(failed)
+        if time.monotonic() - last_replay > RETRY_EVERY_S:
+            last_replay = time.monotonic()
+            if self._unspilled:
+                self._keep([])  # retry what the disk refused
+            else:
                 try:
                     self._replay()
                 except Exception:
                     log.exception("spill replay failed; will retry")
+        return last_replay

@@ -1,0 +1,80 @@
+"""Serving the collector: uvicorn with limits on what one client may hold, and a clean stop.
+
+- Headers: a connection whose request head has not arrived within `header_timeout_s` is
+  closed (uvicorn's h11 protocol has only an idle keep-alive timer, so a client trickling
+  its headers held a connection for ever: 300 slow clients were all still held after 60 s).
+  A request head is at most 16 KiB (h11's limit, made explicit). Bodies have their own
+  deadline in the app (`weir.collector.app.BODY_TIMEOUT_S`).
+- Proxies: X-Forwarded-For is not read at all (`proxy_headers=False`): the collector uses
+  no client address, and uvicorn would otherwise believe the header from loopback peers.
+- Stopping: the relay is closed in the app's lifespan shutdown, which uvicorn runs on SIGINT
+  and SIGTERM alike before it re-raises the signal; closing in a `finally` after
+  `uvicorn.run` never ran on SIGTERM, so the buffer was neither published nor spilled.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import h11
+import uvicorn
+from uvicorn.protocols.http.h11_impl import H11Protocol
+
+from weir.collector.app import create_app
+from weir.collector.relay import Relay
+
+HEADER_TIMEOUT_S = 10.0
+MAX_HEAD_BYTES = 16 * 1024
+
+
+def bounded_protocol(header_timeout_s: float) -> type:
+    """uvicorn's h11 protocol, closing connections whose request head is late."""
+
+    class BoundedH11Protocol(H11Protocol):
+        _generation = 0
+
+        def _arm_head_timer(self) -> None:
+            self._generation += 1
+            generation = self._generation
+            self.loop.call_later(header_timeout_s, self._head_timeout, generation)
+
+        def _head_timeout(self, generation: int) -> None:
+            # Still waiting for the head this timer was armed for (no request in progress).
+            waiting = self.conn.their_state is h11.IDLE and (self.cycle is None or self.cycle.response_complete)
+            if generation == self._generation and waiting and not self.transport.is_closing():
+                self.transport.close()
+
+        def connection_made(self, transport) -> None:
+            super().connection_made(transport)
+            self._arm_head_timer()
+
+        def on_response_complete(self) -> None:
+            super().on_response_complete()
+            self._arm_head_timer()  # the next request on a kept-alive connection gets the same limit
+
+    return BoundedH11Protocol
+
+
+def serve(relay: Relay, host: str, port: int, header_timeout_s: float = HEADER_TIMEOUT_S) -> None:
+    """Runs the collector until SIGINT or SIGTERM; starts the relay, and closes it on the way out."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app):
+        relay.start()
+        try:
+            yield
+        finally:
+            relay.close()
+
+    config = uvicorn.Config(
+        create_app(relay, lifespan=lifespan),
+        host=host,
+        port=port,
+        http=bounded_protocol(header_timeout_s),
+        h11_max_incomplete_event_size=MAX_HEAD_BYTES,
+        proxy_headers=False,
+        lifespan="on",
+        log_level="warning",
+        access_log=False,
+    )
+    uvicorn.Server(config).run()
