@@ -40,7 +40,14 @@ setup(
         "uvicorn>=0.30,<1",  # PyPI-only Pub/Sub emulator where the official one is not installed
     ],
     extras_require={
-        "test": ["pytest>=8", "ruff>=0.5", "gcp-storage-emulator==2026.7.19", "httpx>=0.27", "python-hcl2>=7,<9"],
+        "test": [
+            "pytest>=8",
+            "hypothesis>=6.100,<7",  # property tests of hostile input (tests/test_hostile_records.py)
+            "ruff>=0.5",
+            "gcp-storage-emulator==2026.7.19",
+            "httpx>=0.27",
+            "python-hcl2>=7,<9",
+        ],
     },
     entry_points={"console_scripts": ["weir = weir.cli:main"]},
 )

@@ -1,6 +1,6 @@
 """Streaming on Dataflow: Pub/Sub -> the graph -> BigQuery, with the job writing the raw archive.
 
-    ReadPubSub (timestamp_attribute="ts", id_label="event_id")
+    ReadPubSub (timestamp_attribute="ts", id_label="dedupe_key")
       -> ToArchiveRecord -> Archive (transforms.archive.WriteArchive: hourly Avro files)
                          \\-> ToRawRecord -> the graph (GraphConfig(streaming=True))
     rows -> transforms.bigquery_stream.BigQueryStreamSink (CDC upserts / exactly-once appends)
@@ -8,8 +8,10 @@
 Differences from the local stream (pipelines.stream), and why:
 - Dataflow acks a message only after the step that read it is durably checkpointed, so the
   archive can be a step of the job (no archiver on a second subscription).
-- `id_label` lets Dataflow drop Pub/Sub redeliveries before the graph; the graph still
-  dedupes by event_id itself (the DirectRunner rejects `id_label`, and a tracker can resend).
+- `id_label` lets Dataflow drop a publisher's repeats before the graph. It reads the
+  `dedupe_key` attribute (weir.pubsub.dedupe_attribute: a digest of site and event_id), not
+  `event_id`, so one site's event never suppresses another's; the graph still dedupes by
+  (site, event_id) itself (the DirectRunner rejects `id_label`, and a tracker can resend).
 - Event time is the `ts` attribute, so Dataflow's watermark follows event time; weir's
   publishers put a time on every message (weir.pubsub.attributes_of). ParseEvents stamps
   elements with the payload's `ts`, the same value for a valid event.
@@ -27,7 +29,7 @@ from transforms.archive import WriteArchive, raw_record, record_of_message
 from transforms.bigquery_stream import BigQueryStreamSink
 
 TIMESTAMP_ATTRIBUTE = "ts"
-ID_LABEL = "event_id"
+ID_LABEL = "dedupe_key"  # weir.pubsub.DEDUPE_ATTRIBUTE
 
 
 class ReadArchivedPubSub(beam.PTransform):

@@ -29,6 +29,7 @@ from transforms.windowing import (
     DEFAULT_ALLOWED_LATENESS_S,
     DEFAULT_EARLY_S,
     WatermarkLag,
+    dedupe_horizon_floor_s,
     live_buckets,
 )
 
@@ -57,7 +58,9 @@ class GraphConfig:
       days: only events of these UTC days (and dead letters received on them) are kept; the
         rest are counted as out of scope. Empty keeps everything.
       fallback_received_ms: the receive time given to dead letters that carry no time at all.
-      dedupe_horizon_s: event-time horizon within which a repeated event_id is a duplicate.
+      dedupe_horizon_s: event-time horizon within which a repeated event is a duplicate; in
+        streaming at least `transforms.windowing.dedupe_horizon_floor_s(allowed_lateness_s)`
+        (see `live_dedupe_horizon_s`).
       streaming: live mode: events too late for their bucket become dead letters, the
         5-minute aggregation fires early/on-time/late panes (transforms.windowing), and daily
         tables are left to the rebuild.
@@ -75,6 +78,12 @@ class GraphConfig:
     dedupe_keying: str = "event_id"
     metrics: tuple = field(default=METRICS)
     dimensions: tuple = field(default=DIMENSIONS)
+
+    @property
+    def live_dedupe_horizon_s(self) -> int:
+        """The horizon the stream uses: never shorter than the span the too-late rule accepts,
+        so no copy it accepts can be counted twice."""
+        return max(self.dedupe_horizon_s, dedupe_horizon_floor_s(self.allowed_lateness_s))
 
     def __post_init__(self):
         if self.dedupe_horizon_s <= 0:
@@ -123,7 +132,8 @@ def build(root, source: beam.PTransform, sink: Sink | None, config: GraphConfig 
     windowing = None
     if config.streaming:
         windowing = live_buckets(config.allowed_lateness_s, config.early_s)
-    deduped = events | "Dedupe" >> DedupeEvents(config.dedupe_horizon_s, config.dedupe_keying)
+    horizon_s = config.live_dedupe_horizon_s if config.streaming else config.dedupe_horizon_s
+    deduped = events | "Dedupe" >> DedupeEvents(horizon_s, config.dedupe_keying)
     enriched = deduped.events | "Enrich" >> Enrich()
     aggregate = AggregateMetrics(config.metrics, config.dimensions, windowing, daily=not config.streaming)
     out = dict(enriched | "Aggregate" >> aggregate)

@@ -55,7 +55,10 @@ class WeirOptions(PipelineOptions):
             "--dedupe_horizon_s",
             type=int,
             default=DEFAULT_HORIZON_S,
-            help="Streaming: seconds (event time) an event_id is remembered for dedupe.",
+            help=(
+                "Streaming: seconds (event time) an event is remembered for dedupe; raised to at least "
+                "300 + allowed lateness + 600, the span in which a copy can still be accepted."
+            ),
         )
         parser.add_argument(
             "--subscription",

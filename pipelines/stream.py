@@ -6,6 +6,12 @@ are upserted into the local warehouse by one coalescing writer (weir.stream_sink
 (weir.archiver) writes every message to the Avro archive from its own subscription before
 acking it. Event time comes from the payload's `ts` in ParseEvents, as in a rebuild; the
 record's receive time is the Pub/Sub publish time, as in the archive.
+
+Supervision (issue #14): a watcher thread waits on the pipeline, so a pipeline that fails (a
+bundle that failed all its attempts) or ends stops `run_stream` with `StreamFailed` and the
+reason, instead of a process that looks alive and lands nothing; the archiver's death does
+the same. The status file says `running: false` and why, and carries the landing writer's
+health (a landing that keeps failing is retried, and shown, never given up).
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ import json
 import logging
 import os
 import signal
+import threading
 import time
 from dataclasses import dataclass
 
@@ -30,7 +37,7 @@ from transforms.counting import local_counts, local_gauges, reset_local_counts
 from transforms.records import RawRecord
 from weir.archiver import ArchiverProcess
 from weir.pubsub import PubSubNames, ensure_topology
-from weir.stream_sink import LocalStreamSink, flush_all
+from weir.stream_sink import LocalStreamSink, flush_all, landing_writer
 from weir.warehouse.local import LocalWarehouse
 
 log = logging.getLogger(__name__)
@@ -60,10 +67,15 @@ class ReadPubSubRecords(beam.PTransform):
 STATUS_FILE = "stream-status.json"
 
 
-def _write_status(path: str, counters: dict, archived: int, names: PubSubNames, running: bool = True) -> None:
+class StreamFailed(RuntimeError):
+    """The stream stopped by itself: its pipeline failed or ended, or its archiver died."""
+
+
+def _write_status(path: str, counters: dict, archived: int, names: PubSubNames, running: bool = True, **more) -> None:
     """What `weir status` shows of a running stream: its counters, as of now."""
     lag_ms = local_gauges().get("watermark_lag_ms")
     status = {
+        **more,
         "running": running,
         "updated_at_ms": int(time.time() * 1000),
         "subscription": names.subscription_path(),
@@ -85,6 +97,7 @@ class StreamRun:
     seconds: float
     archived: int
     counters: dict
+    error: str | None = None  # the last landing failed (the archive still has every event)
 
 
 def run_stream(
@@ -113,15 +126,32 @@ def run_stream(
     started = time.monotonic()
     reset_local_counts()  # the pipeline runs in this process: its tally is the truth (transforms.counting)
     result = pipeline.run()
+    outcome: dict = {}
+
+    def watch() -> None:  # wait_until_finish is the DirectRunner's only way to report a failure
+        try:
+            result.wait_until_finish()
+        except BaseException as exc:  # any failure ends the stream: say which
+            outcome["error"] = exc
+
+    watcher = threading.Thread(target=watch, name="weir-stream-watch", daemon=True)
+    watcher.start()
+    writer = landing_writer(home, dataset)
     progress(f"stream: reading {names.subscription_path()}, archiving to {archive_root} (Ctrl-C stops)")
     status_path = os.path.join(home, STATUS_FILE)
     last_status = 0.0
+    failure: str | None = None
     try:
         while not stopping and (duration_s is None or time.monotonic() - started < duration_s):
             if archiver.error is not None:
-                raise RuntimeError(f"archiver failed: {archiver.error}")
+                failure = f"the archiver failed: {archiver.error}"
+            elif not watcher.is_alive():
+                error = outcome.get("error")
+                failure = f"the pipeline failed: {error}" if error else "the pipeline ended by itself"
+            if failure:
+                raise StreamFailed(failure)
             if time.monotonic() - last_status > 2:
-                _write_status(status_path, local_counts(), archiver.archived, names)
+                _write_status(status_path, local_counts(), archiver.archived, names, **writer.health())
                 last_status = time.monotonic()
             time.sleep(0.2)
     finally:
@@ -129,8 +159,13 @@ def run_stream(
             signal.signal(s, handler)
         progress("stream: stopping ...")
         result.cancel()
-        flush_all()  # rows the pipeline handed over before it stopped
+        try:
+            flush_all()  # rows the pipeline handed over before it stopped
+        except Exception as exc:  # the archive has them; the next rebuild of their day lands them
+            log.error("the last landing failed (%s); the archive keeps every event for a rebuild", exc)
+            failure = failure or f"the last landing failed: {exc}"
         counters = local_counts()
         archiver.stop()
-        _write_status(status_path, counters, archiver.archived, names, running=False)
-    return StreamRun(time.monotonic() - started, archiver.archived, counters)
+        extra = {"error": failure} if failure else {}
+        _write_status(status_path, counters, archiver.archived, names, running=False, **extra, **writer.health())
+    return StreamRun(time.monotonic() - started, archiver.archived, counters, failure)

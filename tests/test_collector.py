@@ -18,7 +18,7 @@ from starlette.testclient import TestClient
 from tests import emulators
 from weir.collector.app import GIF, MAX_EVENTS, create_app
 from weir.collector.relay import Relay
-from weir.pubsub import PubSubNames, ensure_topology, start_emulator
+from weir.pubsub import PubSubNames, dedupe_attribute, ensure_topology, start_emulator
 
 WEIR = os.path.join(os.path.dirname(sys.executable), "weir")
 
@@ -98,7 +98,12 @@ def test_endpoints_publish_every_event_with_attributes(pubsub, tmp_path):
     assert len(seen) == 51
     msg = seen["c-3"][0]
     data = orjson.loads(msg.data)
-    assert dict(msg.attributes) == {"event_id": "c-3", "ts": str(1_763_596_800_003)}
+    assert dict(msg.attributes) == {
+        "event_id": "c-3",
+        "ts": str(1_763_596_800_003),
+        "dedupe_key": dedupe_attribute("a.example", "c-3"),
+    }
+    assert dedupe_attribute("a.example", "c-3") != dedupe_attribute("b.example", "c-3")
     assert data["user_agent"] == "UA/1" and data["received_at"] > 1_700_000_000_000
     px = orjson.loads(seen["c-px"][0].data)
     assert (px["ts"], px["session_index"], px["extra"]) == (1763596800123, 2, {"k": 1})

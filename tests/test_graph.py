@@ -196,3 +196,31 @@ def test_device_breakdown_matches_user_agents(pipeline):
             | beam.CombinePerKey(sum)
         )
         assert_that(got, equal_to(sorted(expected.items())))
+
+
+def test_sites_sharing_an_event_id_keep_their_events_and_each_copy_is_booked_to_its_own_day(pipeline):
+    # Issue #14: dedupe by event_id alone let one site's event suppress another's, and booked
+    # the duplicate to the kept copy's site and day, unbalancing the ledger.
+    day1, day2 = 1_763_596_800_000, 1_763_596_800_000 + 86_400_000
+
+    def rec(site: str, ts: int, received: int) -> dict:
+        e = {
+            "event_id": "same",
+            "action": "pageview",
+            "ts": ts,
+            "site": site,
+            "url": f"https://{site}/",
+            "visitor_id": "v",
+        }
+        return raw(orjson.dumps(e), received_at=received)
+
+    records = [rec("a.com", day1 + 5, day1 + 10), rec("b.com", day1 + 5, day1 + 10), rec("a.com", day2 + 5, day2 + 10)]
+    out = build(pipeline, beam.Create(records), None)
+    ledger = out["ledger"] | beam.Map(lambda r: (r["site"], r["day"], r["received"], r["counted"], r["duplicates"]))
+    assert_that(
+        ledger,
+        equal_to(
+            [("a.com", "2025-11-20", 1, 1, 0), ("b.com", "2025-11-20", 1, 1, 0), ("a.com", "2025-11-21", 1, 0, 1)]
+        ),
+    )
+    pipeline.run()

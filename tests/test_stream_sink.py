@@ -90,3 +90,44 @@ def test_per_event_tables_land_on_their_own_slower_clock(tmp_path):
     # The landings in between carry every pending table but the per-event ones.
     assert all(tables == {"url_metrics_5m"} for tables in live), live
     assert not PER_EVENT_TABLES & set().union(*live)
+
+
+def test_a_reader_holding_the_file_past_the_lock_wait_never_stops_landing(tmp_path):
+    # Issue #14: a `weir sql` read longer than the lock wait made the writer give up for good.
+    # Here another process holds a read-only connection for 4 s against a 0.5 s lock wait
+    # (the same situation as a 60 s read against the 30 s default, 8x shorter).
+    import subprocess
+    import sys
+
+    home = str(tmp_path)
+    LocalWarehouse(home).ensure_tables()
+    w = LandingWriter(home, "web_analytics", flush_s=0.1, lock_wait_s=0.5)
+    path = LocalWarehouse(home).path
+    reader = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            f"import duckdb, time; c = duckdb.connect({path!r}, read_only=True); "
+            "print('held', flush=True); time.sleep(4); c.close()",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert reader.stdout.readline().strip() == "held"
+        w.submit("url_metrics_5m", {("k",): (0, metric_row(3))})
+        deadline = time.monotonic() + 3
+        while w.failures == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        health = w.health()
+        assert health["landing"] == "failing" and health["failures"] >= 1, health
+        w.submit("url_metrics_5m", {("k",): (1, metric_row(7))})  # a later pane while failing
+        w.submit("events", {("e1",): (0, event_row("e1"))})
+    finally:
+        reader.wait(timeout=30)
+    deadline = time.monotonic() + 20
+    while (w.health()["landing"] != "ok" or w._pending) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert w.health() == {"landing": "ok"}
+    assert LocalWarehouse(home).query("SELECT pageviews FROM url_metrics_5m").rows == [(7,)]
+    assert count(home, "events") == 1

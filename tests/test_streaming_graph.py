@@ -140,10 +140,13 @@ def test_on_time_firings_report_the_watermark_lag(streaming_pipeline):
 @pytest.mark.parametrize("keying", ["event_id", "sharded"])
 def test_streaming_dedupe_keyings_keep_one_copy_until_the_horizon(keying):
     """Both keyings of the streaming dedupe (Dataflow's per event_id, the DirectRunner's
-    per minute and shard): copies across bundles and panes are removed and counted, and an
-    id is forgotten once the watermark is `horizon` past its event."""
-    horizon_s = 600
+    per 10-second epoch): copies across bundles and panes are removed and counted, and an id
+    is forgotten once the watermark is `horizon` past its event. By then no copy received in
+    the stream can be accepted (a later one is too late: a dead letter, never counted twice);
+    only a record without a receive time is, which shows the id was forgotten."""
+    horizon_s = 1200  # above the floor for lateness 0 (dedupe_horizon_floor_s: 900)
     later = T0 + (horizon_s + 240) * 1000  # a minute whose watermark passes the first's expiry
+    undated = {**rec("a", T0 + 1_000, 0), "received_at": None}
     stream = (
         EventStream()
         .advance_watermark_to(T0 / 1000)
@@ -152,15 +155,61 @@ def test_streaming_dedupe_keyings_keep_one_copy_until_the_horizon(keying):
         .advance_processing_time(10)
         .add_elements([rec("b", T0 + 61_000, T0 + 70_000, "v2"), rec("c", T0 + 62_000, T0 + 70_000, "v3")])
         .advance_watermark_to(later / 1000)  # a's and b's minutes are now beyond the horizon
-        .add_elements([rec("a", T0 + 1_000, later)])  # too old to be remembered: kept
+        .add_elements([rec("a", T0 + 1_000, later)])  # received too late: a dead letter
+        .add_elements([undated])  # no receive time, so never too late: kept, a is forgotten
         .advance_watermark_to_infinity()
     )
     opts = PipelineOptions()
     opts.view_as(StandardOptions).streaming = True
     with beam.Pipeline(runner=BundleBasedDirectRunner(), options=opts) as p:
-        config = GraphConfig(
-            streaming=True, dedupe_horizon_s=horizon_s, allowed_lateness_s=86_400, dedupe_keying=keying
-        )
+        config = GraphConfig(streaming=True, dedupe_horizon_s=horizon_s, allowed_lateness_s=0, dedupe_keying=keying)
         out = build(p, stream, None, config)
         assert_that(out["duplicates"] | beam.Map(lambda e: e["event_id"]), equal_to(["a", "b"]), label="dupes")
         assert_that(out["enriched"] | beam.Map(lambda e: e["event_id"]), equal_to(["a", "b", "c", "a"]), label="kept")
+        dead = out["dead_letters"] | beam.Map(lambda d: (d["event_id"], d["error_kind"]))
+        assert_that(dead, equal_to([("a", "too_late")]), label="too_late")
+
+
+def test_a_copy_accepted_late_is_never_counted_twice(streaming_pipeline):
+    # Issue #14: the dedupe horizon (an hour) ended before the too-late rule (an hour past the
+    # bucket) did, so a replay an hour on was accepted and found its event_id forgotten.
+    lateness_s = 3600
+    ts = T0 + 10_000
+    replay_received = T0 + 300_000 + lateness_s * 1000 - 1_000  # in time, only just
+    assert not is_too_late({"ts": ts, "received_at": replay_received}, lateness_s)
+    stream = (
+        EventStream()
+        .advance_watermark_to(T0 / 1000)
+        .add_elements([rec("a", ts, ts + 100)])
+        .advance_processing_time(10)
+        .advance_watermark_to((replay_received - 2_000) / 1000)  # past ts + 3600 s
+        .add_elements([rec("a", ts, replay_received)])
+        .advance_watermark_to_infinity()
+    )
+    with streaming_pipeline as p:
+        config = GraphConfig(streaming=True, allowed_lateness_s=lateness_s, dedupe_horizon_s=3600)
+        out = build(p, stream, None, config)
+        assert_that(out["duplicates"] | beam.Map(lambda e: e["event_id"]), equal_to(["a"]), label="dupes")
+        assert_that(out["enriched"] | beam.Map(lambda e: e["event_id"]), equal_to(["a"]), label="once")
+
+
+def test_one_sites_event_never_suppresses_anothers(streaming_pipeline):
+    def site_rec(site: str, eid: str) -> dict:
+        e = {"event_id": eid, "action": "pageview", "ts": T0 + 1_000, "site": site, "url": f"https://{site}/x"}
+        return {
+            "payload": orjson.dumps({**e, "visitor_id": "v"}),
+            "received_at": T0 + 2_000,
+            "source": "t",
+            "attributes": {},
+        }
+
+    stream = (
+        EventStream()
+        .advance_watermark_to(T0 / 1000)
+        .add_elements([site_rec("a.com", "same"), site_rec("b.com", "same"), site_rec("a.com", "same")])
+        .advance_watermark_to_infinity()
+    )
+    with streaming_pipeline as p:
+        out = build(p, stream, None, GraphConfig(streaming=True, dedupe_keying="sharded"))
+        assert_that(out["enriched"] | beam.Map(lambda e: e["site"]), equal_to(["a.com", "b.com"]), label="kept")
+        assert_that(out["duplicates"] | beam.Map(lambda e: e["site"]), equal_to(["a.com"]), label="dupes")

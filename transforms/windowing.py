@@ -43,6 +43,18 @@ def live_buckets(allowed_lateness_s: int = DEFAULT_ALLOWED_LATENESS_S, early_s: 
     )
 
 
+def dedupe_horizon_floor_s(allowed_lateness_s: int) -> int:
+    """The shortest streaming dedupe horizon consistent with the too-late rule (issue #14).
+
+    An event is accepted while it is received at most a bucket plus `allowed_lateness_s`
+    after its time, and the dedupe forgets an event_id when the watermark passes its time plus
+    the horizon. With a horizon shorter than the accepting span, a copy received late but in
+    time (a replay an hour on) found its id forgotten and was counted twice live. So the
+    horizon covers the span, plus `SLACK_S` for a pipeline lagging real time (as Beam's own
+    lateness does)."""
+    return BUCKET_5M_MS // 1000 + allowed_lateness_s + SLACK_S
+
+
 def is_too_late(event: dict, allowed_lateness_s: int) -> bool:
     received = event.get("received_at")
     if received is None:

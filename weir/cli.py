@@ -144,13 +144,24 @@ def cmd_stream(args, beam_args: list[str] | None = None) -> int:
     if beam_args:
         raise ValueError(f"unrecognized arguments: {' '.join(beam_args)}")
     from pipelines.graph import GraphConfig
-    from pipelines.stream import run_stream
+    from pipelines.stream import StreamFailed, run_stream
     from weir.status import format_counts
 
     settings, names = _pubsub_names(args)
     graph = GraphConfig(streaming=True, allowed_lateness_s=args.allowed_lateness, early_s=args.early)
-    run = run_stream(settings.home, settings.dataset, names, settings.archive_root, graph, duration_s=args.duration)
+    try:
+        run = run_stream(settings.home, settings.dataset, names, settings.archive_root, graph, duration_s=args.duration)
+    except StreamFailed as exc:
+        print(
+            f"weir stream: stopped: {exc}; every event received is in the archive, so a rebuild of its "
+            "day counts it (weir rebuild --date DAY)",
+            file=sys.stderr,
+        )
+        return 1
     print(f"stream: stopped after {run.seconds:.0f} s: {format_counts(run.counters, run.archived)}")
+    if run.error:
+        print(f"weir stream: {run.error}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -126,8 +126,7 @@ def _event(site, url, action, ts, visitor=None, session_id=None, session_index=N
         "visitor_id": visitor,
         "session_id": session_id,
         "session_index": session_index,
-        "user_agent": ua,
-        "ip": f"203.0.113.{rng.randrange(1, 255)}",
+        "user_agent": ua,  # as the collector sends it: with the user agent, never the client IP
     }
     ev.update({k: v for k, v in more.items() if v is not None})
     return ev

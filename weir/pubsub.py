@@ -184,8 +184,22 @@ def ensure_topology(names: PubSubNames, ack_deadline_s: int = 60) -> None:
                 pass
 
 
+DEDUPE_ATTRIBUTE = "dedupe_key"
+
+
+def dedupe_attribute(site: str, event_id: str) -> str:
+    """The value Dataflow's `id_label` drops repeats by: a digest of the event's identity
+    (site and event_id, as `transforms.dedupe.identity`), so two sites' events that share an
+    event_id are never taken for copies; a digest, because attribute values stop at 1 KB."""
+    import hashlib
+
+    key = f"{len(site)}:{site}{event_id}".encode("utf-8", "surrogatepass")
+    return hashlib.blake2b(key, digest_size=16).hexdigest()
+
+
 def attributes_of(event: dict, now_ms: int | None = None) -> dict[str, str]:
-    """SPEC §1 attributes (event_id, ts as ms) of a decoded event, where they are valid.
+    """SPEC §1 attributes (event_id, ts as ms) of a decoded event, where they are valid, and
+    `dedupe_key` (see `dedupe_attribute`).
 
     A message without a valid `ts` gets `now_ms` (the send time) instead, when given, and
     `ts_source=received`: a Dataflow read with `timestamp_attribute` needs a time on every
@@ -196,6 +210,8 @@ def attributes_of(event: dict, now_ms: int | None = None) -> dict[str, str]:
     out = {}
     if isinstance(event.get("event_id"), str) and event["event_id"]:
         out["event_id"] = event["event_id"][:1024]
+        if isinstance(event.get("site"), str) and event["site"]:
+            out[DEDUPE_ATTRIBUTE] = dedupe_attribute(event["site"], event["event_id"])
     try:
         out["ts"] = str(parse_ts(event.get("ts")))
     except Rejection:

@@ -12,6 +12,12 @@ same values, between flushes.
 
 Nothing is lost by not writing synchronously: the archive, written before any message is
 acked, is the durable record (weir.archiver); `run_stream` flushes the writer when it stops.
+
+Readers never stop the writer (issue #14): a landing that fails (a `weir sql` holding the
+DuckDB file past the lock wait, a full disk) puts its rows back, newer panes winning, and is
+retried with backoff for as long as it takes; `health()` says since when it has failed and
+why, which the stream's status file and `weir status` show. It used to give up after one
+failure, and nothing landed again while the stream went on accepting.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ from transforms.rows import row_encoder
 log = logging.getLogger(__name__)
 FLUSH_S = 0.5
 FLUSH_COST_RATIO = 3
+RETRY_MAX_S = 5.0  # backoff ceiling between failed landings
 # Tables with a row per event: at 2,000 events/s their landings cost ~1 s each and grow with
 # the table (the upsert's anti-join), so they land on their own slower cadence and the live
 # metric rows, a few per URL and bucket, never wait for them (measured: freshness p95 was
@@ -44,10 +51,10 @@ _WRITERS_LOCK = threading.Lock()
 class LandingWriter:
     """Pending rows per table and key, landed together by a background thread."""
 
-    def __init__(self, home: str, dataset: str, flush_s: float = FLUSH_S):
+    def __init__(self, home: str, dataset: str, flush_s: float = FLUSH_S, lock_wait_s: float | None = None):
         from weir.warehouse.local import LocalWarehouse
 
-        self._warehouse = LocalWarehouse(home, dataset)
+        self._warehouse = LocalWarehouse(home, dataset, lock_wait_s=lock_wait_s)
         self._dir = os.path.join(home, "staging", "stream")
         self._flush_s = flush_s
         self._pending: dict[str, dict] = {}  # table -> key -> (pane index, row)
@@ -56,14 +63,14 @@ class LandingWriter:
         self._wake = threading.Event()
         self._counters = {t: counter(f"rows_written_{t}") for t in schemas.tables()}
         self._encoders = {t: row_encoder(t) for t in schemas.tables()}
-        self.error: BaseException | None = None
+        self.error: BaseException | None = None  # the last failed landing's error, while failing
+        self.failing_since: float | None = None  # time.time() of the first failure in a row
+        self.failures = 0  # failed landings in a row
         self._thread = threading.Thread(target=self._run, name="weir-landing", daemon=True)
         self._thread.start()
 
     def submit(self, table: str, rows: dict) -> None:
         """rows: key -> (pane index, row); a key's row is replaced only by a later pane."""
-        if self.error is not None:
-            raise RuntimeError(f"the stream's warehouse writer failed: {self.error}")
         with self._lock:
             pending = self._pending.setdefault(table, {})
             for key, (index, row) in rows.items():
@@ -83,24 +90,52 @@ class LandingWriter:
             pending = {t: rows for t, rows in pending.items() if rows}
             if not pending:
                 return {}
-            os.makedirs(self._dir, exist_ok=True)
-            files: dict[str, list[str]] = {}
             try:
-                for table, rows in pending.items():
-                    encode = self._encoders[table]
-                    path = os.path.join(self._dir, f"{table}-{uuid.uuid4().hex}.json")
-                    with open(path, "wb") as fh:
-                        for _, row in rows.values():
-                            fh.write(encode(row) + b"\n")
-                    files[table] = [path]
-                self._warehouse.upsert_many(files)
-            finally:
-                for paths in files.values():
-                    for path in paths:
-                        os.remove(path)
+                self._land(pending)
+            except BaseException:
+                self._restore(pending)
+                raise
             for table, rows in pending.items():
                 self._counters[table].inc(len(rows))
             return {t: len(rows) for t, rows in pending.items()}
+
+    def _land(self, pending: dict[str, dict]) -> None:
+        os.makedirs(self._dir, exist_ok=True)
+        files: dict[str, list[str]] = {}
+        try:
+            for table, rows in pending.items():
+                encode = self._encoders[table]
+                path = os.path.join(self._dir, f"{table}-{uuid.uuid4().hex}.json")
+                files[table] = [path]
+                with open(path, "wb") as fh:
+                    for _, row in rows.values():
+                        fh.write(encode(row) + b"\n")
+            self._warehouse.upsert_many(files)
+        finally:
+            for paths in files.values():
+                for path in paths:
+                    if os.path.exists(path):
+                        os.remove(path)
+
+    def _restore(self, pending: dict[str, dict]) -> None:
+        """Puts the rows of a failed landing back; a row submitted since for the same key is
+        a later pane of it and stays."""
+        with self._lock:
+            for table, rows in pending.items():
+                current = self._pending.setdefault(table, {})
+                for key, value in rows.items():
+                    current.setdefault(key, value)
+
+    def health(self) -> dict:
+        """{"landing": "ok"} or, while landings fail, since when, how many, and the last error."""
+        if self.failing_since is None:
+            return {"landing": "ok"}
+        return {
+            "landing": "failing",
+            "failing_since_ms": int(self.failing_since * 1000),
+            "failures": self.failures,
+            "error": str(self.error)[:500],
+        }
 
     def _run(self) -> None:
         # A landing costs a connection to the DuckDB file (open, commit, checkpoint on close)
@@ -118,10 +153,19 @@ class LandingWriter:
                 live = frozenset(self._pending) - PER_EVENT_TABLES
             try:
                 self.flush(None if with_per_event else live)
-            except BaseException as exc:  # surfaced to the pipeline by the next submit
-                log.exception("landing rows in the local warehouse failed")
+            except Exception as exc:  # rows were put back: retry, never give up (module docstring)
+                self.failures += 1
+                if self.failing_since is None:
+                    self.failing_since = time.time()
+                    log.warning("landing rows in the local warehouse failed; retrying: %s", exc)
                 self.error = exc
-                return
+                wait_s = min(RETRY_MAX_S, self._flush_s * 2 ** min(self.failures, 8))
+                per_event_due = 0.0  # the per-event tables' rows were put back too
+                continue
+            if self.failing_since is not None:
+                log.warning("landing resumed after %d failed attempts", self.failures)
+                wait_s = self._flush_s
+            self.error, self.failing_since, self.failures = None, None, 0
             cost = time.monotonic() - started
             if with_per_event:
                 per_event_due = started + max(self._flush_s, FLUSH_COST_RATIO * cost)
@@ -143,9 +187,7 @@ def flush_all() -> None:
     with _WRITERS_LOCK:
         writers = list(_WRITERS.values())
     for writer in writers:
-        writer.flush()
-        if writer.error is not None:
-            raise RuntimeError(f"the stream's warehouse writer failed: {writer.error}")
+        writer.flush()  # raises if this last landing fails: the caller says so
 
 
 class _UpsertFn(beam.DoFn):

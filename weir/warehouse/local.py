@@ -66,9 +66,10 @@ def _sql_str(value: str) -> str:
 class LocalWarehouse(Warehouse):
     """DuckDB file `<home>/warehouse.duckdb`; the dataset is a DuckDB schema."""
 
-    def __init__(self, home: str, dataset: str = schemas.DEFAULT_DATASET):
+    def __init__(self, home: str, dataset: str = schemas.DEFAULT_DATASET, lock_wait_s: float | None = None):
         self.home = home
         self.dataset = dataset
+        self.lock_wait_s = LOCK_WAIT_S if lock_wait_s is None else lock_wait_s
         self.path = os.path.join(home, "warehouse.duckdb")
 
     @contextlib.contextmanager
@@ -79,7 +80,7 @@ class LocalWarehouse(Warehouse):
         if read_only and not os.path.exists(self.path):
             self.ensure_tables()
         os.makedirs(self.home, exist_ok=True)
-        deadline = time.monotonic() + LOCK_WAIT_S
+        deadline = time.monotonic() + self.lock_wait_s
         while True:
             try:
                 con = duckdb.connect(self.path, read_only=read_only)
