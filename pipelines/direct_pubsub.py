@@ -13,15 +13,22 @@ events per CPU-second against ~1,700 with 1,000 (the runner's costs per bundle a
 pre-combined groups per bundle both shrink). It touches a private Beam API, so it first
 checks the method is the one it knows (Beam is pinned in setup.py) and otherwise leaves
 Beam alone and says so.
+
+`hold_reads()` / `release_reads()` gate the reader: while held it reads nothing and holds
+its watermark at the start of time, so a restarted stream can first replay its archive
+(pipelines.stream) with every replayed bucket still open, and the first pane of a bucket
+after a restart carries all it held before (no live bucket goes backwards).
 """
 
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from datetime import timezone
 
 from apache_beam.runners.direct import transform_evaluator as te
-from apache_beam.utils.timestamp import Timestamp
+from apache_beam.utils.timestamp import MIN_TIMESTAMP, Timestamp
 
 log = logging.getLogger(__name__)
 UTC = timezone.utc
@@ -34,6 +41,25 @@ FULL_PULL = 100
 NEXT_PULL_DEADLINE_S = 0.2
 ACK_BATCH = 1000
 _ORIGINAL = te._PubSubReadEvaluator._read_from_pubsub
+_ORIGINAL_FINISH = te._PubSubReadEvaluator.finish_bundle
+_READS_OPEN = threading.Event()
+_READS_OPEN.set()
+
+
+def hold_reads() -> None:
+    """Until `release_reads()`: the reader pulls nothing and holds the watermark back."""
+    _READS_OPEN.clear()
+
+
+def release_reads() -> None:
+    _READS_OPEN.set()
+
+
+def _finish_bundle(self):
+    result = _ORIGINAL_FINISH(self)
+    if not _READS_OPEN.is_set():
+        result.keyed_watermark_holds = {None: MIN_TIMESTAMP}  # Beam's own hold is "now"
+    return result
 
 
 def _make_reader(max_messages: int):
@@ -60,6 +86,9 @@ def _make_reader(max_messages: int):
 
         from google.api_core.exceptions import DeadlineExceeded
 
+        if not _READS_OPEN.is_set():
+            time.sleep(0.05)  # held (hold_reads): nothing is pulled, so nothing is acked
+            return []
         client = self._get_subscriber_client(self._applied_ptransform)
         received = []
         deadline = PULL_DEADLINE_S
@@ -96,4 +125,5 @@ def allow_bigger_pulls(max_messages: int = 3000) -> bool:
         log.warning("Beam's DirectRunner Pub/Sub reader changed; keeping its own pulls")
         return False
     te._PubSubReadEvaluator._read_from_pubsub = _make_reader(max_messages)
+    te._PubSubReadEvaluator.finish_bundle = _finish_bundle
     return True

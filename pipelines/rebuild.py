@@ -5,6 +5,12 @@ archive files -> the graph (pipelines.graph) -> staged NDJSON per (table, day) -
 own last step on Dataflow: transforms.commit). The days replaced are `--date`, or
 every day the input has rows for (events by event time, dead letters by receive time), in
 every table; so a rebuild run twice over the same input leaves identical tables.
+
+Guards (issue #14): staging is removed whatever happens (a failure, Ctrl-C), so a failed
+rebuild never leaves a full disk behind; and a rebuild without `--date`, which replaces every
+day its input names, refuses to replace a day whose events would fall by more than
+`MAX_SHRINK` (a stray record from a client with a wrong clock, in an hour's files, named a
+day the input does not hold) unless forced.
 """
 
 from __future__ import annotations
@@ -30,6 +36,11 @@ from weir.warehouse import Warehouse, WarehouseRef
 log = logging.getLogger(__name__)
 
 LOCAL_BATCH_RUNNER = "FnApiRunner"  # named explicitly: the default would try to download Prism
+MAX_SHRINK = 0.10  # without --date, a day may lose at most this share of its events unless forced
+
+
+class WouldShrink(ValueError):
+    """A rebuild without --date would replace days with far fewer events than they hold."""
 
 
 @dataclass
@@ -97,14 +108,23 @@ def run_rebuild(
     staging_root: str | None = None,
     progress=print,
     commit_in_job: WarehouseRef | None = None,
+    force: bool = False,
 ) -> RebuildResult:
     """Runs the batch graph over `--input` and commits the result to `warehouse`: from this
     process after the job succeeded, or, with `commit_in_job` (the same warehouse as plain
-    values), as the job's own last step, as a job on Dataflow does."""
+    values), as the job's own last step, as a job on Dataflow does. `force` replaces days
+    that would lose more than MAX_SHRINK of their events (see the module docstring)."""
     opts = options.view_as(WeirOptions)
     validate_rebuild(opts)
     started = time.monotonic()
     staging = _staging_run(opts, staging_root)
+    try:  # staging goes whatever happens: a failure, Ctrl-C (KeyboardInterrupt), a refusal
+        return _run(opts, options, warehouse, staging, progress, commit_in_job, force, started)
+    finally:
+        _cleanup(staging)
+
+
+def _run(opts, options, warehouse, staging, progress, commit_in_job, force, started) -> RebuildResult:
     progress(f"rebuild: reading {', '.join(opts.input)}")
     result = build_rebuild(options, staging, commit_in_job).run()
     result.wait_until_finish()
@@ -121,10 +141,42 @@ def run_rebuild(
         loaded = {k[len("rows_committed_") :]: v for k, v in counters.items() if k.startswith("rows_committed_")}
         progress(f"rebuild: the job replaced {counters.get('days_committed', 0)} day(s) in {warehouse.dataset}")
     else:
+        if not opts.date and not force:
+            _refuse_shrinking(warehouse, staged, days)
         progress(f"rebuild: replacing {len(days)} day(s) in {warehouse.dataset}: {', '.join(sorted(days)) or '-'}")
         loaded = warehouse.replace_days(staged, days) if days else {}
-    _cleanup(staging)
     return RebuildResult(sorted(days), loaded, counters, time.monotonic() - started)
+
+
+def _staged_rows(paths: list[str]) -> int:
+    rows = 0
+    for path in paths:
+        with FileSystems.open(path) as fh:
+            rows += sum(1 for line in fh if line.strip())
+    return rows
+
+
+def _refuse_shrinking(warehouse: Warehouse, staged: dict, days: set[str]) -> None:
+    """Raises WouldShrink when a day would keep less than (1 - MAX_SHRINK) of its events."""
+    if not days:
+        return
+    warehouse.ensure_tables()  # a first rebuild into a new dataset finds empty tables, not none
+    held = warehouse.query(
+        "SELECT CAST(DATE(event_ts) AS STRING) AS day, COUNT(*) AS n FROM events "
+        "WHERE CAST(DATE(event_ts) AS STRING) IN UNNEST(@days) GROUP BY day",
+        {"days": sorted(days)},
+    ).rows
+    shrinking = []
+    for day, before in sorted(held):
+        after = _staged_rows(staged.get("events", {}).get(day, []))
+        if after < (1 - MAX_SHRINK) * before:
+            shrinking.append(f"{day} ({before:,} -> {after:,} events)")
+    if shrinking:
+        raise WouldShrink(
+            f"refusing to replace {len(shrinking)} day(s) with far fewer events: {', '.join(shrinking)}. "
+            "The input does not hold these days whole (a record with a wrong clock names a day?). "
+            "Rebuild one day with --date DAY, or pass --force to replace them anyway."
+        )
 
 
 def _cleanup(staging: str) -> None:

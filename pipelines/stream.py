@@ -7,6 +7,16 @@ are upserted into the local warehouse by one coalescing writer (weir.stream_sink
 acking it. Event time comes from the payload's `ts` in ParseEvents, as in a rebuild; the
 record's receive time is the Pub/Sub publish time, as in the archive.
 
+Restarts (issue #14): running totals live in the pipeline's state, which a restart loses;
+the next pane of an open bucket used to replace its row (300 page views became 10). So a
+starting stream first archives what its archiver subscription still holds, then replays
+from the archive every record received within the live dedupe horizon (every bucket that can
+still change, `GraphConfig.live_dedupe_horizon_s`), while the Pub/Sub reader is held with
+its watermark (pipelines.direct_pubsub.hold_reads). The replayed records rebuild the totals
+and the dedupe state exactly, as a rebuild would; a message both replayed and still on the
+subscription is a duplicate, counted once. Only then are reads released. A replay costs the
+time to process the horizon's records (the stream's drain rate).
+
 Supervision (issue #14): a watcher thread waits on the pipeline, so a pipeline that fails (a
 bundle that failed all its attempts) or ends stops `run_stream` with `StreamFailed` and the
 reason, instead of a process that looks alive and lands nothing; the archiver's death does
@@ -17,6 +27,7 @@ health (a landing that keeps failing is retried, and shown, never given up).
 from __future__ import annotations
 
 import dataclasses
+import glob
 import json
 import logging
 import os
@@ -29,15 +40,16 @@ import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 from apache_beam.runners.direct.direct_runner import BundleBasedDirectRunner
 
-from pipelines.direct_pubsub import allow_bigger_pulls
+from pipelines.direct_pubsub import allow_bigger_pulls, hold_reads, release_reads
 from pipelines.direct_specs import cache_dofn_specs
 from pipelines.graph import GraphConfig, build
-from transforms.archive import raw_record, record_of_message
+from transforms.archive import hour_dir, raw_record, record_of_message
 from transforms.counting import local_counts, local_gauges, reset_local_counts
+from transforms.read import read_avro
 from transforms.records import RawRecord
-from weir.archiver import ArchiverProcess
+from weir.archiver import Archiver, ArchiverProcess
 from weir.pubsub import PubSubNames, ensure_topology
-from weir.stream_sink import LocalStreamSink, flush_all, landing_writer
+from weir.stream_sink import REPLAY_SOURCE_PREFIX, LocalStreamSink, flush_all, landing_writer
 from weir.warehouse.local import LocalWarehouse
 
 log = logging.getLogger(__name__)
@@ -62,6 +74,50 @@ class ReadPubSubRecords(beam.PTransform):
             | "ReadPubSub" >> beam.io.ReadFromPubSub(subscription=sub, with_attributes=True)
             | "ToRawRecord" >> beam.Map(to_raw_record, sub.rsplit("/", 1)[-1])
         )
+
+
+class ReplayThenPubSub(beam.PTransform):
+    """Takes a pipeline root; produces `PCollection[RawRecord]`: the replayed archive records
+    (as the live read had them) and the subscription's records."""
+
+    def __init__(self, replayed: list[RawRecord], subscription_path: str):
+        super().__init__()
+        self._replayed, self._subscription = replayed, subscription_path
+
+    def expand(self, root):
+        live = root | "Live" >> ReadPubSubRecords(self._subscription)
+        if not self._replayed:
+            return live
+        return (root | "Replay" >> beam.Create(self._replayed), live) | "ReplayAndLive" >> beam.Flatten()
+
+
+def replay_records(archive_root: str, since_ms: int, subscription_path: str) -> list[RawRecord]:
+    """Archived records received at `since_ms` or later, as the live read made them but for
+    their source, `replay:pubsub:<subscription>`: their events rows are upserts (the same
+    rows again), their dead letters were landed by the run that first read them, so the
+    local sink skips and counts those (`dead_letters_replay_skipped`)."""
+    source = f"{REPLAY_SOURCE_PREFIX}pubsub:{subscription_path.rsplit('/', 1)[-1]}"
+    out: list[RawRecord] = []
+    hour_ms = 3_600_000
+    for hour in range(since_ms // hour_ms * hour_ms, int(time.time() * 1000) + hour_ms, hour_ms):
+        for path in sorted(glob.glob(os.path.join(hour_dir(archive_root, hour), "*.avro"))):
+            with open(path, "rb") as fh:
+                for record in read_avro(path, fh):
+                    if record["received_at"] is not None and record["received_at"] >= since_ms:
+                        out.append(RawRecord(**{**record, "source": source}))
+    return out
+
+
+def _wait_replayed(replayed: int, early_s: int, failed) -> None:
+    """Until every replayed record is parsed and the buckets' early panes have fired."""
+    while True:
+        counts = local_counts()
+        if counts.get("events_accepted", 0) + counts.get("dead_letters", 0) >= replayed:
+            break
+        if failed():
+            return
+        time.sleep(0.1)
+    time.sleep(2 * early_s + 1)  # an early firing (every early_s of processing time) carries them
 
 
 STATUS_FILE = "stream-status.json"
@@ -111,16 +167,26 @@ def run_stream(
 ) -> StreamRun:
     """Runs until `duration_s` passes, SIGINT or SIGTERM; then stops the pipeline and drains the archiver."""
     ensure_topology(names)
-    allow_bigger_pulls()
+    gated = allow_bigger_pulls()
     cache_dofn_specs()
     LocalWarehouse(home, dataset).ensure_tables()
-    archiver = ArchiverProcess(names.subscription_path(names.archive_subscription), archive_root)
+    config = dataclasses.replace(config, dedupe_keying="sharded")  # the DirectRunner's keying (transforms.dedupe)
+    archive_sub = names.subscription_path(names.archive_subscription)
+    drained = Archiver(
+        archive_sub, archive_root
+    ).drain()  # what the last stream read is archived first (counted as archived)
+    since_ms = int(time.time() * 1000) - config.live_dedupe_horizon_s * 1000
+    replayed = replay_records(archive_root, since_ms, names.subscription_path())
+    if replayed:
+        progress(f"stream: replaying {len(replayed):,} archived records of the open buckets (drained {drained:,})")
+        if gated:
+            hold_reads()
+    archiver = ArchiverProcess(archive_sub, archive_root)
     archiver.start()
     options = PipelineOptions([])  # not sys.argv: those are weir's flags, not Beam's
     options.view_as(StandardOptions).streaming = True
     pipeline = beam.Pipeline(runner=BundleBasedDirectRunner(), options=options)
-    config = dataclasses.replace(config, dedupe_keying="sharded")  # the DirectRunner's keying (transforms.dedupe)
-    build(pipeline, ReadPubSubRecords(names.subscription_path()), LocalStreamSink(home, dataset), config)
+    build(pipeline, ReplayThenPubSub(replayed, names.subscription_path()), LocalStreamSink(home, dataset), config)
     stopping = []
     previous = {s: signal.signal(s, lambda *_: stopping.append(1)) for s in (signal.SIGINT, signal.SIGTERM)}
     started = time.monotonic()
@@ -137,6 +203,9 @@ def run_stream(
     watcher = threading.Thread(target=watch, name="weir-stream-watch", daemon=True)
     watcher.start()
     writer = landing_writer(home, dataset)
+    if replayed:
+        _wait_replayed(len(replayed), config.early_s, failed=lambda: not watcher.is_alive() or bool(stopping))
+        release_reads()
     progress(f"stream: reading {names.subscription_path()}, archiving to {archive_root} (Ctrl-C stops)")
     status_path = os.path.join(home, STATUS_FILE)
     last_status = 0.0
@@ -151,13 +220,14 @@ def run_stream(
             if failure:
                 raise StreamFailed(failure)
             if time.monotonic() - last_status > 2:
-                _write_status(status_path, local_counts(), archiver.archived, names, **writer.health())
+                _write_status(status_path, local_counts(), drained + archiver.archived, names, **writer.health())
                 last_status = time.monotonic()
             time.sleep(0.2)
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler)
         progress("stream: stopping ...")
+        release_reads()
         result.cancel()
         try:
             flush_all()  # rows the pipeline handed over before it stopped
@@ -167,5 +237,7 @@ def run_stream(
         counters = local_counts()
         archiver.stop()
         extra = {"error": failure} if failure else {}
-        _write_status(status_path, counters, archiver.archived, names, running=False, **extra, **writer.health())
-    return StreamRun(time.monotonic() - started, archiver.archived, counters, failure)
+        _write_status(
+            status_path, counters, drained + archiver.archived, names, running=False, **extra, **writer.health()
+        )
+    return StreamRun(time.monotonic() - started, drained + archiver.archived, counters, failure)

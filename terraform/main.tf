@@ -1,5 +1,5 @@
-# weir on Google Cloud: Pub/Sub, the raw archive, BigQuery tables and views, the worker's
-# service account, and (optionally) the streaming Dataflow job.
+# weir on Google Cloud: Pub/Sub, the raw archive, BigQuery tables and views, one service
+# account per role (stream, rebuild, collector), and (optionally) the streaming Dataflow job.
 #
 # Every table's schema, partitioning, clustering and retention, and every view's SQL, come
 # from ../schemas with file(): the pipeline and the infrastructure read the same bytes.
@@ -35,7 +35,9 @@ locals {
     subscription = "events-sub"
     archive      = "${var.project}-${var.name_prefix}-archive"
     staging      = "${var.project}-${var.name_prefix}-staging"
-    worker       = "${var.name_prefix}-dataflow-worker"
+    stream       = "${var.name_prefix}-stream"
+    rebuild      = "${var.name_prefix}-rebuild"
+    collector    = "${var.name_prefix}-collector"
   }
 }
 
@@ -192,47 +194,107 @@ resource "google_bigquery_table" "views" {
   depends_on = [google_bigquery_table.tables]
 }
 
-# --- The Dataflow worker: reads its subscription, writes its buckets and dataset, no more --
+# --- Identities: one service account per role, each with only what that role does --------
+#
+# stream   : the streaming Dataflow job: reads its subscription, appends to the archive (it
+#            can create and read objects, never delete or overwrite them), writes the dataset.
+# rebuild  : batch Dataflow jobs (weir rebuild --runner DataflowRunner
+#            --service_account_email=<rebuild_service_account>): reads the archive, loads
+#            the dataset.
+# collector: `weir collect` where it runs (Cloud Run, GKE, a VM): publishes to the topic.
+# No worker can delete the raw data: the archive is the only copy (and versioned, below).
 
-resource "google_service_account" "worker" {
-  account_id   = local.names.worker
-  display_name = "weir Dataflow worker"
+resource "google_service_account" "stream" {
+  account_id   = local.names.stream
+  display_name = "weir streaming Dataflow job"
 }
 
-resource "google_project_iam_member" "worker_dataflow" {
+resource "google_service_account" "rebuild" {
+  account_id   = local.names.rebuild
+  display_name = "weir rebuild (batch Dataflow) jobs"
+}
+
+resource "google_service_account" "collector" {
+  account_id   = local.names.collector
+  display_name = "weir collector (publisher only)"
+}
+
+locals {
+  stream_sa    = "serviceAccount:${google_service_account.stream.email}"
+  rebuild_sa   = "serviceAccount:${google_service_account.rebuild.email}"
+  collector_sa = "serviceAccount:${google_service_account.collector.email}"
+}
+
+resource "google_project_iam_member" "stream_dataflow" {
   project = var.project
   role    = "roles/dataflow.worker"
-  member  = "serviceAccount:${google_service_account.worker.email}"
+  member  = local.stream_sa
 }
 
-resource "google_project_iam_member" "worker_bigquery_jobs" {
+resource "google_project_iam_member" "rebuild_dataflow" {
+  project = var.project
+  role    = "roles/dataflow.worker"
+  member  = local.rebuild_sa
+}
+
+resource "google_project_iam_member" "rebuild_bigquery_jobs" {
   project = var.project
   role    = "roles/bigquery.jobUser" # load jobs of rebuilds; not data access
-  member  = "serviceAccount:${google_service_account.worker.email}"
+  member  = local.rebuild_sa
 }
 
-resource "google_pubsub_subscription_iam_member" "worker_subscriber" {
+resource "google_pubsub_subscription_iam_member" "stream_subscriber" {
   subscription = google_pubsub_subscription.events.name
   role         = "roles/pubsub.subscriber"
-  member       = "serviceAccount:${google_service_account.worker.email}"
+  member       = local.stream_sa
 }
 
-resource "google_storage_bucket_iam_member" "worker_archive" {
+resource "google_pubsub_topic_iam_member" "collector_publisher" {
+  topic  = google_pubsub_topic.events.name
+  role   = "roles/pubsub.publisher"
+  member = local.collector_sa
+}
+
+resource "google_storage_bucket_iam_member" "stream_archive_create" {
   bucket = google_storage_bucket.archive.name
-  role   = "roles/storage.objectAdmin"
-  member = "serviceAccount:${google_service_account.worker.email}"
+  role   = "roles/storage.objectCreator" # new objects only: no delete, no overwrite
+  member = local.stream_sa
 }
 
-resource "google_storage_bucket_iam_member" "worker_staging" {
+resource "google_storage_bucket_iam_member" "stream_archive_read" {
+  bucket = google_storage_bucket.archive.name
+  role   = "roles/storage.objectViewer"
+  member = local.stream_sa
+}
+
+resource "google_storage_bucket_iam_member" "rebuild_archive_read" {
+  bucket = google_storage_bucket.archive.name
+  role   = "roles/storage.objectViewer"
+  member = local.rebuild_sa
+}
+
+resource "google_storage_bucket_iam_member" "stream_staging" {
   bucket = google_storage_bucket.staging.name
-  role   = "roles/storage.objectAdmin"
-  member = "serviceAccount:${google_service_account.worker.email}"
+  role   = "roles/storage.objectAdmin" # Dataflow temp files: scratch, deleted by the job
+  member = local.stream_sa
 }
 
-resource "google_bigquery_dataset_iam_member" "worker_dataset" {
+resource "google_storage_bucket_iam_member" "rebuild_staging" {
+  bucket = google_storage_bucket.staging.name
+  role   = "roles/storage.objectAdmin" # rebuild staging, removed after each run
+  member = local.rebuild_sa
+}
+
+resource "google_bigquery_dataset_iam_member" "stream_dataset" {
   dataset_id = google_bigquery_dataset.weir.dataset_id
   role       = "roles/bigquery.dataEditor"
-  member     = "serviceAccount:${google_service_account.worker.email}"
+  member     = local.stream_sa
+}
+
+resource "google_bigquery_dataset_iam_member" "rebuild_dataset" {
+  dataset_id = google_bigquery_dataset.weir.dataset_id
+  role       = "roles/bigquery.dataEditor"
+  member     = local.rebuild_sa
 }
 
 # --- The streaming job (Flex Template from templates/; see issue #6 and #3) ---------------
@@ -243,8 +305,10 @@ resource "google_dataflow_flex_template_job" "stream" {
   name                    = "${var.name_prefix}-stream"
   region                  = var.region
   container_spec_gcs_path = var.template_gcs_path
-  service_account_email   = google_service_account.worker.email
+  service_account_email   = google_service_account.stream.email
   temp_location           = "gs://${google_storage_bucket.staging.name}/tmp"
+  ip_configuration        = "WORKER_IP_PRIVATE" # no public IPs: the subnetwork needs Private Google Access
+  subnetwork              = var.subnetwork == "" ? null : var.subnetwork
   on_delete               = "drain"
   max_workers             = var.max_workers
   machine_type            = var.worker_machine_type

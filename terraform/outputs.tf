@@ -18,7 +18,17 @@ output "staging_bucket" {
   value       = google_storage_bucket.staging.url
 }
 
-output "worker_service_account" {
-  description = "Service account the Dataflow jobs run as."
-  value       = google_service_account.worker.email
+output "stream_service_account" {
+  description = "Service account the streaming Dataflow job runs as."
+  value       = google_service_account.stream.email
+}
+
+output "rebuild_service_account" {
+  description = "Service account for rebuild jobs (weir rebuild --runner DataflowRunner --service_account_email=...)."
+  value       = google_service_account.rebuild.email
+}
+
+output "collector_service_account" {
+  description = "Service account the collector runs as: it may publish to the topic, nothing else."
+  value       = google_service_account.collector.email
 }

@@ -85,3 +85,9 @@ variable "cdc_max_staleness" {
   type        = string
   default     = "0-0 0 0:5:0"
 }
+
+variable "subnetwork" {
+  description = "Subnetwork of the Dataflow workers (regions/REGION/subnetworks/NAME), with Private Google Access: workers get no public IP. Empty: the default network's."
+  type        = string
+  default     = ""
+}

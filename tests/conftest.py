@@ -57,3 +57,57 @@ def rebuilt_warehouse(home: str, records: list[tuple[int, bytes]]):
     write_avro_archive(records, os.path.join(home, "archive"))
     rebuild_local(home)
     return LocalWarehouse(home)
+
+
+# --- The reliability suite (issue #14) -------------------------------------------------------
+# Tests marked `reliability` inject a fault or feed hostile records and say so through the
+# `reliability` fixture; the figures are printed at the end of every run (`pytest -m
+# reliability` runs the suite alone). A case counts as survived only when its block ended
+# without an exception, so a failing test shows here as well as in pytest's own report.
+
+_RELIABILITY: dict = {"hostile_tried": 0, "hostile_accounted": 0, "faults": []}
+
+
+class Fault:
+    def __init__(self, what: str):
+        self.what, self.ok = what, False
+
+    def survived(self) -> None:
+        """Called after the checks that prove nothing was lost."""
+        self.ok = True
+
+
+class Reliability:
+    def hostile(self, tried: int, accounted: int) -> None:
+        """`tried` hostile records went in; `accounted` of them were proven an event, a dead
+        letter or a duplicate."""
+        _RELIABILITY["hostile_tried"] += tried
+        _RELIABILITY["hostile_accounted"] += accounted
+
+    def fault(self, what: str) -> Fault:
+        """Say so as the fault is injected; call `.survived()` once the checks passed."""
+        case = Fault(what)
+        _RELIABILITY["faults"].append(case)
+        return case
+
+
+@pytest.fixture
+def reliability() -> Reliability:
+    return Reliability()
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "reliability: a fault or hostile input the pipeline must survive (issue #14)")
+
+
+def pytest_terminal_summary(terminalreporter):
+    r = _RELIABILITY
+    if not r["hostile_tried"] and not r["faults"]:
+        return
+    survived = sum(1 for c in r["faults"] if c.ok)
+    tr = terminalreporter
+    tr.section("reliability (issue #14)")
+    tr.line(f"hostile records tried: {r['hostile_tried']:,}; accounted for: {r['hostile_accounted']:,}")
+    tr.line(f"faults injected: {len(r['faults'])}; survived with nothing lost: {survived}")
+    for case in r["faults"]:
+        tr.line(f"  [{'ok' if case.ok else 'FAILED'}] {case.what}")

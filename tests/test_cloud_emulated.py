@@ -17,6 +17,7 @@ from pipelines.rebuild import run_rebuild
 from tests import emulators
 from weir.generator import generate_day, write_avro_archive
 from weir.warehouse import WarehouseRef
+from weir.warehouse.base import WriteRefused
 from weir.warehouse.bigquery import BigQueryWarehouse, emulator_client
 from weir.warehouse.local import LocalWarehouse
 
@@ -126,6 +127,12 @@ def test_bigquery_rebuild_matches_local_and_is_idempotent(bigquery_client, archi
     bq_sketches, local_sketches = bq.query(q).rows, local.query(q).rows
     # bqemulator keeps BYTES from JSON loads as their base64 text; decoded, they are the sketches.
     assert [(u, base64.b64decode(s)) for u, s in bq_sketches] == [(u, bytes(s)) for u, s in local_sketches]
+    # Values as query parameters; a statement that changes data refused unless asked (issue #14).
+    hostile = "x'; DELETE FROM events WHERE TRUE; --"
+    assert bq.query("SELECT COUNT(*) FROM events WHERE site = @site", {"site": hostile}).rows == [(0,)]
+    with pytest.raises(WriteRefused):
+        bq.query("DELETE FROM events WHERE TRUE")
+    assert bq.query("SELECT COUNT(*) FROM events").rows == [(results[0]["events"],)]
 
 
 class _RecordingClient:

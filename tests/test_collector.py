@@ -156,7 +156,9 @@ def start_collector(tmp_path, prefix: str, *flags: str) -> tuple[PubSubNames, su
     return names, proc, port
 
 
-def test_an_outage_loses_nothing(pubsub, tmp_path):
+@pytest.mark.reliability
+def test_an_outage_loses_nothing(pubsub, tmp_path, reliability):
+    fault = reliability.fault("collector: Pub/Sub killed under load; spilled, then every event replayed")
     names, proc, port = start_collector(tmp_path, "weir-c")
     try:
         before = []
@@ -188,6 +190,7 @@ def test_an_outage_loses_nothing(pubsub, tmp_path):
         while metric(port, "spill_depth") and time.monotonic() < deadline:
             time.sleep(0.5)
         assert metric(port, "spill_depth") == 0 and metric(port, "replayed") > 0
+        fault.survived()
     finally:
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=30)
@@ -231,7 +234,8 @@ def test_a_restart_replays_the_spill_and_close_spills_the_buffer(pubsub, tmp_pat
     assert dict(seen["c-7"][0].attributes) == {"event_id": "c-7"}
 
 
-def test_a_bad_event_refuses_its_whole_request_before_anything_is_handed_on(tmp_path):
+@pytest.mark.reliability
+def test_a_bad_event_refuses_its_whole_request_before_anything_is_handed_on(tmp_path, reliability):
     relay = Relay(PubSubNames("unused"), str(tmp_path / "spill.jsonl"))  # not started: the buffer shows what was taken
     client = TestClient(create_app(relay))
     deep = orjson.dumps(event(9))[:-1] + b',"metadata":' + b'{"a":' * 300 + b"1" + b"}" * 300 + b"}"
@@ -247,6 +251,7 @@ def test_a_bad_event_refuses_its_whole_request_before_anything_is_handed_on(tmp_
         assert client.get("/p.gif", params={"event_id": "q", "ts": ts, "site": "s"}).status_code == 200
     sent = [orjson.loads(relay.buffer.get_nowait()[0]) for _ in range(3)]
     assert [e["ts"] for e in sent] == ["--1", "9" * 5000, "1e400"]
+    reliability.hostile(tried=5, accounted=5)  # two refused whole (4xx), three kept for dead letters
 
 
 def test_no_client_address_is_forwarded_or_spilled(tmp_path):
@@ -266,7 +271,9 @@ def test_no_client_address_is_forwarded_or_spilled(tmp_path):
         assert address not in written and address not in decoded
 
 
-def test_a_disk_that_refuses_the_spill_is_reported_and_retried(tmp_path):
+@pytest.mark.reliability
+def test_a_disk_that_refuses_the_spill_is_reported_and_retried(tmp_path, reliability):
+    fault = reliability.fault("collector: the disk refuses the spill; 503 instead of 2xx, kept in memory, retried")
     spill = tmp_path / "spill.jsonl"
     spill.mkdir()  # a real OSError on every append, as on a full or read-only disk
     relay = Relay(PubSubNames("unused"), str(spill), max_buffer=1)
@@ -281,9 +288,12 @@ def test_a_disk_that_refuses_the_spill_is_reported_and_retried(tmp_path):
     spill.rmdir()  # the disk has room again
     relay._keep([])
     assert client.get("/healthz").status_code == 200 and relay.spill_depth() == 1
+    fault.survived()
 
 
-def test_a_torn_spill_line_is_set_aside_and_the_rest_replayed(pubsub, tmp_path):
+@pytest.mark.reliability
+def test_a_torn_spill_line_is_set_aside_and_the_rest_replayed(pubsub, tmp_path, reliability):
+    fault = reliability.fault("collector: torn lines in the spill file; set aside, the rest replayed")
     names = PubSubNames(f"weir-c-{uuid.uuid4().hex[:6]}")
     ensure_topology(names)
     spill = tmp_path / "spill.jsonl"
@@ -302,9 +312,12 @@ def test_a_torn_spill_line_is_set_aside_and_the_rest_replayed(pubsub, tmp_path):
     assert {f"c-{i}" for i in range(5)} <= set(seen)
     assert second.counters["spill_torn"] == 2 and second.spill_depth() == 0
     assert (tmp_path / "spill.jsonl.torn").read_bytes().count(b"\n") == 2
+    fault.survived()
 
 
-def test_sigterm_spills_what_the_collector_still_holds(pubsub, tmp_path):
+@pytest.mark.reliability
+def test_sigterm_spills_what_the_collector_still_holds(pubsub, tmp_path, reliability):
+    fault = reliability.fault("collector: SIGTERM with Pub/Sub down; every 2xx event on disk")
     names, proc, port = start_collector(tmp_path, "weir-t")
     try:
         os.killpg(pubsub["pid"], signal.SIGKILL)  # nothing can be published from now on
@@ -324,9 +337,12 @@ def test_sigterm_spills_what_the_collector_still_holds(pubsub, tmp_path):
         for line in spill.read_bytes().splitlines()
     }
     assert sent <= spilled  # every 2xx kept: published (impossible here) or on disk
+    fault.survived()
 
 
-def test_slow_clients_are_cut_off_and_others_still_served(pubsub, tmp_path):
+@pytest.mark.reliability
+def test_slow_clients_are_cut_off_and_others_still_served(pubsub, tmp_path, reliability):
+    fault = reliability.fault("collector: 100 clients trickling their headers; cut off, others served")
     import socket
 
     names, proc, port = start_collector(tmp_path, "weir-s", "--header-timeout", "1")
@@ -340,6 +356,7 @@ def test_slow_clients_are_cut_off_and_others_still_served(pubsub, tmp_path):
         time.sleep(2.5)
         closed = sum(1 for s in slow if s.recv(1024) == b"")
         assert closed == len(slow)
+        fault.survived()
     finally:
         for s in slow:
             s.close()

@@ -45,6 +45,7 @@ def test_differences_name_the_bucket(two_runs):
         "sql",
         f"UPDATE web_analytics_check.url_metrics_5m SET pageviews = pageviews + 2, "
         f"visitors = visitors * 2 + 5 WHERE url = '{url}' AND bucket_start = TIMESTAMP '{bucket}'",
+        "--write",
     )
 
     def compare(left, right):

@@ -15,6 +15,7 @@ import time
 
 import apache_beam as beam
 import orjson
+import pytest
 from apache_beam.coders import FastPrimitivesCoder
 from apache_beam.testing.test_stream import TestStream as EventStream  # not a test class
 from apache_beam.testing.util import assert_that
@@ -22,7 +23,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from pipelines.graph import GraphConfig, build
-from tests.conftest import raw
+from tests.conftest import Reliability, raw
 from transforms.enrich import enrich_event
 from transforms.rows import dead_letter_row, event_row, row_encoder
 from transforms.validate import parse_record
@@ -163,11 +164,13 @@ def hostile_payload(draw) -> bytes:
     return text.encode("utf-8", "surrogatepass")
 
 
+RELIABILITY = Reliability()  # hypothesis runs a test many times: no function-scoped fixture
 EVENT_ROW = row_encoder("events")
 DEAD_ROW = row_encoder("dead_letters")
 CODER = FastPrimitivesCoder()
 
 
+@pytest.mark.reliability
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(hostile_payload())
 def test_every_record_is_an_event_or_a_dead_letter_that_every_writer_can_write(payload):
@@ -183,6 +186,7 @@ def test_every_record_is_an_event_or_a_dead_letter_that_every_writer_can_write(p
         orjson.loads(DEAD_ROW(row))
         assert row["payload_bytes"] == payload[: len(row["payload_bytes"])] or b'"ip"' in payload
         assert CODER.decode(CODER.encode(value)) == value
+    RELIABILITY.hostile(tried=1, accounted=1)
 
 
 def _balanced(expected: int):
@@ -206,6 +210,7 @@ GRAPH = settings(
 )
 
 
+@pytest.mark.reliability
 @GRAPH
 @given(st.lists(hostile_payload(), min_size=5, max_size=40))
 def test_a_rebuild_of_hostile_records_balances_its_ledger(payloads):
@@ -215,8 +220,10 @@ def test_a_rebuild_of_hostile_records_balances_its_ledger(payloads):
         records = [raw(pl, received_at=T0 + 2000) for pl in payloads]
         out = build(p, beam.Create(records), None)
         assert_that(out["ledger"], _balanced(len(payloads)))
+    RELIABILITY.hostile(tried=len(payloads), accounted=len(payloads))  # the pipeline's assert passed
 
 
+@pytest.mark.reliability
 @GRAPH
 @given(st.lists(hostile_payload(), min_size=5, max_size=30))
 def test_a_stream_of_hostile_records_puts_each_in_exactly_one_place(payloads):
@@ -239,6 +246,7 @@ def test_a_stream_of_hostile_records_puts_each_in_exactly_one_place(payloads):
             out["duplicates"] | "U" >> beam.Map(lambda d: "duplicate"),
         ) | beam.Flatten()
         assert_that(placed, _count_is(len(payloads)))
+    RELIABILITY.hostile(tried=len(payloads), accounted=len(payloads))
 
 
 def _count_is(expected: int):

@@ -72,22 +72,39 @@ def test_views_are_the_packaged_view_files(tf):
     assert "views/${each.key}.sql" in views["view"][0]["query"]
 
 
-def test_the_worker_gets_least_privilege(tf):
-    project_roles = {
-        body["role"] for (rtype, _), body in tf["resource"].items() if rtype == "google_project_iam_member"
+def test_each_role_gets_least_privilege(tf):
+    """One service account per role (issue #14); none can delete the archive."""
+    members: dict = {}
+    for (rtype, _), body in tf["resource"].items():
+        if rtype.endswith("_iam_member") and body["member"] != "${local.pubsub_agent}":
+            members.setdefault(body["member"], set()).add((rtype, body["role"]))
+    assert members == {
+        "${local.stream_sa}": {
+            ("google_project_iam_member", "roles/dataflow.worker"),
+            ("google_pubsub_subscription_iam_member", "roles/pubsub.subscriber"),
+            ("google_storage_bucket_iam_member", "roles/storage.objectCreator"),  # the archive: add only
+            ("google_storage_bucket_iam_member", "roles/storage.objectViewer"),
+            ("google_storage_bucket_iam_member", "roles/storage.objectAdmin"),  # staging (temp files)
+            ("google_bigquery_dataset_iam_member", "roles/bigquery.dataEditor"),
+        },
+        "${local.rebuild_sa}": {
+            ("google_project_iam_member", "roles/dataflow.worker"),
+            ("google_project_iam_member", "roles/bigquery.jobUser"),
+            ("google_storage_bucket_iam_member", "roles/storage.objectViewer"),
+            ("google_storage_bucket_iam_member", "roles/storage.objectAdmin"),  # staging
+            ("google_bigquery_dataset_iam_member", "roles/bigquery.dataEditor"),
+        },
+        "${local.collector_sa}": {("google_pubsub_topic_iam_member", "roles/pubsub.publisher")},
     }
-    assert project_roles == {"roles/dataflow.worker", "roles/bigquery.jobUser"}  # no project-wide data access
-    worker = "serviceAccount:${google_service_account.worker.email}"
-    scoped = {
-        rtype: body["role"]
+    archive_grants = {
+        body["role"]
         for (rtype, _), body in tf["resource"].items()
-        if rtype.endswith("_iam_member") and rtype != "google_project_iam_member" and body["member"] == worker
+        if rtype == "google_storage_bucket_iam_member" and "archive" in body["bucket"]
     }
-    assert scoped == {
-        "google_pubsub_subscription_iam_member": "roles/pubsub.subscriber",
-        "google_storage_bucket_iam_member": "roles/storage.objectAdmin",
-        "google_bigquery_dataset_iam_member": "roles/bigquery.dataEditor",
-    }
+    assert archive_grants == {"roles/storage.objectCreator", "roles/storage.objectViewer"}  # no delete anywhere
+    job = tf["resource"][("google_dataflow_flex_template_job", "stream")]
+    assert job["ip_configuration"] == "WORKER_IP_PRIVATE"
+    assert job["service_account_email"] == "${google_service_account.stream.email}"
     # Pub/Sub's own agent: forwards undeliverable messages to the dead-letter topic, nothing else
     agent = {
         (rtype, body["role"])

@@ -11,7 +11,7 @@ import pytest
 
 from tests.conftest import rebuilt_warehouse
 from weir.generator import generate_day
-from weir.query import QueryClient, SeriesQuery, literal
+from weir.query import QueryClient, SeriesQuery
 from weir.warehouse.local import LocalWarehouse
 
 DAY = dt.datetime(2025, 11, 20, tzinfo=dt.timezone.utc)
@@ -54,11 +54,12 @@ def test_visitors_are_merged_and_breakdowns_filtered(home):
     assert [r["visitors"] for r in rows if r["value"] == "mobile"] == [merged[0][0]]
 
 
-def test_literals_are_escaped(home):
+def test_values_are_parameters(home):
     client = QueryClient(LocalWarehouse(home))
     q = SeriesQuery("pageviews", DAY, DAY + dt.timedelta(days=1), "1d", url="https://x.example/it's\\here")
     assert client.timeseries(q) == []  # a quote in a value is data, not SQL
-    assert literal("a'b") == "'a\\'b'"
+    sql, params = q.statement()
+    assert "it's" not in sql and params["url"] == "https://x.example/it's\\here"
 
 
 @pytest.mark.parametrize(

@@ -194,7 +194,9 @@ def _accepted_copies(payloads: list[bytes]) -> int:
     )
 
 
-def test_killed_stream_loses_nothing_after_rebuild(pubsub, tmp_path):
+@pytest.mark.reliability
+def test_killed_stream_loses_nothing_after_rebuild(pubsub, tmp_path, reliability):
+    fault = reliability.fault("stream: SIGKILL mid-load, restarted; the rebuild of its archive equals the input")
     project = f"weir-test-{uuid.uuid4().hex[:6]}"
     live, rebuilt, truth = str(tmp_path / "live"), str(tmp_path / "rebuilt"), str(tmp_path / "truth")
     payloads = recent_traffic(900, seed=43)
@@ -228,6 +230,7 @@ def test_killed_stream_loses_nothing_after_rebuild(pubsub, tmp_path):
     )
     assert LocalWarehouse(rebuilt).query(q).rows == LocalWarehouse(truth).query(q).rows
     assert count(rebuilt, "SELECT COUNT(*) FROM events") == accepted_unique(payloads)
+    fault.survived()
 
 
 def test_freshness_measurement_counts_every_sample(pubsub, tmp_path):
@@ -239,3 +242,54 @@ def test_freshness_measurement_counts_every_sample(pubsub, tmp_path):
     assert 0 < result["p50_s"] <= result["p95_s"]
     assert 0 < result["p95_last_third_s"] <= max(result["waits"])
     assert len(result["waits"]) == result["samples"]
+
+
+def _five_minute_pageviews(home: str) -> dict:
+    rows = LocalWarehouse(home).query("SELECT site, url, bucket_start, pageviews FROM url_metrics_5m").rows
+    return {(s, u, b): pv for s, u, b, pv in rows}
+
+
+@pytest.mark.reliability
+def test_a_restarted_stream_continues_its_buckets(pubsub, tmp_path, reliability):
+    """Issue #14: running totals lived in memory, so after a restart the next pane replaced a
+    bucket's row with what arrived since (300 page views became 10). A restart replays the
+    archive of the open buckets first: no bucket goes backwards, and once the traffic is in,
+    the live rows equal a rebuild of the archive, sketches included."""
+    fault = reliability.fault("stream: SIGKILL mid-bucket, restarted; no bucket went backwards, live = rebuild")
+    project = f"weir-test-{uuid.uuid4().hex[:6]}"
+    live, rebuilt = str(tmp_path / "live"), str(tmp_path / "rebuilt")
+    payloads = recent_traffic(900, seed=47)
+    first, second = payloads[:500], payloads[500:] + payloads[:40]  # the second part resends 40
+    ensure_topology(PubSubNames(project))
+    log = str(tmp_path / "stream.log")
+    proc = start_stream(live, project, log)
+    publish(first, PubSubNames(project), say=lambda _m: None)
+    wait_until_settled(live, accepted_unique(first))
+    before = _five_minute_pageviews(live)
+    assert sum(before.values()) > 50
+    proc.kill()  # mid-bucket, no chance to tidy up
+    proc.wait(timeout=30)
+    publish(second, PubSubNames(project), say=lambda _m: None)
+    proc = start_stream(live, project, log)
+    lowest = dict(before)
+    try:
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline:
+            now = _five_minute_pageviews(live)
+            for key, value in now.items():
+                if key in lowest:
+                    lowest[key] = min(lowest[key], value)
+            if count(live, "SELECT COUNT(*) FROM events") >= accepted_unique(payloads):
+                break
+            time.sleep(0.3)
+        wait_until_settled(live, accepted_unique(payloads))
+    finally:
+        stop(proc)
+    went_back = {k: (before[k], lowest[k]) for k in before if lowest[k] < before[k]}
+    assert not went_back, f"{len(went_back)} buckets went backwards after the restart: {list(went_back.items())[:3]}"
+    rebuild(rebuilt, f"{live}/archive/*/*/*.avro")
+    q = f"SELECT {FIVE_MIN_COLUMNS} FROM url_metrics_5m ORDER BY site, url, bucket_start"
+    assert LocalWarehouse(live).query(q).rows == LocalWarehouse(rebuilt).query(q).rows
+    assert count(live, "SELECT COUNT(*) FROM events") == accepted_unique(payloads)
+    assert "replaying" in open(log).read()
+    fault.survived()

@@ -92,13 +92,15 @@ def test_per_event_tables_land_on_their_own_slower_clock(tmp_path):
     assert not PER_EVENT_TABLES & set().union(*live)
 
 
-def test_a_reader_holding_the_file_past_the_lock_wait_never_stops_landing(tmp_path):
+@pytest.mark.reliability
+def test_a_reader_holding_the_file_past_the_lock_wait_never_stops_landing(tmp_path, reliability):
     # Issue #14: a `weir sql` read longer than the lock wait made the writer give up for good.
     # Here another process holds a read-only connection for 4 s against a 0.5 s lock wait
     # (the same situation as a 60 s read against the 30 s default, 8x shorter).
     import subprocess
     import sys
 
+    fault = reliability.fault("stream: a reader holds the warehouse past the lock wait; landing resumes, no row lost")
     home = str(tmp_path)
     LocalWarehouse(home).ensure_tables()
     w = LandingWriter(home, "web_analytics", flush_s=0.1, lock_wait_s=0.5)
@@ -131,3 +133,4 @@ def test_a_reader_holding_the_file_past_the_lock_wait_never_stops_landing(tmp_pa
     assert w.health() == {"landing": "ok"}
     assert LocalWarehouse(home).query("SELECT pageviews FROM url_metrics_5m").rows == [(7,)]
     assert count(home, "events") == 1
+    fault.survived()

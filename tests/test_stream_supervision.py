@@ -31,7 +31,10 @@ def pubsub(tmp_path, monkeypatch):
     emulators.stop_pubsub(pid)
 
 
-def test_a_failing_pipeline_stops_the_stream_loudly(pubsub, tmp_path, monkeypatch):
+@pytest.mark.reliability
+def test_a_failing_pipeline_stops_the_stream_loudly(pubsub, tmp_path, monkeypatch, reliability):
+    fault = reliability.fault("stream: a step fails on every element; the stream stops with the reason, archive kept")
+
     def broken_event_row(event):
         raise ValueError("cannot encode this event")
 
@@ -64,3 +67,4 @@ def test_a_failing_pipeline_stops_the_stream_loudly(pubsub, tmp_path, monkeypatc
     status = json.load(open(os.path.join(home, STATUS_FILE)))
     assert status["running"] is False and "cannot encode this event" in status["error"]
     assert status["archived"] == 1  # the event itself is safe in the archive, for a rebuild
+    fault.survived()

@@ -51,7 +51,7 @@ def test_verify_balances_then_catches_removed_rows(demo_home):
     assert "checks hold" in ok.stdout and "MISMATCH" not in ok.stdout
     top_row = f"SELECT site, url, pageviews FROM url_metrics_1d WHERE bucket_date = '{DAY}' ORDER BY 3 DESC LIMIT 1"
     top = LocalWarehouse(demo_home).query(top_row).rows[0]
-    weir(demo_home, "sql", f"DELETE FROM url_metrics_1d WHERE site = '{top[0]}' AND url = '{top[1]}'")
+    weir(demo_home, "sql", f"DELETE FROM url_metrics_1d WHERE site = '{top[0]}' AND url = '{top[1]}'", "--write")
     bad = weir(demo_home, "verify", "--date", DAY, check=False)
     assert bad.returncode == 1
     assert f"MISMATCH {top[0]}: url_metrics_1d: pageviews" in bad.stdout

@@ -73,6 +73,11 @@ def write_archive_file(path: str, records: Iterable[dict]) -> None:
     fastavro.writer(buf, _schema(), list(records), codec="deflate")
     data = buf.getvalue()
     if path.startswith("gs://"):
+        # A retried write of the same pane finds its file already whole (GCS objects appear
+        # whole) and leaves it: the archive's writer may create and read objects, never
+        # overwrite or delete them (terraform/main.tf), so the raw data cannot be lost.
+        if FileSystems.exists(path):
+            return
         with FileSystems.create(path) as fh:
             fh.write(data)
         return
@@ -106,7 +111,7 @@ class _WriteWindowFile(beam.DoFn):
 
     The name is fixed by (window start, shard, pane index): a retried bundle rewrites the
     same file with the same records (a grouped pane's content is fixed once it fired), so
-    a retry never archives a message twice.
+    a retry never archives a message twice; on GCS it finds the file there and keeps it.
     """
 
     def process(self, item, window=beam.DoFn.WindowParam, pane=beam.DoFn.PaneInfoParam):

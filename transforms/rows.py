@@ -19,6 +19,8 @@ from transforms.records import DeadLetter, Event
 from transforms.timeutil import day_str, ts_str
 
 MAX_KEPT_PAYLOAD = 1024 * 1024
+
+
 def _json_text(value: Any) -> str | None:
     if value is None:
         return None

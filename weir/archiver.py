@@ -54,6 +54,21 @@ class Archiver(threading.Thread):
             self._counted.value = self.archived
         return len(records)
 
+    def drain(self) -> int:
+        """Archives what the subscription holds now, until a pull comes back empty; returns how
+        many. A restarted stream does this first, so its archive holds every message the
+        previous stream read (pipelines.stream replays it)."""
+        from google.cloud import pubsub_v1
+
+        subscriber = pubsub_v1.SubscriberClient()
+        try:
+            drained = 0
+            while n := self.pull_once(subscriber, timeout_s=1.0):
+                drained += n
+            return drained
+        finally:
+            subscriber.close()
+
     def run(self) -> None:
         from google.cloud import pubsub_v1
 

@@ -54,7 +54,11 @@ def cmd_rebuild(args, beam_args: list[str]) -> int:
 
         commit_in_job = WarehouseRef(settings.project, settings.dataset, location=args.bq_location)
     result = run_rebuild(
-        options, warehouse, staging_root=args.staging or settings.staging_root, commit_in_job=commit_in_job
+        options,
+        warehouse,
+        staging_root=args.staging or settings.staging_root,
+        commit_in_job=commit_in_job,
+        force=args.force,
     )
     print(
         f"rebuilt {len(result.days)} day(s) in {result.seconds:.1f} s: "
@@ -68,7 +72,7 @@ def cmd_sql(args) -> int:
     from weir.query import QueryClient
 
     _, warehouse = _warehouse(args)
-    print_result(QueryClient(warehouse).sql(args.query), args.format)
+    print_result(QueryClient(warehouse).sql(args.query, write=args.write), args.format)
     return 0
 
 
@@ -289,11 +293,21 @@ def parser() -> argparse.ArgumentParser:
     )
     r.add_argument("--staging", default=None, help="Staging location for table files (gs:// with Dataflow).")
     r.add_argument("--bq-location", dest="bq_location", default=None, help="BigQuery location (e.g. EU, US).")
+    r.add_argument(
+        "--force",
+        action="store_true",
+        help="Without --date: replace days even where they would lose more than 10%% of their events.",
+    )
 
     q = sub.add_parser("sql", help="Run BigQuery Standard SQL against the warehouse.")
     _common(q)
     q.add_argument("query", help="The SQL; table names resolve in the dataset.")
     q.add_argument("--format", choices=("table", "json", "csv"), default="table")
+    q.add_argument(
+        "--write",
+        action="store_true",
+        help="Allow statements that change data (INSERT, DELETE, CREATE, ...) and, locally, DuckDB's file access.",
+    )
 
     i = sub.add_parser("init", help="Create the dataset and tables (from schemas/) where missing.")
     _common(i)

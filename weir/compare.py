@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 import schemas
 from transforms.metrics import METRICS
 from weir.warehouse.base import Warehouse
+from weir.warehouse.params import dataset_id
+from weir.warehouse.params import day as parse_day
 
 ESTIMATE_TOLERANCE = 0.02
 METRIC_TABLES = ("url_metrics_5m", "url_metrics_1d", "breakdown_metrics_5m", "breakdown_metrics_1d")
@@ -36,12 +38,15 @@ class TableDiff:
 
 
 def _targets(spec: str, grain: str) -> list[tuple[str, str]]:
-    """(qualified name, table) pairs for a dataset or dataset.table spec."""
+    """(qualified name, table) pairs for a dataset or dataset.table spec. Both parts are
+    validated (a dataset id, one of METRIC_TABLES) before they are written into SQL."""
     if "." in spec:
         dataset, table = spec.rsplit(".", 1)
-        return [(f"{dataset}.{table}", table)]
+        if table not in METRIC_TABLES:
+            raise ValueError(f"{spec!r}: {table!r} is not a metrics table ({', '.join(METRIC_TABLES)})")
+        return [(f"{dataset_id(dataset)}.{table}", table)]
     tables = [t for t in METRIC_TABLES if grain == "both" or t.endswith(grain)]
-    return [(f"{spec}.{t}", t) for t in tables]
+    return [(f"{dataset_id(spec)}.{t}", t) for t in tables]
 
 
 def _estimate_ok(left: int, right: int) -> bool:
@@ -51,8 +56,7 @@ def _estimate_ok(left: int, right: int) -> bool:
 def compare_table(warehouse: Warehouse, left: str, right: str, table: str, day: str) -> TableDiff:
     spec = schemas.table(table)
     key = [k for k in spec.key]
-    day_filter = "bucket_date = DATE '{d}'" if "bucket_date" in key else "DATE(bucket_start) = DATE '{d}'"
-    where = day_filter.format(d=day)
+    where = "bucket_date = @day" if "bucket_date" in key else "DATE(bucket_start) = @day"
     sums = [m.name for m in METRICS if m.kind == "sum"]
     estimates = [m.name for m in METRICS if m.kind == "distinct"]
     sketches = [m.sketch_column for m in METRICS if m.sketch_column]
@@ -69,7 +73,7 @@ def compare_table(warehouse: Warehouse, left: str, right: str, table: str, day: 
         f"FULL OUTER JOIN (SELECT * FROM {right} WHERE {where}) AS r ON {on}"
     )
     diff = TableDiff(table)
-    for row in warehouse.query(sql).records():
+    for row in warehouse.query(sql, {"day": parse_day(day)}).records():
         k = tuple(str(row[c]) for c in key)
         diff.compared += 1
         if not row["in_l"] or not row["in_r"]:
@@ -100,6 +104,7 @@ def compare_table(warehouse: Warehouse, left: str, right: str, table: str, day: 
 
 
 def compare(warehouse: Warehouse, left: str, right: str, day: str, grain: str = "both") -> list[TableDiff]:
+    parse_day(day)  # refused before any query
     lefts, rights = _targets(left, grain), _targets(right, grain)
     if [t for _, t in lefts] != [t for _, t in rights]:
         raise ValueError("--left and --right must name the same tables (two datasets, or two tables alike)")

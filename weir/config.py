@@ -28,9 +28,13 @@ class Settings:
 
 
 def resolve(home: str | None = None, project: str | None = None, dataset: str | None = None) -> Settings:
+    """Raises ValueError for a project or dataset that is not a valid id: both end up in SQL
+    and resource names, so they are checked once, here (weir.warehouse.params)."""
+    from weir.warehouse.params import dataset_id, project_id
+
     home = home or os.environ.get("WEIR_HOME") or os.path.join(os.getcwd(), ".weir")
     return Settings(
         home=os.path.abspath(home),
-        project=project,
-        dataset=dataset or os.environ.get("WEIR_DATASET") or schemas.DEFAULT_DATASET,
+        project=project_id(project) if project else None,
+        dataset=dataset_id(dataset or os.environ.get("WEIR_DATASET") or schemas.DEFAULT_DATASET),
     )

@@ -14,11 +14,12 @@ from weir.config import Settings
 from weir.generator import DEFAULT_SITES, generate_day, write_avro_archive
 from weir.output import format_table
 from weir.warehouse.local import LocalWarehouse
+from weir.warehouse.params import day as parse_day
 
 TOP_URLS = """
 SELECT site, url, pageviews, visitors, engaged_seconds
 FROM url_metrics_1d
-WHERE bucket_date = '{day}'
+WHERE bucket_date = @day
 ORDER BY pageviews DESC, url
 LIMIT 10
 """
@@ -28,7 +29,7 @@ SELECT value AS referrer_category, SUM(pageviews) AS pageviews,
        ROUND(100 * SUM(pageviews) / SUM(SUM(pageviews)) OVER (), 1) AS share_pct,
        HLL_COUNT.MERGE(visitors_sketch) AS visitors
 FROM breakdown_metrics_1d
-WHERE bucket_date = '{day}' AND dimension = 'referrer_category'
+WHERE bucket_date = @day AND dimension = 'referrer_category'
 GROUP BY value
 ORDER BY pageviews DESC
 """
@@ -36,7 +37,7 @@ ORDER BY pageviews DESC
 DEAD_LETTERS = """
 SELECT error_kind, stage, COUNT(*) AS dead_letters
 FROM dead_letters
-WHERE DATE(received_at) = '{day}'
+WHERE DATE(received_at) = @day
 GROUP BY error_kind, stage
 ORDER BY dead_letters DESC, error_kind
 """
@@ -45,6 +46,7 @@ ORDER BY dead_letters DESC, error_kind
 def run_demo(settings: Settings, events: int = 30_000, day: str | None = None, say=print) -> dict:
     """Generates, archives, rebuilds and reports one day; returns the figures it printed."""
     day = day or (dt.datetime.now(dt.timezone.utc).date() - dt.timedelta(days=1)).isoformat()
+    parse_day(day)  # before anything is written
     warehouse = LocalWarehouse(settings.home, settings.dataset)
     say(f"weir demo: WEIR_HOME={settings.home}")
     say(f"[1/4] generating ~{events:,} events for {day} on {len(DEFAULT_SITES)} sites ...")
@@ -66,10 +68,11 @@ def run_demo(settings: Settings, events: int = 30_000, day: str | None = None, s
         + ", ".join(f"{t}={n:,}" for t, n in result.loaded.items())
     )
     say(f"[3/4] top URLs on {day}")
-    say(_indent(format_table(warehouse.query(TOP_URLS.format(day=day)))))
+    params = {"day": dt.date.fromisoformat(day)}
+    say(_indent(format_table(warehouse.query(TOP_URLS, params))))
     say("[4/4] referrer mix (page views) and dead letters")
-    say(_indent(format_table(warehouse.query(REFERRER_MIX.format(day=day)))))
-    dead = warehouse.query(DEAD_LETTERS.format(day=day))
+    say(_indent(format_table(warehouse.query(REFERRER_MIX, params))))
+    dead = warehouse.query(DEAD_LETTERS, params)
     total_dead = sum(r[2] for r in dead.rows)
     say(_indent(format_table(dead)))
     say(f'      {total_dead} dead letters, every one with its raw payload: weir sql "SELECT * FROM dead_letters"')

@@ -40,7 +40,8 @@ def _cell(value: Any, width: int = 48) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def print_result(result: QueryResult, fmt: str = "table", out: TextIO = sys.stdout) -> None:
+def print_result(result: QueryResult, fmt: str = "table", out: TextIO | None = None) -> None:
+    out = out or sys.stdout  # at call time: a default of sys.stdout is frozen at import
     if fmt == "json":
         for row in result.rows:
             out.write(orjson.dumps({c: _plain(v) for c, v in zip(result.columns, row, strict=False)}).decode() + "\n")

@@ -9,8 +9,9 @@
 
 Metrics come from the registry: sum metrics are summed; `visitors` is merged from its
 sketches (never summed); other distinct counts can only be read where one row is one
-bucket (a single URL at the table's own grain). Literals are escaped here, so callers pass
-plain values.
+bucket (a single URL at the table's own grain). Callers' values reach SQL only as query
+parameters (weir.warehouse.params), never as text; `sql()` refuses changes to data unless
+asked to write.
 """
 
 from __future__ import annotations
@@ -26,19 +27,6 @@ GRAINS = {
     "1h": ("5m", "TIMESTAMP_TRUNC(bucket_start, HOUR)"),
     "1d": ("1d", "TIMESTAMP(bucket_date)"),
 }
-
-
-def literal(value) -> str:
-    """A BigQuery SQL literal for a str, int or datetime (the only kinds the client emits)."""
-    if isinstance(value, bool):
-        return "TRUE" if value else "FALSE"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, dt.datetime):
-        return f"TIMESTAMP '{value.astimezone(dt.timezone.utc).strftime('%Y-%m-%d %H:%M:%S.%f')}+00'"
-    if isinstance(value, str):
-        return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
-    raise TypeError(f"cannot write {type(value).__name__} as a SQL literal")
 
 
 @dataclass(frozen=True)
@@ -71,7 +59,8 @@ class SeriesQuery:
         if self.end <= self.start:
             raise ValueError("end must be after start")
 
-    def sql(self) -> str:
+    def statement(self) -> tuple[str, dict]:
+        """(BigQuery SQL with @parameters, their values)."""
         table_grain, bucket = GRAINS[self.granularity]
         table = f"{'breakdown' if self.dimension else 'url'}_metrics_{table_grain}"
         metric = next(m for m in METRICS if m.name == self.metric)
@@ -81,22 +70,28 @@ class SeriesQuery:
             expr = f"HLL_COUNT.MERGE({metric.sketch_column})"
         else:
             expr = f"MAX({metric.name})"  # one row per bucket (checked in __post_init__)
-        where = [f"{bucket} >= {literal(self.start)}", f"{bucket} < {literal(self.end)}"]
+        params: dict = {"start": self.start, "end": self.end}
+        where = [f"{bucket} >= @start", f"{bucket} < @end"]
         if self.site:
-            where.append(f"site = {literal(self.site)}")
+            where.append("site = @site")
+            params["site"] = self.site
         if self.url:
-            where.append(f"url = {literal(self.url)}")
+            where.append("url = @url")
+            params["url"] = self.url
         select, group = [f"{bucket} AS ts"], ["ts"]
         if self.dimension:
-            where.append(f"dimension = {literal(self.dimension)}")
+            where.append("dimension = @dimension")
+            params["dimension"] = self.dimension
             if self.values:
-                where.append(f"value IN ({', '.join(literal(v) for v in self.values)})")
+                where.append("value IN UNNEST(@dimension_values)")
+                params["dimension_values"] = list(self.values)
             select.append("value")
             group.append("value")
-        return (
+        sql = (
             f"SELECT {', '.join(select)}, {expr} AS {metric.name} FROM {table} "
             f"WHERE {' AND '.join(where)} GROUP BY {', '.join(group)} ORDER BY {', '.join(group)}"
         )
+        return sql, params
 
 
 class QueryClient:
@@ -105,11 +100,13 @@ class QueryClient:
     def __init__(self, warehouse: Warehouse):
         self.warehouse = warehouse
 
-    def sql(self, text: str) -> QueryResult:
-        return self.warehouse.query(text)
+    def sql(self, text: str, params: dict | None = None, write: bool = False) -> QueryResult:
+        """BigQuery SQL; values as `params` (@name). Changes to data only with `write`."""
+        return self.warehouse.query(text, params, write=write)
 
     def timeseries(self, query: SeriesQuery) -> list[dict]:
-        return self.warehouse.query(query.sql()).records()
+        sql, params = query.statement()
+        return self.warehouse.query(sql, params).records()
 
     def week_ago(self, query: SeriesQuery) -> list[dict]:
         """The same series one week earlier, with `ts` moved forward a week to line up."""

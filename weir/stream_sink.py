@@ -43,6 +43,7 @@ RETRY_MAX_S = 5.0  # backoff ceiling between failed landings
 # metric rows, a few per URL and bucket, never wait for them (measured: freshness p95 was
 # set by landings of 6,000-9,000 event rows every 4-6 s).
 PER_EVENT_TABLES = frozenset({"events", "dead_letters"})
+REPLAY_SOURCE_PREFIX = "replay:"  # the source of records a restarted stream replays (pipelines.stream)
 
 _WRITERS: dict[tuple[str, str], LandingWriter] = {}
 _WRITERS_LOCK = threading.Lock()
@@ -197,11 +198,15 @@ class _UpsertFn(beam.DoFn):
     def setup(self):
         self._writer = landing_writer(self._home, self._dataset)
         self._key = schemas.table(self._table).key
+        self._replayed = counter("dead_letters_replay_skipped")
 
     def start_bundle(self):
         self._rows: dict = {}
 
     def process(self, row, pane=beam.DoFn.PaneInfoParam):
+        if self._table == "dead_letters" and (row.get("source") or "").startswith(REPLAY_SOURCE_PREFIX):
+            self._replayed.inc()  # landed by the run that first read it (pipelines.stream.replay_records)
+            return
         key = tuple(row[k] for k in self._key) if self._key else (len(self._rows), uuid.uuid4().hex)
         old = self._rows.get(key)
         if old is None or pane.index >= old[0]:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from transforms.ledger import FIELDS, UNKNOWN_SITE
 from weir.warehouse.base import Warehouse
+from weir.warehouse.params import day as parse_day
 
 METRIC_TOTALS = ("pageviews", "bot_pageviews", "engaged_seconds")
 
@@ -30,41 +31,50 @@ class Check:
         return self.expected == self.actual
 
 
-def _by_site(warehouse: Warehouse, sql: str) -> dict[str, tuple]:
-    return {row[0]: row[1:] for row in warehouse.query(sql).rows}
+def _by_site(warehouse: Warehouse, sql: str, params: dict) -> dict[str, tuple]:
+    return {row[0]: row[1:] for row in warehouse.query(sql, params).rows}
 
 
 def verify_day(warehouse: Warehouse, day: str) -> list[Check]:
-    """Every check for `day`; an empty ledger for the day is itself a failed check."""
-    d = f"DATE '{day}'"
+    """Every check for `day` (YYYY-MM-DD, validated); an empty ledger for the day is itself a
+    failed check. The day reaches SQL as a query parameter, never as text."""
+    params = {"day": parse_day(day)}
+    d = "@day"
     cols = ", ".join(FIELDS)
-    ledger = {r["site"]: r for r in warehouse.query(f"SELECT site, {cols} FROM ledger WHERE day = {d}").records()}
+    ledger = {
+        r["site"]: r for r in warehouse.query(f"SELECT site, {cols} FROM ledger WHERE day = {d}", params).records()
+    }
     if not ledger:
         return [Check("*", "ledger rows for the day (rebuild the day first)", 1, 0)]
     events = _by_site(
         warehouse,
         f"""SELECT site, COUNTIF(NOT is_bot), COUNTIF(is_bot) FROM events
                                      WHERE DATE(event_ts) = {d} GROUP BY site""",
+        params,
     )
     dead = _by_site(
         warehouse,
         f"""SELECT COALESCE(site, '{UNKNOWN_SITE}'), COUNTIF(error_kind != 'too_late'),
                                    COUNTIF(error_kind = 'too_late') FROM dead_letters
                                    WHERE DATE(received_at) = {d} GROUP BY 1""",
+        params,
     )
     totals = ", ".join(f"SUM({m})" for m in METRIC_TOTALS)
     tables = {
         "url_metrics_5m": _by_site(
-            warehouse, f"SELECT site, {totals} FROM url_metrics_5m WHERE DATE(bucket_start) = {d} GROUP BY site"
+            warehouse,
+            f"SELECT site, {totals} FROM url_metrics_5m WHERE DATE(bucket_start) = {d} GROUP BY site",
+            params,
         ),
         "url_metrics_1d": _by_site(
-            warehouse, f"SELECT site, {totals} FROM url_metrics_1d WHERE bucket_date = {d} GROUP BY site"
+            warehouse, f"SELECT site, {totals} FROM url_metrics_1d WHERE bucket_date = {d} GROUP BY site", params
         ),
     }
     for grain, col in (("5m", "DATE(bucket_start)"), ("1d", "bucket_date")):
         rows = warehouse.query(
             f"SELECT dimension, site, {totals} FROM breakdown_metrics_{grain} "
-            f"WHERE {col} = {d} GROUP BY dimension, site"
+            f"WHERE {col} = {d} GROUP BY dimension, site",
+            params,
         ).rows
         for dim in sorted({r[0] for r in rows}):
             tables[f"breakdown_metrics_{grain}[{dim}]"] = {r[1]: r[2:] for r in rows if r[0] == dim}

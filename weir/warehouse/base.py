@@ -13,6 +13,10 @@ class QueryError(ValueError):
     """A query the warehouse refused or could not run; the message says why."""
 
 
+class WriteRefused(QueryError):
+    """A statement that changes data, sent without `write=True` (`weir sql --write`)."""
+
+
 @dataclass(frozen=True)
 class QueryResult:
     """Rows of a query: column names and tuples of Python values."""
@@ -43,8 +47,13 @@ class Warehouse(abc.ABC):
         """
 
     @abc.abstractmethod
-    def query(self, sql: str) -> QueryResult:
-        """Runs BigQuery Standard SQL; unqualified names resolve in the dataset."""
+    def query(self, sql: str, params: dict | None = None, write: bool = False) -> QueryResult:
+        """Runs BigQuery Standard SQL; unqualified names resolve in the dataset.
+
+        `params` binds named query parameters (`@name`; types in weir.warehouse.params): every
+        value from a user reaches SQL this way. Without `write`, a statement that changes
+        data is refused (`WriteRefused`) before anything runs, and locally the query cannot
+        touch any file but the warehouse's own (DuckDB's external access is off)."""
 
     def tables(self) -> tuple[str, ...]:
         return TABLES

@@ -18,7 +18,7 @@ from apache_beam.io.filesystems import FileSystems
 from google.cloud import bigquery
 
 import schemas
-from weir.warehouse.base import QueryError, QueryResult, Warehouse
+from weir.warehouse.base import QueryError, QueryResult, Warehouse, WriteRefused
 
 
 def emulator_client(project: str, api_endpoint: str) -> bigquery.Client:
@@ -145,6 +145,15 @@ class BigQueryWarehouse(Warehouse):
                 self.client.delete_table(scratch, not_found_ok=True)
         return loaded
 
+    def _statement_type(self, sql: str, params: list) -> str:
+        config = bigquery.QueryJobConfig(
+            default_dataset=f"{self.project}.{self.dataset}", query_parameters=params, dry_run=True
+        )
+        try:
+            return self.client.query(sql, job_config=config).statement_type or "UNKNOWN"
+        except Exception as exc:  # google.api_core errors carry the server's message
+            raise QueryError(f"query failed: {exc}") from None
+
     def _run(self, sql: str, params=None):
         config = bigquery.QueryJobConfig(
             default_dataset=f"{self.project}.{self.dataset}", query_parameters=params or []
@@ -154,7 +163,14 @@ class BigQueryWarehouse(Warehouse):
         except Exception as exc:  # google.api_core errors carry the server's message
             raise QueryError(f"query failed: {exc}") from None
 
-    def query(self, sql: str) -> QueryResult:
-        rows = self._run(sql)
+    def query(self, sql: str, params: dict | None = None, write: bool = False) -> QueryResult:
+        from weir.warehouse.params import bigquery_parameters
+
+        parameters = bigquery_parameters(params or {})
+        if not write:  # BigQuery itself says what the statement does: a dry run is free
+            kind = self._statement_type(sql, parameters)
+            if kind != "SELECT":
+                raise WriteRefused(f"this SQL is a {kind}, not a query; weir runs it only when asked to (--write)")
+        rows = self._run(sql, parameters)
         columns = [f.name for f in rows.schema] if rows.schema else []
         return QueryResult(columns, [tuple(r.values()) for r in rows])

@@ -16,9 +16,10 @@ from collections.abc import Iterator
 import duckdb
 
 import schemas
-from weir.warehouse.base import QueryError, QueryResult, Warehouse
+from weir.warehouse.base import QueryError, QueryResult, Warehouse, WriteRefused
+from weir.warehouse.params import duckdb_parameters
 from weir.warehouse.sqlfuncs import UDFS
-from weir.warehouse.translate import to_duckdb
+from weir.warehouse.translate import to_duckdb, translate
 
 _DUCK_TYPES = {
     "STRING": "VARCHAR",
@@ -73,17 +74,22 @@ class LocalWarehouse(Warehouse):
         self.path = os.path.join(home, "warehouse.duckdb")
 
     @contextlib.contextmanager
-    def _connect(self, read_only: bool = False, functions: bool = True) -> Iterator[duckdb.DuckDBPyConnection]:
+    def _connect(
+        self, read_only: bool = False, functions: bool = True, sandboxed: bool = False
+    ) -> Iterator[duckdb.DuckDBPyConnection]:
         """A short-lived connection; `functions` registers weir's SQL functions, which queries
         and view definitions need and plain loads do not (measured ~4 ms a connection, and
-        the streaming sink connects once per table per bundle)."""
+        the streaming sink connects once per table per bundle). `sandboxed` turns DuckDB's
+        external access off: no file but the warehouse's own can be read or written."""
         if read_only and not os.path.exists(self.path):
             self.ensure_tables()
         os.makedirs(self.home, exist_ok=True)
         deadline = time.monotonic() + self.lock_wait_s
         while True:
             try:
-                con = duckdb.connect(self.path, read_only=read_only)
+                con = duckdb.connect(
+                    self.path, read_only=read_only, config={"enable_external_access": False} if sandboxed else {}
+                )
                 break
             except duckdb.IOException as exc:
                 if "lock" not in str(exc).lower() or time.monotonic() > deadline:
@@ -195,13 +201,20 @@ class LocalWarehouse(Warehouse):
         ).fetchone()
         return int(inserted[0])
 
-    def query(self, sql: str) -> QueryResult:
-        statements, read_only = to_duckdb(sql)
-        with self._connect(read_only=read_only) as con:
+    def query(self, sql: str, params: dict | None = None, write: bool = False) -> QueryResult:
+        translated = translate(sql)
+        if not write and not all(reads for _, _, reads in translated):
+            raise WriteRefused("this SQL changes data; weir runs it only when asked to write (weir sql --write)")
+        bound = duckdb_parameters(params or {})
+        missing = set().union(*(names for _, names, _ in translated)) - set(bound)
+        if missing:
+            raise QueryError(f"query parameters without a value: {', '.join('@' + n for n in sorted(missing))}")
+        read_only = not write or all(reads for _, _, reads in translated)
+        with self._connect(read_only=read_only, sandboxed=not write) as con:
             result = None
-            for statement in statements:
+            for statement, names, _ in translated:
                 try:
-                    result = con.execute(statement)
+                    result = con.execute(statement, {n: bound[n] for n in names} if names else None)
                 except duckdb.Error as exc:
                     raise QueryError(f"query failed: {exc}\n(as run locally: {statement})") from None
             if result is None or result.description is None:

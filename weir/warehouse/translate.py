@@ -63,11 +63,44 @@ def _rewrite(node: exp.Expression) -> exp.Expression:
     return node
 
 
-def to_duckdb(sql: str) -> tuple[list[str], bool]:
-    """BigQuery SQL (one or more statements) -> (DuckDB statements, whether all only read)."""
+def translate(sql: str) -> list[tuple[str, frozenset[str], bool]]:
+    """BigQuery SQL (one or more statements) -> per statement: (DuckDB SQL, the names of the
+    query parameters it uses, whether it only reads: `_only_reads`)."""
     try:
         statements = [s for s in sqlglot.parse(sql, read="bigquery") if s is not None]
     except sqlglot.errors.ParseError as exc:
         raise TranslationError(f"not valid BigQuery SQL: {exc}") from None
-    read_only = all(isinstance(s, exp.Query) for s in statements)
-    return [s.transform(_rewrite).sql(dialect="duckdb") for s in statements], read_only
+    return [
+        (
+            s.transform(_rewrite).sql(dialect="duckdb"),
+            frozenset(p.name for p in s.find_all(exp.Parameter)),
+            _only_reads(s),
+        )
+        for s in statements
+    ]
+
+
+_WRITES = tuple(
+    getattr(exp, name)
+    for name in ("Insert", "Update", "Delete", "Merge", "Create", "Drop", "Alter", "TruncateTable", "Copy", "Command")
+    if hasattr(exp, name)
+)
+
+
+def _only_reads(statement: exp.Expression) -> bool:
+    # Anything not known to change data counts as a read here. That is safe locally: unless
+    # asked to write, a query runs on a read-only, sandboxed connection, so DuckDB itself
+    # refuses whatever this misses (or says what is wrong with a typo sqlglot half-parsed).
+    # exp.Command (a verb sqlglot does not model: ATTACH, CALL, ...) counts as a write.
+    return not isinstance(statement, _WRITES)
+
+
+def to_duckdb(sql: str) -> tuple[list[str], bool]:
+    """BigQuery SQL (one or more statements) -> (DuckDB statements, whether all only read)."""
+    translated = translate(sql)
+    return [t[0] for t in translated], all(t[2] for t in translated)
+
+
+def is_read_only(sql: str) -> bool:
+    """Whether every statement of a BigQuery SQL text only reads (SELECT, WITH ... SELECT)."""
+    return all(t[2] for t in translate(sql))

@@ -1,0 +1,93 @@
+"""A rebuild never leaves staging behind and never empties a day it was not given (issue #14)."""
+
+from __future__ import annotations
+
+import os
+
+import orjson
+import pytest
+from apache_beam.options.pipeline_options import PipelineOptions
+
+from pipelines import graph as graph_module
+from pipelines.rebuild import WouldShrink, run_rebuild
+from weir.generator import generate_day, write_json_lines
+from weir.warehouse.local import LocalWarehouse
+
+DAY, OTHER = "2025-11-20", "2025-11-21"
+
+
+def rebuild(home: str, pattern: str, **kw):
+    return run_rebuild(
+        PipelineOptions([f"--input={pattern}"]),
+        LocalWarehouse(home),
+        staging_root=os.path.join(home, "staging"),
+        progress=lambda _m: None,
+        **kw,
+    )
+
+
+def events_per_day(home: str) -> dict:
+    rows = LocalWarehouse(home).query("SELECT CAST(DATE(event_ts) AS STRING), COUNT(*) FROM events GROUP BY 1").rows
+    return dict(rows)
+
+
+def staging_runs(home: str) -> list[str]:
+    root = os.path.join(home, "staging")
+    return os.listdir(root) if os.path.isdir(root) else []
+
+
+@pytest.fixture
+def home_with_day(tmp_path):
+    home = str(tmp_path / "home")
+    day_file = str(tmp_path / "day.jsonl")
+    write_json_lines(list(generate_day(DAY, events=800, seed=2)), day_file)
+    rebuild(home, day_file)
+    assert events_per_day(home)[DAY] > 500
+    return home, tmp_path
+
+
+@pytest.mark.reliability
+def test_a_stray_record_does_not_empty_its_day(home_with_day, reliability):
+    fault = reliability.fault("rebuild: an hour's files name a whole day; refused unless --force")
+    home, tmp = home_with_day
+    before = events_per_day(home)
+    stray = {
+        "event_id": "stray",
+        "action": "pageview",
+        "site": "a.example",
+        "url": "https://a.example/",
+        "visitor_id": "v",
+    }
+    hour = str(tmp / "hour.jsonl")
+    write_json_lines(
+        [
+            (0, orjson.dumps({**stray, "ts": f"{DAY}T10:00:00Z"})),
+            (0, orjson.dumps({**stray, "event_id": "n", "ts": f"{OTHER}T01:00:00Z"})),
+        ],
+        hour,
+    )
+    with pytest.raises(WouldShrink, match=rf"{DAY} \([\d,]+ -> 1 events\).*--force"):
+        rebuild(home, hour)
+    assert events_per_day(home) == before  # nothing replaced
+    assert staging_runs(home) == []
+    rebuild(home, hour, force=True)  # asked for: replaced
+    assert events_per_day(home) == {DAY: 1, OTHER: 1}
+    fault.survived()
+
+
+@pytest.mark.reliability
+def test_a_failed_rebuild_removes_its_staging(home_with_day, monkeypatch, reliability):
+    fault = reliability.fault("rebuild: the pipeline fails mid-run; staging removed, no table changed")
+    home, tmp = home_with_day
+    before = events_per_day(home)
+
+    def broken_event_row(event):
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(graph_module, "event_row", broken_event_row)
+    day_file = str(tmp / "day.jsonl")
+    with pytest.raises(Exception, match="disk on fire"):
+        rebuild(home, day_file)
+    assert staging_runs(home) == []
+    assert events_per_day(home) == before
+    fault.survived()
