@@ -14,6 +14,11 @@ pre-combined groups per bundle both shrink). It touches a private Beam API, so i
 checks the method is the one it knows (Beam is pinned in setup.py) and otherwise leaves
 Beam alone and says so.
 
+Pub/Sub unreachable (the emulator died): a pull is not retried by the client for a minute
+(its default), it fails at once and the reader returns nothing, so a bundle never waits on
+a dead endpoint and the stream can always stop; `read_failure()` says since when reads
+fail and why, for the stream's supervisor (pipelines.stream), which gives up after a while.
+
 `hold_reads()` / `release_reads()` gate the reader: while held it reads nothing and holds
 its watermark at the start of time, so a restarted stream can first replay its archive
 (pipelines.stream) with every replayed bucket still open, and the first pane of a bucket
@@ -44,6 +49,14 @@ _ORIGINAL = te._PubSubReadEvaluator._read_from_pubsub
 _ORIGINAL_FINISH = te._PubSubReadEvaluator.finish_bundle
 _READS_OPEN = threading.Event()
 _READS_OPEN.set()
+
+
+_READ_FAILURE: dict = {}  # {"since": time.time(), "error": str} while pulls fail
+
+
+def read_failure() -> dict | None:
+    """{"since": epoch s, "error": str} while the reader's pulls fail, else None."""
+    return dict(_READ_FAILURE) if _READ_FAILURE else None
 
 
 def hold_reads() -> None:
@@ -84,7 +97,7 @@ def _make_reader(max_messages: int):
                 ts = Timestamp(micros=message.publish_time.ToMicroseconds())
             return ts, parsed
 
-        from google.api_core.exceptions import DeadlineExceeded
+        from google.api_core.exceptions import DeadlineExceeded, GoogleAPICallError
 
         if not _READS_OPEN.is_set():
             time.sleep(0.05)  # held (hold_reads): nothing is pulled, so nothing is acked
@@ -95,10 +108,20 @@ def _make_reader(max_messages: int):
         while len(received) < max_messages:
             try:
                 response = client.pull(
-                    subscription=self._sub_name, max_messages=max_messages - len(received), timeout=deadline
+                    subscription=self._sub_name,
+                    max_messages=max_messages - len(received),
+                    timeout=deadline,
+                    retry=None,  # not the client's minute of retries: see the module docstring
                 )
             except DeadlineExceeded:
                 break  # idle: come back so the runner can fire processing-time triggers
+            except GoogleAPICallError as exc:  # unreachable: nothing pulled, so nothing to ack
+                if not _READ_FAILURE:
+                    _READ_FAILURE.update(since=time.time(), error=str(exc)[:300])
+                    log.warning("pulling %s failed; retrying: %s", self._sub_name, exc)
+                time.sleep(PULL_DEADLINE_S)
+                break
+            _READ_FAILURE.clear()
             got = type(response).pb(response).received_messages
             received.extend(got)
             if len(got) < FULL_PULL:
@@ -126,4 +149,5 @@ def allow_bigger_pulls(max_messages: int = 3000) -> bool:
         return False
     te._PubSubReadEvaluator._read_from_pubsub = _make_reader(max_messages)
     te._PubSubReadEvaluator.finish_bundle = _finish_bundle
+    _READ_FAILURE.clear()  # a new stream in this process starts with a clean record
     return True

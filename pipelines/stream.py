@@ -40,7 +40,7 @@ import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 from apache_beam.runners.direct.direct_runner import BundleBasedDirectRunner
 
-from pipelines.direct_pubsub import allow_bigger_pulls, hold_reads, release_reads
+from pipelines.direct_pubsub import allow_bigger_pulls, hold_reads, read_failure, release_reads
 from pipelines.direct_specs import cache_dofn_specs
 from pipelines.graph import GraphConfig, build
 from transforms.archive import hour_dir, raw_record, record_of_message
@@ -121,6 +121,7 @@ def _wait_replayed(replayed: int, early_s: int, failed) -> None:
 
 
 STATUS_FILE = "stream-status.json"
+PUBSUB_UNREACHABLE_S = 60  # then the stream stops (exit 1) rather than idle unseen
 
 
 class StreamFailed(RuntimeError):
@@ -172,9 +173,11 @@ def run_stream(
     LocalWarehouse(home, dataset).ensure_tables()
     config = dataclasses.replace(config, dedupe_keying="sharded")  # the DirectRunner's keying (transforms.dedupe)
     archive_sub = names.subscription_path(names.archive_subscription)
-    drained = Archiver(
-        archive_sub, archive_root
-    ).drain()  # what the last stream read is archived first (counted as archived)
+    try:  # what the last stream read is archived first (and counted as archived)
+        drained = Archiver(archive_sub, archive_root).drain()
+    except Exception as exc:  # google.api_core errors: the endpoint is not answering
+        where = os.environ.get("PUBSUB_EMULATOR_HOST") or "Google Cloud"
+        raise StreamFailed(f"Pub/Sub at {where} does not answer: {str(exc)[:200]}") from None
     since_ms = int(time.time() * 1000) - config.live_dedupe_horizon_s * 1000
     replayed = replay_records(archive_root, since_ms, names.subscription_path())
     if replayed:
@@ -217,10 +220,15 @@ def run_stream(
             elif not watcher.is_alive():
                 error = outcome.get("error")
                 failure = f"the pipeline failed: {error}" if error else "the pipeline ended by itself"
+            elif (read := read_failure()) and time.time() - read["since"] > PUBSUB_UNREACHABLE_S:
+                failure = f"Pub/Sub has not answered for {PUBSUB_UNREACHABLE_S} s: {read['error']}"
             if failure:
                 raise StreamFailed(failure)
             if time.monotonic() - last_status > 2:
-                _write_status(status_path, local_counts(), drained + archiver.archived, names, **writer.health())
+                read = read_failure()
+                pubsub = {"pubsub": "failing", "pubsub_failing_since_ms": int(read["since"] * 1000)} if read else {}
+                archived = drained + archiver.archived
+                _write_status(status_path, local_counts(), archived, names, **writer.health(), **pubsub)
                 last_status = time.monotonic()
             time.sleep(0.2)
     finally:

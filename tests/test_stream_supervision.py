@@ -68,3 +68,53 @@ def test_a_failing_pipeline_stops_the_stream_loudly(pubsub, tmp_path, monkeypatc
     assert status["running"] is False and "cannot encode this event" in status["error"]
     assert status["archived"] == 1  # the event itself is safe in the archive, for a rebuild
     fault.survived()
+
+
+@pytest.mark.reliability
+def test_a_dead_emulator_stops_the_stream_instead_of_hanging_it(tmp_path, monkeypatch, reliability):
+    # Issue #14: with Pub/Sub gone, each pull sat in the client's minute of retries and the
+    # stream hung on shutdown. Now pulls fail at once, the status says so, and after
+    # PUBSUB_UNREACHABLE_S the stream stops with the reason.
+    import threading
+
+    from pipelines import stream as stream_module
+
+    fault = reliability.fault("stream: the Pub/Sub emulator dies; the stream stops with the reason, nothing lost")
+    host, pid = emulators.start_pubsub(str(tmp_path))
+    monkeypatch.setenv("PUBSUB_EMULATOR_HOST", host)
+    monkeypatch.setattr(stream_module, "PUBSUB_UNREACHABLE_S", 3)
+    names = PubSubNames(f"weir-dead-{uuid.uuid4().hex[:6]}")
+    ensure_topology(names)
+    now = int(time.time() * 1000)
+    event = {
+        "event_id": "e1",
+        "action": "pageview",
+        "ts": now,
+        "site": "a.com",
+        "url": "https://a.com/",
+        "visitor_id": "v",
+    }
+    publish([orjson.dumps(event)], names)
+    home = str(tmp_path / "home")
+    killer = threading.Timer(12, emulators.stop_pubsub, args=(pid,))
+    killer.start()
+    started = time.monotonic()
+    try:
+        with pytest.raises(StreamFailed, match="Pub/Sub has not answered for 3 s"):
+            run_stream(
+                home,
+                "web_analytics",
+                names,
+                str(tmp_path / "archive"),
+                GraphConfig(streaming=True),
+                duration_s=180,
+                progress=lambda _m: None,
+            )
+    finally:
+        killer.cancel()
+        emulators.stop_pubsub(pid)
+    assert time.monotonic() - started < 90  # stopped soon after the emulator died, not hung
+    status = json.load(open(os.path.join(home, STATUS_FILE)))
+    assert status["running"] is False and "has not answered" in status["error"]
+    assert status["archived"] == 1  # archived before the emulator died
+    fault.survived()

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 
 from transforms.archive import archive_records, record_of_message
 
@@ -37,7 +38,10 @@ class Archiver(threading.Thread):
 
         try:
             response = subscriber.pull(
-                subscription=self.subscription_path, max_messages=self.max_messages, timeout=timeout_s
+                subscription=self.subscription_path,
+                max_messages=self.max_messages,
+                timeout=timeout_s,
+                retry=None,  # fail at once on a dead endpoint (the caller decides), not after a minute
             )
         except DeadlineExceeded:
             return 0
@@ -70,19 +74,39 @@ class Archiver(threading.Thread):
             subscriber.close()
 
     def run(self) -> None:
+        from google.api_core.exceptions import GoogleAPICallError
         from google.cloud import pubsub_v1
 
         subscriber = pubsub_v1.SubscriberClient()
+        failing = False
         try:
             while not self._stopping.is_set():
-                self.pull_once(subscriber)
-            while self.pull_once(subscriber, timeout_s=1.0):  # drain what is already there
-                pass
+                try:
+                    self.pull_once(subscriber)
+                    failing = False
+                except GoogleAPICallError as exc:  # unreachable: what it holds waits on the subscription
+                    if not failing:
+                        log.warning("archiver: pulling failed, retrying: %s", str(exc)[:200])
+                    failing = True
+                    self._stopping_wait(1.0)
+            try:
+                while self.pull_once(subscriber, timeout_s=1.0):  # drain what is already there
+                    pass
+            except GoogleAPICallError as exc:  # nothing is lost: un-acked messages stay for the next run
+                log.warning(
+                    "archiver: Pub/Sub unreachable while stopping; the rest stays on the subscription (%s)",
+                    str(exc)[:120],
+                )
         except BaseException as exc:  # surfaced by `weir stream`, which stops with an error
             self.error = exc
             log.exception("archiver failed")
         finally:
             subscriber.close()
+
+    def _stopping_wait(self, seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline and not self._stopping.is_set():
+            time.sleep(0.1)
 
     def stop(self, timeout_s: float = 30.0) -> None:
         self._stopping.set()
