@@ -134,19 +134,22 @@ def build(root, source: beam.PTransform, sink: Sink | None, config: GraphConfig 
         windowing = live_buckets(config.allowed_lateness_s, config.early_s)
     horizon_s = config.live_dedupe_horizon_s if config.streaming else config.dedupe_horizon_s
     deduped = events | "Dedupe" >> DedupeEvents(horizon_s, config.dedupe_keying)
-    enriched = deduped.events | "Enrich" >> Enrich()
+    enrichment = deduped.events | "Enrich" >> Enrich()
+    enriched = enrichment.events
     aggregate = AggregateMetrics(config.metrics, config.dimensions, windowing, daily=not config.streaming)
     out = dict(enriched | "Aggregate" >> aggregate)
     if config.streaming:
         out["url_metrics_5m"] | "WatermarkLag" >> WatermarkLag()
     out["events"] = enriched | "EventRows" >> beam.Map(event_row)
-    out["dead_letters"] = dead | "DeadLetterRows" >> beam.Map(dead_letter_row)
+    all_dead = (dead, enrichment.dead) | "AllDeadLetters" >> beam.Flatten()
+    out["dead_letters"] = all_dead | "DeadLetterRows" >> beam.Map(dead_letter_row)
     if not config.streaming:  # the stream leaves the ledger to the rebuild of its day
         out["ledger"] = {
             "received_events": received_events,
             "received_dead": received_dead,
             "enriched": enriched,
             "dead": dead,
+            "enrich_failed": enrichment.dead,
             "duplicates": deduped.duplicates,
         } | "Ledger" >> Ledger()
     if sink is not None:

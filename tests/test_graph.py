@@ -224,3 +224,40 @@ def test_sites_sharing_an_event_id_keep_their_events_and_each_copy_is_booked_to_
         ),
     )
     pipeline.run()
+
+
+def test_an_event_whose_enrichment_raises_is_a_dead_letter_and_the_day_balances(pipeline, monkeypatch):
+    from transforms import enrich
+
+    real = enrich.enrich_event
+
+    def flaky(event):
+        if "boom" in event["url"]:
+            raise ValueError("a bug in enrichment")
+        return real(event)
+
+    monkeypatch.setattr(enrich, "enrich_event", flaky)
+    day = 1_763_596_800_000
+    records = [
+        raw(
+            orjson.dumps(
+                {
+                    "event_id": f"e{i}",
+                    "action": "pageview",
+                    "ts": day + i,
+                    "site": "a.com",
+                    "url": f"https://a.com/{path}",
+                    "visitor_id": "v",
+                }
+            ),
+            received_at=day + 10,
+        )
+        for i, path in enumerate(["ok", "boom", "fine"])
+    ]
+    out = build(pipeline, beam.Create(records), None)
+    assert_that(out["enriched"] | beam.Map(lambda e: e["event_id"]), equal_to(["e0", "e2"]), label="kept")
+    dead = out["dead_letters"] | beam.Map(lambda d: (d["event_id"], d["stage"], d["error_kind"]))
+    assert_that(dead, equal_to([("e1", "enrich", "enrich_failed")]), label="dead")
+    ledger = out["ledger"] | beam.Map(lambda r: (r["received"], r["counted"], r["dead_letters"]))
+    assert_that(ledger, equal_to([(3, 2, 1)]), label="ledger")
+    pipeline.run()

@@ -3,15 +3,21 @@
 `enrich_event` is pure: a validated `Event` in, the same dict with the derived fields out
 (`url` becomes the canonical URL, the URL as sent moves to `raw_url`). The client IP is
 dropped here, the first step after validation, so it is never written anywhere.
-`Enrich` is the Beam composite around it.
+`Enrich` is the Beam composite around it: an event whose enrichment raises becomes a dead
+letter (stage `enrich`, kind `enrich_failed`, the validated event as its payload) rather than
+failing its bundle, which on the local stream would stop the pipeline (issue #14). Bounded
+inputs (transforms.validate) and the property tests keep this path empty; it is the net
+under them.
 """
 
 from __future__ import annotations
 
 import apache_beam as beam
 import farmhash
+import orjson
 
-from transforms.records import Event
+from transforms.counting import counter
+from transforms.records import DeadLetter, Event
 from transforms.referrers import classify
 from transforms.urls import campaign, canonical_url, host_of
 from transforms.useragents import parse_user_agent
@@ -61,8 +67,36 @@ def enrich_event(event: Event) -> Event:
     return event
 
 
+def enrich_failure(event: Event, exc: BaseException) -> DeadLetter:
+    """The dead letter of an event whose enrichment raised."""
+    return DeadLetter(
+        received_at=event.get("received_at") or event["ts"],
+        stage="enrich",
+        error_kind="enrich_failed",
+        error_message=f"enrichment failed: {type(exc).__name__}: {str(exc)[:500]}",
+        source=event.get("source"),
+        event_id=event["event_id"],
+        site=event["site"],
+        event_ts=event["ts"],
+        payload=orjson.dumps({k: v for k, v in event.items() if k != "ip"}),
+    )
+
+
+class _EnrichFn(beam.DoFn):
+    def __init__(self):
+        self._failed = counter("enrich_failed")
+
+    def process(self, event):
+        try:
+            yield enrich_event(event)
+        except Exception as exc:  # the net under bounded inputs: a dead letter, not a failed bundle
+            self._failed.inc()
+            yield beam.pvalue.TaggedOutput("dead", enrich_failure(event, exc))
+
+
 class Enrich(beam.PTransform):
-    """Takes `PCollection[Event]` (validated), produces `PCollection[Event]` with SPEC §2 fields."""
+    """Takes `PCollection[Event]` (validated); produces `.events` (with SPEC §2 fields) and
+    `.dead` (`DeadLetter`s of events whose enrichment raised; see the module docstring)."""
 
     def expand(self, events):
-        return events | "EnrichEvent" >> beam.Map(enrich_event)
+        return events | "EnrichEvent" >> beam.ParDo(_EnrichFn()).with_outputs("dead", main="events")

@@ -74,6 +74,12 @@ def of_dead(dead) -> Entry:
     return _entry(dead.get("site"), dead["received_at"], **{kind: 1})
 
 
+def of_enrich_failure(dead) -> Entry:
+    # Booked where its receipt was (the event's site and event day), so the day balances;
+    # its dead_letters row is dated by receive time like every dead letter.
+    return _entry(dead["site"], dead["event_ts"], dead_letters=1)
+
+
 def of_duplicate(event) -> Entry:
     return _where(event["site"], event["ts"]), _DUPLICATE_ONE
 
@@ -89,7 +95,7 @@ def to_row(item) -> dict:
 
 class Ledger(beam.PTransform):
     """Takes a dict of PCollections {"received_events", "received_dead", "enriched", "dead",
-    "duplicates"}; produces `PCollection[dict]` ledger rows."""
+    "duplicates"} and optionally "enrich_failed"; produces `PCollection[dict]` ledger rows."""
 
     def expand(self, inputs):
         # Each part is summed where it is made (a lifted combine in its producer's stage),
@@ -104,6 +110,8 @@ class Ledger(beam.PTransform):
             "Dead": (inputs["dead"], of_dead),
             "Duplicates": (inputs["duplicates"], of_duplicate),
         }
+        if "enrich_failed" in inputs:
+            parts["EnrichFailed"] = (inputs["enrich_failed"], of_enrich_failure)
         sums = [
             pcoll
             | label >> beam.Map(entry).with_output_types(Entry)
