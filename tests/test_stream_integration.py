@@ -214,7 +214,7 @@ def test_killed_stream_loses_nothing_after_rebuild(pubsub, tmp_path, reliability
     proc = start_stream(live, project, log)  # the restart drains what is left
     try:
         # The DirectRunner acks on pull, so what the killed process held in flight never reaches
-        # the live tables (README); the archive, written before the archiver acks, has it all.
+        # the live tables (docs/streaming.md); the archive, written before the archiver acks, has it all.
         deadline = time.monotonic() + 240
         while len(archived(os.path.join(live, "archive"))) < len(payloads) and time.monotonic() < deadline:
             time.sleep(1)
