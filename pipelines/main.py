@@ -3,7 +3,7 @@
 The launcher container runs this with the template's parameters (templates/metadata.json,
 the same names as `pipelines.options.WeirOptions`) plus Dataflow's own (--project,
 --region, --temp_location, ...). It builds the job and submits it, then returns: a stream
-runs until drained; a rebuild commits its days as its own last step (transforms.commit).
+runs until drained; a rebuild commits its days as its own last step (pipelines.commit).
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 archive files -> the graph (pipelines.graph) -> staged NDJSON per (table, day) ->
 `Warehouse.replace_days` after the pipeline succeeded (by this process, or by the job's
-own last step on Dataflow: transforms.commit). The days replaced are `--date`, or
+own last step on Dataflow: pipelines.commit). The days replaced are `--date`, or
 every day the input has rows for (events by event time, dead letters by receive time), in
 every table; so a rebuild run twice over the same input leaves identical tables.
 
@@ -25,9 +25,9 @@ import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
+from pipelines.commit import CommitStagedDays
 from pipelines.graph import GraphConfig, build
 from pipelines.options import WeirOptions, validate_rebuild
-from transforms.commit import CommitStagedDays
 from transforms.read import ReadArchive
 from transforms.sinks import StagedFilesSink, staged_files
 from transforms.timeutil import day_to_ms
@@ -80,7 +80,7 @@ def _staging_run(opts: WeirOptions, staging_root: str | None) -> str:
 
 def build_rebuild(options: PipelineOptions, staging: str, commit: WarehouseRef | None = None) -> beam.Pipeline:
     """The rebuild job: the graph over `--input`, staged under `staging`; with `commit`, the
-    job's last step replaces the days in that warehouse itself (transforms.commit)."""
+    job's last step replaces the days in that warehouse itself (pipelines.commit)."""
     opts = options.view_as(WeirOptions)
     validate_rebuild(opts)
     config = GraphConfig(

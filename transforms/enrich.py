@@ -13,22 +13,14 @@ under them.
 from __future__ import annotations
 
 import apache_beam as beam
-import farmhash
 import orjson
 
 from transforms.counting import counter
+from transforms.fingerprint import farm_fingerprint
 from transforms.records import DeadLetter, Event
 from transforms.referrers import classify
 from transforms.urls import campaign, canonical_url, host_of
 from transforms.useragents import parse_user_agent
-
-_TWO_63 = 1 << 63
-
-
-def farm_fingerprint(value: str) -> int:
-    """BigQuery's FARM_FINGERPRINT: FarmHash Fingerprint64 of the UTF-8 bytes, as signed INT64."""
-    fp = farmhash.fingerprint64(value)
-    return fp - (1 << 64) if fp >= _TWO_63 else fp
 
 
 def visitor_type(session_index: int | None) -> str | None:

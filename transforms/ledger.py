@@ -14,20 +14,9 @@ from __future__ import annotations
 
 import apache_beam as beam
 
+from transforms.accounting import FIELDS, UNKNOWN_SITE
 from transforms.timeutil import day_str
 
-UNKNOWN_SITE = "(unknown)"
-FIELDS = (
-    "received",
-    "counted",
-    "bots",
-    "dead_letters",
-    "duplicates",
-    "too_late",
-    "pageviews",
-    "bot_pageviews",
-    "engaged_seconds",
-)
 _INDEX = {name: i for i, name in enumerate(FIELDS)}
 
 

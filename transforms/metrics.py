@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from transforms.enrich import farm_fingerprint
+from transforms.fingerprint import farm_fingerprint
 from transforms.records import Event
 
 STANDARD_ACTIONS = frozenset({"pageview", "heartbeat", "videostart", "videoheartbeat"})

@@ -49,7 +49,7 @@ def cmd_rebuild(args, beam_args: list[str]) -> int:
     options = PipelineOptions(flags)
     commit_in_job = None
     if args.runner and args.runner not in LOCAL_RUNNERS:
-        # A remote job commits its own days (transforms.commit): its staging is not local.
+        # A remote job commits its own days (pipelines.commit): its staging is not local.
         from weir.warehouse import WarehouseRef
 
         commit_in_job = WarehouseRef(settings.project, settings.dataset, location=args.bq_location)

@@ -6,7 +6,7 @@ import abc
 from dataclasses import dataclass
 from typing import Any
 
-from pipelines.graph import TABLES
+import schemas
 
 
 class QueryError(ValueError):
@@ -56,4 +56,4 @@ class Warehouse(abc.ABC):
         touch any file but the warehouse's own (DuckDB's external access is off)."""
 
     def tables(self) -> tuple[str, ...]:
-        return TABLES
+        return tuple(schemas.tables())

@@ -7,7 +7,7 @@ translation (weir.warehouse.translate) turns `HLL_COUNT.MERGE(x)` into
 
 from __future__ import annotations
 
-from transforms.enrich import farm_fingerprint
+from transforms.fingerprint import farm_fingerprint
 from transforms.sketches import merge_bytes, new_sketch
 
 
