@@ -81,7 +81,9 @@ def test_bench_prints_a_comparable_summary_line(tmp_path):
         "peak_rss_mb",
         "freshness_unseen",
         "freshness_p95_last_third_s",
+        "sql_cold_s",
     ]
+    assert 0 < float(fields["sql_cold_s"]) < 30
     assert float(fields["rebuild_events_per_s"]) > 0 and float(fields["floor_events_per_s"]) > 0
     assert float(fields["ratio"]) == pytest.approx(
         float(fields["rebuild_events_per_s"]) / float(fields["floor_events_per_s"]), rel=0.01

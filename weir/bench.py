@@ -138,6 +138,28 @@ def _freshness(work: str, rate: float, seconds: float, say) -> dict:
             os.environ.pop("PUBSUB_EMULATOR_HOST", None)
 
 
+def sql_cold_s(runs: int = 3) -> float:
+    """The fastest of `runs` cold `weir sql "SELECT 1"` processes (a fresh interpreter each:
+    what a user waits for), against an empty local warehouse. Issue #15: query commands
+    import no Apache Beam, so this is interpreter start + DuckDB + sqlglot."""
+    import subprocess
+    import sys
+    import time
+
+    home = tempfile.mkdtemp(prefix="weir-bench-sql-")
+    try:
+        cmd = [sys.executable, "-m", "weir.cli", "sql", "SELECT 1", "--home", home]
+        subprocess.run(cmd, check=True, capture_output=True)  # creates the warehouse file once
+        best = float("inf")
+        for _ in range(runs):
+            started = time.perf_counter()
+            subprocess.run(cmd, check=True, capture_output=True)
+            best = min(best, time.perf_counter() - started)
+        return best
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+
+
 def run_bench(
     events: int, sites: int = 50, say=print, freshness_rate: float = 2000, freshness_seconds: float = 60
 ) -> dict:
@@ -159,6 +181,9 @@ def run_bench(
             )
         ratio = figures["rebuild"]["events_per_s"] / figures["floor"]["events_per_s"]
         peak = max(r["peak_rss_mb"] for r in figures.values())
+        sql_cold = sql_cold_s()
+        figures["sql"] = {"cold_s": sql_cold}
+        say(f"  weir sql \"SELECT 1\" cold: {sql_cold:.2f} s (best of 3 fresh processes)")
         p50 = p95 = p95_late = unseen = "na"
         if freshness_seconds > 0:
             fresh = _freshness(work, freshness_rate, freshness_seconds, say)
@@ -175,7 +200,7 @@ def run_bench(
             f"floor_events_per_s={figures['floor']['events_per_s']:.0f} ratio={ratio:.4g} "
             f"enrich_events_per_s={figures['enrich']['events_per_s']:.0f} "
             f"freshness_p50_s={p50} freshness_p95_s={p95} peak_rss_mb={peak:.0f} freshness_unseen={unseen} "
-            f"freshness_p95_last_third_s={p95_late}"
+            f"freshness_p95_last_third_s={p95_late} sql_cold_s={sql_cold:.2f}"
         )
         return figures
     finally:
