@@ -96,6 +96,36 @@ class WeirOptions(PipelineOptions):
         )
 
 
+def unknown_flags(flags: list[str]) -> list[str]:
+    """The flags no Beam or weir option class knows (what Beam would discard with a warning)."""
+    from apache_beam.options.pipeline_options import _BeamArgumentParser
+
+    parser = _BeamArgumentParser(allow_abbrev=False)
+    classes: dict = {}
+    for cls in PipelineOptions.__subclasses__():  # as Beam's own get_all_options does
+        classes.setdefault(str(cls), cls)
+    for cls in classes.values():
+        cls._add_argparse_args(parser)
+    _, unknown = parser.parse_known_args(flags)
+    return [f for f in unknown if f.startswith("-")]
+
+
+def refuse_unknown_flags(flags: list[str], known: tuple[str, ...] = ()) -> None:
+    """Raises ValueError naming flags no option knows, with the nearest known flag: Beam only
+    warns and drops them, and a typo (`--day` for `--date`) then ran on other input than meant."""
+    import difflib
+
+    unknown = unknown_flags(flags)
+    if not unknown:
+        return
+    hints = []
+    for flag in unknown:
+        name = flag.split("=", 1)[0]
+        close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+        hints.append(f"{name} (did you mean {close[0]}?)" if close else name)
+    raise ValueError(f"unrecognized arguments: {', '.join(hints)}")
+
+
 def validate_rebuild(opts: WeirOptions) -> None:
     """Raises ValueError with a message a user can act on."""
     if not opts.input:

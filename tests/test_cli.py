@@ -88,3 +88,17 @@ def test_bench_prints_a_comparable_summary_line(tmp_path):
     assert float(fields["ratio"]) == pytest.approx(
         float(fields["rebuild_events_per_s"]) / float(fields["floor_events_per_s"]), rel=0.01
     )
+
+
+def test_a_mistyped_rebuild_flag_is_refused_and_changes_nothing(tmp_path):
+    # Issue #15: `--day` (for --date) passed through to Beam, which warned and dropped it;
+    # the rebuild then replaced the whole day with one hour's events and exited 0.
+    from weir.generator import generate_day, write_json_lines
+
+    home = str(tmp_path / "home")
+    day = write_json_lines(list(generate_day("2025-11-20", events=300, seed=3)), str(tmp_path / "day.jsonl"))
+    weir("rebuild", "--input", day, home=home)
+    before = weir("sql", "SELECT COUNT(*) AS n FROM events", "--format", "csv", home=home).stdout
+    out = weir("rebuild", "--input", day, "--day", "2025-11-21", home=home, check=False)
+    assert out.returncode == 2 and "unrecognized arguments: --day (did you mean --date?)" in out.stderr
+    assert weir("sql", "SELECT COUNT(*) AS n FROM events", "--format", "csv", home=home).stdout == before

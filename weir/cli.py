@@ -38,6 +38,10 @@ def cmd_rebuild(args, beam_args: list[str]) -> int:
     from pipelines.options import LOCAL_RUNNERS
     from pipelines.rebuild import run_rebuild
 
+    if not args.runner or args.runner in LOCAL_RUNNERS:  # a remote runner may take flags of its own
+        from pipelines.options import refuse_unknown_flags
+
+        refuse_unknown_flags(beam_args, known=_flags_of("rebuild"))
     settings, warehouse = _warehouse(args)
     flags = [f"--input={p}" for p in args.input] + beam_args
     if args.date:
@@ -65,6 +69,11 @@ def cmd_rebuild(args, beam_args: list[str]) -> int:
         + ", ".join(f"{t}={n}" for t, n in result.loaded.items())
     )
     return 0
+
+
+def _flags_of(command: str) -> tuple[str, ...]:
+    sub = next(a for a in parser()._actions if isinstance(a, argparse._SubParsersAction)).choices[command]
+    return tuple(s for a in sub._actions for s in a.option_strings if s.startswith("--"))
 
 
 def cmd_sql(args) -> int:
