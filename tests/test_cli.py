@@ -102,3 +102,30 @@ def test_a_mistyped_rebuild_flag_is_refused_and_changes_nothing(tmp_path):
     out = weir("rebuild", "--input", day, "--day", "2025-11-21", home=home, check=False)
     assert out.returncode == 2 and "unrecognized arguments: --day (did you mean --date?)" in out.stderr
     assert weir("sql", "SELECT COUNT(*) AS n FROM events", "--format", "csv", home=home).stdout == before
+
+
+def test_demo_never_destroys_data_it_did_not_make(tmp_path):
+    # Issue #16: the demo deleted the day's archive first (a stream's 41 real events went), and
+    # every demo day reused the same event_ids (a rebuild of two days removed ~25,000 events).
+    from weir.generator import generate_day, write_avro_archive
+
+    home = str(tmp_path / "home")
+    assert weir("demo", "--events", "0", home=home, check=False).returncode == 2
+    real = write_avro_archive(list(generate_day("2025-11-19", events=50, seed=9)), os.path.join(home, "archive"))
+    out = weir("demo", "--events", "400", "--date", "2025-11-19", home=home, check=False)
+    assert out.returncode == 2 and "did not make" in out.stderr and "Traceback" not in out.stderr
+    assert all(os.path.exists(p) for p in real)  # untouched
+    for day in ("2025-11-20", "2025-11-21"):
+        weir("demo", "--events", "400", "--date", day, home=home)
+    weir("demo", "--events", "400", "--date", "2025-11-21", home=home)  # again: replaces only its own files
+    ids = weir(
+        "sql",
+        "SELECT COUNT(*) AS n, COUNT(DISTINCT event_id) AS d FROM events WHERE DATE(event_ts) >= '2025-11-20'",
+        "--format",
+        "csv",
+        home=home,
+    ).stdout.splitlines()[1]
+    n, distinct = map(int, ids.split(","))
+    assert n == distinct > 700  # two days of events, no event_id shared between them
+    led = weir("sql", "SELECT SUM(duplicates) FROM ledger", "--format", "csv", home=home).stdout.splitlines()[1]
+    assert int(led) < 20  # only the generator's own duplicate deliveries

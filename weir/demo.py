@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import glob
 import os
-import shutil
 import time
 
 from apache_beam.options.pipeline_options import PipelineOptions
@@ -46,15 +46,19 @@ ORDER BY dead_letters DESC, error_kind
 def run_demo(settings: Settings, events: int = 30_000, day: str | None = None, say=print) -> dict:
     """Generates, archives, rebuilds and reports one day; returns the figures it printed."""
     day = day or (dt.datetime.now(dt.timezone.utc).date() - dt.timedelta(days=1)).isoformat()
-    parse_day(day)  # before anything is written
+    parse_day(day)  # every argument is checked before anything is written
+    if events < 1:
+        raise ValueError(f"--events must be at least 1, got {events}")
+    archive_day = os.path.join(settings.archive_root, f"dt={day}")
+    _refuse_foreign_data(archive_day, day)
     warehouse = LocalWarehouse(settings.home, settings.dataset)
     say(f"weir demo: WEIR_HOME={settings.home}")
     say(f"[1/4] generating ~{events:,} events for {day} on {len(DEFAULT_SITES)} sites ...")
     t0 = time.monotonic()
     records = generate_day(day, events=events)
-    archive_day = os.path.join(settings.archive_root, f"dt={day}")
-    shutil.rmtree(archive_day, ignore_errors=True)
-    paths = write_avro_archive(records, settings.archive_root)
+    for old in glob.glob(os.path.join(archive_day, "*", f"{DEMO_PREFIX}-*.avro")):
+        os.remove(old)  # the demo's own files of an earlier run, and nothing else
+    paths = write_avro_archive(records, settings.archive_root, prefix=DEMO_PREFIX)
     say(
         f"      {len(records):,} raw records archived as Avro in {len(paths)} hourly files "
         f"under {archive_day} ({time.monotonic() - t0:.1f} s)"
@@ -79,6 +83,24 @@ def run_demo(settings: Settings, events: int = 30_000, day: str | None = None, s
     say(f"\nTry: weir sql \"SELECT * FROM url_metrics_5m WHERE DATE(bucket_start) = '{day}' LIMIT 5\"")
     say(f"     weir verify --date {day}      (every record accounted for, every table adding up)")
     return {"day": day, "loaded": result.loaded, "dead_letters": total_dead, "counters": result.counters}
+
+
+DEMO_PREFIX = "demo"  # the demo's archive files: the only ones it ever removes
+
+
+def _refuse_foreign_data(archive_day: str, day: str) -> None:
+    """ValueError when the day's archive holds files weir demo did not make (a stream's, a
+    collector's): the demo replaces the day in the warehouse, so it would lose them."""
+    foreign = [
+        p
+        for p in glob.glob(os.path.join(archive_day, "*", "*"))
+        if os.path.isfile(p) and not os.path.basename(p).startswith(f"{DEMO_PREFIX}-")
+    ]
+    if foreign:
+        raise ValueError(
+            f"{day} already holds {len(foreign)} archive file(s) weir demo did not make (under {archive_day}); "
+            "the demo would replace that day. Choose another --date, or another --home for the demo"
+        )
 
 
 def _indent(text: str) -> str:
