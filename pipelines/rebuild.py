@@ -116,6 +116,9 @@ def run_rebuild(
     that would lose more than MAX_SHRINK of their events (see the module docstring)."""
     opts = options.view_as(WeirOptions)
     validate_rebuild(opts)
+    for pattern in opts.input:  # refused before anything runs, not 96 lines of Beam traceback
+        if not FileSystems.match([pattern])[0].metadata_list:
+            raise ValueError(f"--input {pattern} matches no file")
     started = time.monotonic()
     staging = _staging_run(opts, staging_root)
     try:  # staging goes whatever happens: a failure, Ctrl-C (KeyboardInterrupt), a refusal
@@ -141,11 +144,24 @@ def _run(opts, options, warehouse, staging, progress, commit_in_job, force, star
         loaded = {k[len("rows_committed_") :]: v for k, v in counters.items() if k.startswith("rows_committed_")}
         progress(f"rebuild: the job replaced {counters.get('days_committed', 0)} day(s) in {warehouse.dataset}")
     else:
+        if not force:
+            _refuse_non_events(counters)
         if not opts.date and not force:
             _refuse_shrinking(warehouse, staged, days)
         progress(f"rebuild: replacing {len(days)} day(s) in {warehouse.dataset}: {', '.join(sorted(days)) or '-'}")
         loaded = warehouse.replace_days(staged, days) if days else {}
     return RebuildResult(sorted(days), loaded, counters, time.monotonic() - started)
+
+
+def _refuse_non_events(counters: dict) -> None:
+    """ValueError when not one record was an event: a CSV or some other file, not an archive.
+    Replacing its day would empty the day's tables for a pile of dead letters."""
+    read, accepted = counters.get("records_read", 0), counters.get("events_accepted", 0)
+    if read and not accepted:
+        raise ValueError(
+            f"the input holds no event: all {read:,} records are dead letters (is it JSON lines or Avro "
+            "archive files?); nothing was replaced. Pass --force to land them as dead letters anyway"
+        )
 
 
 def _staged_rows(paths: list[str]) -> int:

@@ -458,8 +458,32 @@ def main(argv: list[str] | None = None) -> int:
         }
         return commands[args.command](args)
     except (ValueError, FileNotFoundError, RuntimeError) as exc:
-        print(f"weir {args.command}: error: {exc}", file=sys.stderr)
+        print(f"weir {args.command}: error: {_plain(str(exc))}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # Ctrl-C: one line, no traceback (a rebuild has removed its staging)
+        print(f"weir {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # `weir status | head`: the reader left; say nothing more
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
+
+
+_ANSI = None
+
+
+def _plain(message: str) -> str:
+    """An error message without terminal escape codes when stderr is not a terminal (sqlglot
+    underlines the failing token with them)."""
+    global _ANSI
+    if sys.stderr.isatty():
+        return message
+    if _ANSI is None:
+        import re
+
+        _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+    return _ANSI.sub("", message)
 
 
 if __name__ == "__main__":

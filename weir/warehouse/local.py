@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 import time
 from collections.abc import Iterator
 
@@ -60,6 +61,21 @@ def _from_json(field: schemas.Field) -> str:
     return col
 
 
+def _lock_holder(message: str) -> str:
+    """Who holds the DuckDB file, from DuckDB's lock error ("... (PID 123) by user ...")."""
+    import re
+
+    pid = re.search(r"PID (\d+)", message)
+    if not pid:
+        return "another process"
+    try:
+        with open(f"/proc/{pid.group(1)}/cmdline", "rb") as fh:
+            cmd = fh.read().replace(b"\0", b" ").decode(errors="replace").strip()
+    except OSError:
+        cmd = ""
+    return f"process {pid.group(1)}" + (f" ({cmd[:120]})" if cmd else "")
+
+
 def _sql_str(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
@@ -85,6 +101,7 @@ class LocalWarehouse(Warehouse):
             self.ensure_tables()
         os.makedirs(self.home, exist_ok=True)
         deadline = time.monotonic() + self.lock_wait_s
+        said = False
         while True:
             try:
                 con = duckdb.connect(
@@ -92,8 +109,16 @@ class LocalWarehouse(Warehouse):
                 )
                 break
             except duckdb.IOException as exc:
-                if "lock" not in str(exc).lower() or time.monotonic() > deadline:
+                if "lock" not in str(exc).lower():
                     raise
+                holder = _lock_holder(str(exc))
+                if time.monotonic() > deadline:
+                    raise QueryError(
+                        f"the warehouse {self.path} stayed locked for {self.lock_wait_s:g} s by {holder}"
+                    ) from None
+                if not said and time.monotonic() > deadline - self.lock_wait_s + 2:
+                    print(f"weir: waiting for {self.path}, locked by {holder} ...", file=sys.stderr)
+                    said = True
                 time.sleep(0.2)
         try:
             con.execute("SET TimeZone = 'UTC'")
@@ -107,6 +132,20 @@ class LocalWarehouse(Warehouse):
                 with contextlib.suppress(Exception):
                     con.remove_function(name)
             con.close()
+
+    def _catalog_message(self, con, exc: Exception) -> str:
+        """A missing table or column, said as BigQuery would, with what does exist (DuckDB
+        suggests its own system views, `pg_enum` and the like, which no analyst means)."""
+        first = str(exc).split("\n", 1)[0].replace("Catalog Error: ", "")
+        names = [
+            r[0]
+            for r in con.execute(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = ? ORDER BY 1", [self.dataset]
+            ).fetchall()
+        ]
+        where = str(exc).split("LINE 1:", 1)
+        at = f" (at: {where[1].strip().splitlines()[0].strip()})" if len(where) == 2 else ""
+        return f"{first.rstrip('!')}{at}. Tables and views in {self.dataset}: {', '.join(names) or 'none yet'}"
 
     def _schema_exists(self, con) -> bool:
         return bool(
@@ -215,6 +254,8 @@ class LocalWarehouse(Warehouse):
             for statement, names, _ in translated:
                 try:
                     result = con.execute(statement, {n: bound[n] for n in names} if names else None)
+                except duckdb.CatalogException as exc:
+                    raise QueryError(self._catalog_message(con, exc)) from None
                 except duckdb.Error as exc:
                     raise QueryError(f"query failed: {exc}\n(as run locally: {statement})") from None
             if result is None or result.description is None:
