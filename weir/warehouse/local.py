@@ -61,6 +61,23 @@ def _from_json(field: schemas.Field) -> str:
     return col
 
 
+def _one_line(exc: Exception, statement: str, original: str) -> str:
+    """DuckDB's multi-line error as one line: what is wrong, the candidates it offers, where;
+    and the statement as translated, when it differs from what the user wrote."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    what = lines[0].split(": ", 1)[-1] if lines else str(exc)  # "Binder Error: ..." -> "..."
+    extra = [line for line in lines[1:] if line.startswith("Candidate")]
+    at = [line.split(":", 1)[1].strip() for line in lines if line.startswith("LINE ")]
+    message = f"query failed: {what.rstrip('!')}"
+    if extra:
+        message += f" ({extra[0].rstrip('!')})"
+    if at:
+        message += f" at: {at[0]}"
+    if " ".join(statement.split()).lower() != " ".join(original.split()).lower():
+        message += f" [run locally as: {statement}]"
+    return message
+
+
 def _lock_holder(message: str) -> str:
     """Who holds the DuckDB file, from DuckDB's lock error ("... (PID 123) by user ...")."""
     import re
@@ -255,9 +272,11 @@ class LocalWarehouse(Warehouse):
                 try:
                     result = con.execute(statement, {n: bound[n] for n in names} if names else None)
                 except duckdb.CatalogException as exc:
+                    if "Table with name" not in str(exc):
+                        raise QueryError(_one_line(exc, statement, sql)) from None
                     raise QueryError(self._catalog_message(con, exc)) from None
                 except duckdb.Error as exc:
-                    raise QueryError(f"query failed: {exc}\n(as run locally: {statement})") from None
+                    raise QueryError(_one_line(exc, statement, sql)) from None
             if result is None or result.description is None:
                 return QueryResult([], [])
             columns = [d[0] for d in result.description]
