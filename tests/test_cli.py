@@ -129,3 +129,20 @@ def test_demo_never_destroys_data_it_did_not_make(tmp_path):
     assert n == distinct > 700  # two days of events, no event_id shared between them
     led = weir("sql", "SELECT SUM(duplicates) FROM ledger", "--format", "csv", home=home).stdout.splitlines()[1]
     assert int(led) < 20  # only the generator's own duplicate deliveries
+
+
+def test_status_only_looks_and_its_json_is_one_object(tmp_path):
+    # Issue #16: `weir status` started an emulator and created topics; --json printed text first.
+    home = str(tmp_path / "fresh")
+    env_home = {k: v for k, v in os.environ.items() if k != "PUBSUB_EMULATOR_HOST"}
+    out = subprocess.run(
+        [shutil.which("weir") or os.path.join(os.path.dirname(sys.executable), "weir"), "status", "--json"],
+        env={**env_home, "WEIR_HOME": home},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr
+    report = json.loads(out.stdout)  # the whole of stdout is one JSON object
+    assert report["pubsub_emulator"] is None and report.get("backlog") is None
+    assert not os.path.exists(home) or os.listdir(home) == []  # nothing started, nothing created

@@ -190,15 +190,26 @@ def cmd_publish(args) -> int:
 
 
 def cmd_status(args) -> int:
+    """Only looks: starts no emulator, creates no topic (issue #16)."""
     import json
+    import os
 
-    from weir.pubsub import ensure_topology
+    from weir.pubsub import PubSubNames, find_emulator
     from weir.status import format_counts, status_report
     from weir.warehouse.local import LocalWarehouse
 
-    settings, names = _pubsub_names(args)
-    ensure_topology(names)
-    report = status_report(settings.home, LocalWarehouse(settings.home, settings.dataset), names.subscription_path())
+    settings = config.resolve(args.home, None, args.dataset)
+    names = PubSubNames(project=os.environ.get("WEIR_PROJECT", config.LOCAL_PROJECT))
+    host = find_emulator(settings.home)
+    if host:
+        os.environ["PUBSUB_EMULATOR_HOST"] = host
+    subscription = names.subscription_path() if host else None
+    warehouse = LocalWarehouse(settings.home, settings.dataset)
+    report = status_report(settings.home, warehouse if os.path.exists(warehouse.path) else None, subscription)
+    report["pubsub_emulator"] = host
+    if args.json:  # one JSON object, nothing else
+        print(json.dumps(report, default=str))
+        return 0
     stream = report.get("stream")
     if stream:
         state = "running" if stream["running"] and stream["age_s"] < 10 else "not running"
@@ -209,14 +220,17 @@ def cmd_status(args) -> int:
         print(f"watermark lag: {stream.get('watermark_lag_s')} s (at the latest on-time firing of a bucket)")
     else:
         print("stream: never run from this WEIR_HOME")
-    more = "+" if report.get("backlog_is_lower_bound") else ""
-    print(f"backlog: {report['backlog']}{more} messages waiting in {names.subscription_path()}")
+    if not host:
+        print("backlog: unknown: no Pub/Sub emulator is running for this WEIR_HOME (weir stream starts one)")
+    elif report.get("backlog") is None:
+        print(f"backlog: unknown: {names.subscription_path()} does not exist yet (weir stream creates it)")
+    else:
+        more = "+" if report.get("backlog_is_lower_bound") else ""
+        print(f"backlog: {report['backlog']}{more} messages waiting in {names.subscription_path()}")
     print(
         f"newest bucket: {report['newest_bucket']}; newest event: {report.get('newest_event')}; "
         f"behind real time: {report.get('behind_real_time_s')} s"
     )
-    if args.json:
-        print(json.dumps(report))
     return 0
 
 
@@ -363,7 +377,7 @@ def parser() -> argparse.ArgumentParser:
 
     ss = sub.add_parser("status", help="Stream status: backlog, newest bucket, lag behind real time, counters.")
     _common(ss)
-    ss.add_argument("--json", action="store_true", help="Also print the report as one JSON object.")
+    ss.add_argument("--json", action="store_true", help="Print the report as one JSON object instead of text.")
 
     v = sub.add_parser("verify", help="Check a day balances and the tables hold what the ledger counted.")
     _common(v)

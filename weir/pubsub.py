@@ -132,6 +132,20 @@ def start_emulator(home: str, timeout_s: float = 60.0, port: int | None = None) 
     return host, proc.pid
 
 
+def find_emulator(home: str) -> str | None:
+    """PUBSUB_EMULATOR_HOST if set, else the emulator recorded for `home` if it answers, else
+    None. Starts nothing (what `weir status` uses: a look must not change anything)."""
+    host = os.environ.get("PUBSUB_EMULATOR_HOST")
+    if host:
+        return host
+    try:
+        with open(os.path.join(home, STATE_FILE)) as fh:
+            host = json.load(fh)["host"]
+    except (OSError, ValueError, KeyError):
+        return None
+    return host if _answers(host) else None
+
+
 def ensure_emulator(home: str) -> str:
     """PUBSUB_EMULATOR_HOST if set, else the recorded emulator if it answers, else a new one."""
     host = os.environ.get("PUBSUB_EMULATOR_HOST")

@@ -48,7 +48,9 @@ def peek_backlog(subscription_path: str, limit: int = PEEK_LIMIT) -> int:
         return len(seen)
 
 
-def status_report(home: str, warehouse: Warehouse, subscription_path: str | None) -> dict:
+def status_report(home: str, warehouse: Warehouse | None, subscription_path: str | None) -> dict:
+    """The stream's status file, the newest bucket and event (when there is a warehouse), the
+    subscription's backlog (when given and it exists). Reads only."""
     now = int(time.time() * 1000)
     report: dict = {"now_ms": now}
     path = os.path.join(home, "stream-status.json")
@@ -57,15 +59,22 @@ def status_report(home: str, warehouse: Warehouse, subscription_path: str | None
             stream = json.load(fh)
         stream["age_s"] = round((now - stream["updated_at_ms"]) / 1000, 1)
         report["stream"] = stream
-    newest = warehouse.query(
-        "SELECT MAX(bucket_start) AS newest_bucket, (SELECT MAX(event_ts) FROM events) AS newest_event "
-        "FROM url_metrics_5m"
-    ).records()[0]
+    newest = {"newest_bucket": None, "newest_event": None}
+    if warehouse is not None:
+        newest = warehouse.query(
+            "SELECT MAX(bucket_start) AS newest_bucket, (SELECT MAX(event_ts) FROM events) AS newest_event "
+            "FROM url_metrics_5m"
+        ).records()[0]
     report["newest_bucket"] = newest["newest_bucket"].isoformat() if newest["newest_bucket"] else None
     if newest["newest_event"] is not None:
         report["newest_event"] = newest["newest_event"].isoformat()
         report["behind_real_time_s"] = round(now / 1000 - newest["newest_event"].timestamp(), 1)
     if subscription_path:
-        report["backlog"] = peek_backlog(subscription_path)
-        report["backlog_is_lower_bound"] = report["backlog"] >= PEEK_LIMIT
+        from google.api_core.exceptions import NotFound
+
+        try:
+            report["backlog"] = peek_backlog(subscription_path)
+            report["backlog_is_lower_bound"] = report["backlog"] >= PEEK_LIMIT
+        except NotFound:  # no stream has made it yet: nothing to look at, nothing created
+            report["backlog"] = None
     return report
