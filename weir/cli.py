@@ -28,6 +28,7 @@ def _warehouse(args):
 def cmd_demo(args) -> int:
     from weir.demo import run_demo
 
+    _local_only(args, "the demo runs on this machine only (for Google Cloud see docs/google-cloud.md)")
     run_demo(config.resolve(args.home, None, args.dataset), events=args.events, day=args.date)
     return 0
 
@@ -116,14 +117,44 @@ def cmd_init(args) -> int:
 
 
 def _pubsub_names(args):
+    """Settings and Pub/Sub names: with --project that project's real Pub/Sub (Application
+    Default Credentials; no emulator is started, nothing is created: Terraform made the
+    topic and subscriptions), else the local emulator, started if needed (issue #16)."""
     import os
 
     from weir.pubsub import PubSubNames, ensure_emulator
 
     settings = config.resolve(args.home, None, args.dataset)
+    if getattr(args, "project", None):
+        _require_credentials()
+        return settings, PubSubNames(project=args.project)
     host = ensure_emulator(settings.home)
     print(f"Pub/Sub emulator at {host}")
     return settings, PubSubNames(project=os.environ.get("WEIR_PROJECT", config.LOCAL_PROJECT))
+
+
+def _require_credentials() -> None:
+    """ValueError with the fix when no Google credentials are found (an emulator needs none)."""
+    import os
+
+    if os.environ.get("PUBSUB_EMULATOR_HOST"):
+        return
+    import google.auth
+    from google.auth.exceptions import DefaultCredentialsError
+
+    try:
+        google.auth.default()
+    except DefaultCredentialsError as exc:
+        raise ValueError(
+            f"no Google credentials ({str(exc).splitlines()[0][:160]}); run `gcloud auth application-default "
+            "login`, or set GOOGLE_APPLICATION_CREDENTIALS to a service account key file"
+        ) from None
+
+
+def _local_only(args, why: str) -> None:
+    """Refuses --project for a command that has no cloud mode, saying why."""
+    if getattr(args, "project", None):
+        raise ValueError(f"--project is not for weir {args.command}: {why}")
 
 
 def _submit_stream(args, beam_args: list[str]) -> int:
@@ -156,6 +187,7 @@ def cmd_stream(args, beam_args: list[str] | None = None) -> int:
         return _submit_stream(args, beam_args or [])
     if beam_args:
         raise ValueError(f"unrecognized arguments: {' '.join(beam_args)}")
+    _local_only(args, "a local stream lands in the local warehouse; on Google Cloud add --runner DataflowRunner")
     from pipelines.graph import GraphConfig
     from pipelines.stream import StreamFailed, run_stream
     from weir.status import format_counts
@@ -183,7 +215,8 @@ def cmd_publish(args) -> int:
     from weir.pubsub import ensure_topology
 
     _, names = _pubsub_names(args)
-    ensure_topology(names)
+    if not args.project:  # the local emulator: made on demand; a real project's topic is Terraform's
+        ensure_topology(names)
     n = publish(read_payloads(args.input), names, rate=args.rate)
     print(f"published {n:,} messages to {names.topic_path}")
     return 0
@@ -194,6 +227,11 @@ def cmd_status(args) -> int:
     import json
     import os
 
+    _local_only(
+        args,
+        "it reads the local stream's status; on Google Cloud read subscription/num_undelivered_messages "
+        "in Cloud Monitoring and the job's metrics in the Dataflow console",
+    )
     from weir.pubsub import PubSubNames, find_emulator
     from weir.status import format_counts, status_report
     from weir.warehouse.local import LocalWarehouse
@@ -260,7 +298,8 @@ def cmd_collect(args) -> int:
     from weir.pubsub import ensure_topology
 
     settings, names = _pubsub_names(args)
-    ensure_topology(names)
+    if not args.project:  # a real project's topic is Terraform's; the collector may only publish
+        ensure_topology(names)
     relay = Relay(names, os.path.join(settings.home, "collector-spill.jsonl"))
     if args.trusted_proxy:
         print("collect: --trusted-proxy has no effect: the collector forwards no client address")
@@ -272,6 +311,7 @@ def cmd_collect(args) -> int:
 def cmd_bench_collect(args) -> int:
     from weir.collector.loadtest import run_collector_bench
 
+    _local_only(args, "it loads a collector on this machine, against the local emulator")
     settings, _ = _pubsub_names(args)
     run_collector_bench(settings.home, args.seconds, args.concurrency, args.batch)
     return 0
