@@ -209,11 +209,13 @@ def generate_day(
 
     The day is part of the seed, so days generated for different dates never share an
     event_id (issue #16: a rebuild of two demo days removed ~25,000 events as duplicates).
-    `url_seed` draws the sites' URLs from a generator of their own, so days made with
-    different seeds (different events) can share one URL catalogue."""
+    The sites' URLs come from `seed` alone (or `url_seed`), so every day of one seed has the
+    same pages, and days made with different seeds can share a catalogue through `url_seed`."""
     rng = random.Random(f"{seed}:{day}")  # a str seed is hashed (SHA-512): the same on every run
     day_ms = day_to_ms(day)
-    url_rng = random.Random(url_seed) if url_seed is not None else rng
+    # The URL catalogue does not depend on the day: every demo day has the same pages (the
+    # analyst guide names one), only the traffic differs.
+    url_rng = random.Random(url_seed if url_seed is not None else seed)
     site_objs = [_Site(url_rng, site, n_urls=150) for site in sites]
     out: list[tuple[int, bytes]] = []
     goods: list[dict] = []
