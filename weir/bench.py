@@ -183,7 +183,7 @@ def run_bench(
         peak = max(r["peak_rss_mb"] for r in figures.values())
         sql_cold = sql_cold_s()
         figures["sql"] = {"cold_s": sql_cold}
-        say(f"  weir sql \"SELECT 1\" cold: {sql_cold:.2f} s (best of 3 fresh processes)")
+        say(f'  weir sql "SELECT 1" cold: {sql_cold:.2f} s (best of 3 fresh processes)')
         p50 = p95 = p95_late = unseen = "na"
         if freshness_seconds > 0:
             fresh = _freshness(work, freshness_rate, freshness_seconds, say)

@@ -26,9 +26,14 @@ def _warehouse(args):
 
 
 def cmd_demo(args) -> int:
-    from weir.demo import run_demo
+    from weir.demo import run_demo, run_live
 
     _local_only(args, "the demo runs on this machine only (for Google Cloud see docs/google-cloud.md)")
+    if args.live:
+        settings, names = _pubsub_names(args)
+        sent = run_live(settings, names, args.rate, args.duration)
+        print(f"weir demo --live: published {sent:,} events")
+        return 0
     run_demo(config.resolve(args.home, None, args.dataset), events=args.events, day=args.date)
     return 0
 
@@ -318,9 +323,22 @@ def cmd_bench_collect(args) -> int:
 
 
 def cmd_emulator(args) -> int:
-    from weir.pubsub import stop_emulator
+    import os
+
+    from weir.pubsub import emulator_state, ensure_emulator, stop_emulator
 
     settings = config.resolve(args.home, None, None)
+    if args.action == "start":
+        os.environ.pop("PUBSUB_EMULATOR_HOST", None)  # this home's own, not one named elsewhere
+        print(f"Pub/Sub emulator at {ensure_emulator(settings.home)} (weir emulator stop stops it)")
+        return 0
+    if args.action == "status":
+        state = emulator_state(settings.home)
+        if not state or not state["answers"]:
+            print(f"no Pub/Sub emulator running for {settings.home}")
+            return 1
+        print(f"Pub/Sub emulator at {state['host']} (pid {state['pid']}, {state.get('kind', 'gcloud')})")
+        return 0
     print("stopped" if stop_emulator(settings.home) else "no emulator recorded under " + settings.home)
     return 0
 
@@ -342,6 +360,14 @@ def parser() -> argparse.ArgumentParser:
     _common(d)
     d.add_argument("--events", type=int, default=30_000, help="About how many events to generate.")
     d.add_argument("--date", default=None, help="Day to generate (default: yesterday, UTC).")
+    d.add_argument(
+        "--live",
+        action="store_true",
+        help="Instead: publish generated traffic stamped with the current time to the local topic, "
+        "for a running `weir stream` (see --rate, --duration).",
+    )
+    d.add_argument("--rate", type=float, default=200, help="With --live: events per second (default 200).")
+    d.add_argument("--duration", type=float, default=None, help="With --live: stop after this many seconds.")
 
     r = sub.add_parser(
         "rebuild",
@@ -458,8 +484,12 @@ def parser() -> argparse.ArgumentParser:
     bc.add_argument("--concurrency", type=int, default=16)
     bc.add_argument("--batch", type=int, default=10, help="Events per request.")
 
-    em = sub.add_parser("emulator", help="Stop the Pub/Sub emulator that weir started for this WEIR_HOME.")
-    em.add_argument("action", choices=("stop",))
+    em = sub.add_parser(
+        "emulator",
+        help="The local Pub/Sub emulator of this WEIR_HOME: start it, say whether it runs, stop it.",
+        epilog="Example: weir emulator status",
+    )
+    em.add_argument("action", choices=("start", "status", "stop"))
     em.add_argument("--home", default=None)
 
     b = sub.add_parser("bench", help="Measure floor, enrichment and rebuild throughput on generated traffic.")

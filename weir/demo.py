@@ -105,3 +105,50 @@ def _refuse_foreign_data(archive_day: str, day: str) -> None:
 
 def _indent(text: str) -> str:
     return "\n".join("      " + line for line in text.splitlines())
+
+
+def live_payloads(rate: float, duration_s: float | None, seed: int):
+    """Generated traffic stamped with the current time as it is sent: `ts` is now, so the
+    stream's live 5-minute buckets move (a replay of yesterday's archive is all too late).
+    Malformed records and duplicate deliveries come along, as in the demo's day."""
+    import orjson
+
+    started = time.monotonic()
+    batch = 0
+    while True:
+        day = dt.datetime.now(dt.timezone.utc).date().isoformat()
+        for _, payload in generate_day(day, events=max(100, int(rate * 60)), seed=seed + batch):
+            if duration_s is not None and time.monotonic() - started >= duration_s:
+                return
+            try:
+                event = orjson.loads(payload)
+            except orjson.JSONDecodeError:
+                event = None
+            if isinstance(event, dict) and isinstance(event.get("ts"), int):
+                now = int(time.time() * 1000)
+                event["ts"] = now
+                if "received_at" in event:
+                    event["received_at"] = now
+                payload = orjson.dumps(event)
+            yield payload
+        batch += 1
+
+
+def run_live(settings: Settings, names, rate: float, duration_s: float | None, say=print) -> int:
+    """Publishes live traffic to the local topic until `duration_s` or Ctrl-C; returns how many."""
+    from weir.publish import publish
+    from weir.pubsub import ensure_topology
+
+    if rate <= 0:
+        raise ValueError(f"--rate must be positive for --live, got {rate:g}")
+    ensure_topology(names)  # the subscriptions exist before the first message: none is lost
+    say(
+        f"weir demo --live: {rate:g} events/s to {names.topic_path}"
+        + (f" for {duration_s:g} s" if duration_s else " (Ctrl-C stops)")
+    )
+    sent = 0
+    try:
+        sent = publish(live_payloads(rate, duration_s, seed=int(time.time())), names, rate=rate, say=say)
+    except KeyboardInterrupt:
+        say("weir demo --live: stopped")
+    return sent

@@ -147,18 +147,34 @@ def find_emulator(home: str) -> str | None:
 
 
 def ensure_emulator(home: str) -> str:
-    """PUBSUB_EMULATOR_HOST if set, else the recorded emulator if it answers, else a new one."""
+    """PUBSUB_EMULATOR_HOST if set, else the recorded emulator if it answers, else a new one.
+
+    One emulator per WEIR_HOME whatever the order or concurrency of commands (issue #16:
+    `weir stream &` and `weir publish` pasted together started two, and the stream saw
+    nothing): the look and the start happen under an exclusive lock on a file in the home,
+    so a second command waits for the first one's emulator and then uses it."""
+    import fcntl
+
     host = os.environ.get("PUBSUB_EMULATOR_HOST")
-    if not host:
-        try:
-            with open(os.path.join(home, STATE_FILE)) as fh:
-                host = json.load(fh)["host"]
-        except (OSError, ValueError, KeyError):
-            host = None
-        if not host or not _answers(host):
-            host, _ = start_emulator(home)
-        os.environ["PUBSUB_EMULATOR_HOST"] = host
+    if host:
+        return host
+    os.makedirs(home, exist_ok=True)
+    with open(os.path.join(home, "pubsub-emulator.lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, or the process dies
+        host = find_emulator(home) or start_emulator(home)[0]
+    os.environ["PUBSUB_EMULATOR_HOST"] = host
     return host
+
+
+def emulator_state(home: str) -> dict | None:
+    """What is recorded of this home's emulator ({"host", "pid", "kind", "answers"}), or None."""
+    try:
+        with open(os.path.join(home, STATE_FILE)) as fh:
+            state = json.load(fh)
+    except (OSError, ValueError):
+        return None
+    state["answers"] = bool(state.get("host")) and _answers(state["host"])
+    return state
 
 
 def stop_emulator(home: str) -> bool:
