@@ -91,3 +91,33 @@ def test_a_failed_rebuild_removes_its_staging(home_with_day, monkeypatch, reliab
     assert staging_runs(home) == []
     assert events_per_day(home) == before
     fault.survived()
+
+
+@pytest.mark.reliability
+def test_ctrl_c_stops_a_rebuild_cleanly(tmp_path, reliability):
+    # Issue #16: Ctrl-C printed 25 lines of traceback, exit 2, and left a 71 MB staging folder.
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    fault = reliability.fault("rebuild: Ctrl-C mid-pipeline; exit 130, one line, staging removed")
+    home = tmp_path / "home"
+    day = str(tmp_path / "day.jsonl")
+    write_json_lines(list(generate_day(DAY, events=30_000, seed=8)), day)
+    weir = os.path.join(os.path.dirname(sys.executable), "weir")
+    proc = subprocess.Popen(
+        [weir, "rebuild", "--input", day],
+        env={**os.environ, "WEIR_HOME": str(home)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout.readline().startswith("rebuild: reading")
+    time.sleep(2.0)  # inside the pipeline
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, (out, err)
+    assert err.strip() == "weir rebuild: interrupted" and "rebuilt" not in out
+    assert staging_runs(str(home)) == []
+    fault.survived()

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
+import threading
 
 from weir import config
 
@@ -520,6 +522,16 @@ def main(argv: list[str] | None = None) -> int:
     args, rest = parser().parse_known_args(argv)
     if rest and args.command not in ("rebuild", "stream"):
         parser().error(f"unrecognized arguments: {' '.join(rest)}")
+    handle = args.command != "stream" and threading_main()  # the stream handles SIGINT itself
+    previous = signal.signal(signal.SIGINT, _on_interrupt) if handle else None
+    try:
+        return _run(args, rest)
+    finally:
+        if handle:
+            signal.signal(signal.SIGINT, previous)
+
+
+def _run(args, rest: list[str]) -> int:
     try:
         if args.command == "rebuild":
             return cmd_rebuild(args, rest)
@@ -541,12 +553,15 @@ def main(argv: list[str] | None = None) -> int:
             "bench-collect": cmd_bench_collect,
         }
         return commands[args.command](args)
-    except (ValueError, FileNotFoundError, RuntimeError) as exc:
-        print(f"weir {args.command}: error: {_plain(str(exc))}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:  # Ctrl-C: one line, no traceback (a rebuild has removed its staging)
         print(f"weir {args.command}: interrupted", file=sys.stderr)
         return 130
+    except (ValueError, FileNotFoundError, RuntimeError) as exc:
+        if _INTERRUPTED:  # Beam re-raises a Ctrl-C inside a step as its own error
+            print(f"weir {args.command}: interrupted", file=sys.stderr)
+            return 130
+        print(f"weir {args.command}: error: {_plain(str(exc))}", file=sys.stderr)
+        return 2
     except BrokenPipeError:  # `weir status | head`: the reader left; say nothing more
         import os
 
@@ -555,6 +570,20 @@ def main(argv: list[str] | None = None) -> int:
 
 
 _ANSI = None
+_INTERRUPTED = False
+
+
+def _on_interrupt(signum, frame):
+    """Ctrl-C: remember it, silence the logging (Beam logs an interrupted step with its whole
+    traceback), and interrupt as Python would; main() says so in one line and exits 130."""
+    global _INTERRUPTED
+    _INTERRUPTED = True
+    logging.disable(logging.CRITICAL)
+    raise KeyboardInterrupt
+
+
+def threading_main() -> bool:
+    return threading.current_thread() is threading.main_thread()
 
 
 def _plain(message: str) -> str:
