@@ -37,6 +37,7 @@ setup(
         "drongo==0.8.0",
         "matplotlib>=3.8,<4",  # weir plot
         "starlette>=0.40,<2",  # weir collect
+        "prometheus-client>=0.20,<1",  # the collector's /metrics
         "uvicorn>=0.30,<1",  # PyPI-only Pub/Sub emulator where the official one is not installed
     ],
     extras_require={

@@ -71,12 +71,12 @@ def test_endpoints_publish_every_event_with_attributes(pubsub, tmp_path):
     ensure_topology(names)
     relay = Relay(names, str(tmp_path / "spill.jsonl")).start()
     client = TestClient(create_app(relay))
-    batch = [event(i) for i in range(50)]
+    batch = [event(i) for i in range(50)]  # (CORS for chosen origins: test_cors_origins_are_configurable)
     r = client.post(
         "/events", content=orjson.dumps(batch), headers={"user-agent": "UA/1", "content-type": "text/plain"}
     )
     assert r.status_code == 202 and r.json() == {"accepted": 50}
-    assert r.headers["access-control-allow-origin"] == "*" and "no-cache" in r.headers["cache-control"]
+    assert "no-cache" in r.headers["cache-control"]
     g = client.get(
         "/p.gif",
         params={
@@ -92,7 +92,10 @@ def test_endpoints_publish_every_event_with_attributes(pubsub, tmp_path):
         headers={"x-forwarded-for": "198.51.100.9, 10.0.0.1"},
     )
     assert g.status_code == 200 and g.content == GIF and g.headers["content-type"] == "image/gif"
-    assert client.options("/events").status_code == 204
+    preflight = client.options(
+        "/events", headers={"Origin": "https://a.example", "Access-Control-Request-Method": "POST"}
+    )
+    assert preflight.status_code == 200 and preflight.headers["access-control-allow-origin"] == "*"
     seen = pull_all(names, {e["event_id"] for e in batch} | {"c-px"})
     relay.close()
     assert len(seen) == 51
@@ -109,7 +112,9 @@ def test_endpoints_publish_every_event_with_attributes(pubsub, tmp_path):
     assert (px["ts"], px["session_index"], px["extra"]) == (1763596800123, 2, {"k": 1})
     assert "ip" not in px and "ip" not in data  # the collector forwards no client address
     metrics = client.get("/metrics").text
-    assert "weir_collector_received_total 51" in metrics and "weir_collector_published_total 51" in metrics
+    assert "weir_collector_received_total 51.0" in metrics and "weir_collector_published_total 51.0" in metrics
+    assert "# TYPE weir_collector_request_seconds histogram" in metrics
+    assert 'weir_collector_request_seconds_count{route="/events",status="202"} 1.0' in metrics
 
 
 def test_abuse_gets_a_clear_4xx(tmp_path):
@@ -122,7 +127,7 @@ def test_abuse_gets_a_clear_4xx(tmp_path):
     assert client.get("/p.gif").status_code == 400
     assert client.get("/p.gif?x=" + "a" * 9000).status_code == 414
     assert client.get("/healthz").json()["ok"] is True
-    assert "weir_collector_rejected_total 6" in client.get("/metrics").text
+    assert "weir_collector_rejected_total 6.0" in client.get("/metrics").text
 
 
 def post(port: int, batch: list[dict]) -> int:
@@ -133,7 +138,7 @@ def post(port: int, batch: list[dict]) -> int:
 
 def metric(port: int, name: str) -> int:
     text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
-    return int(next(line.split()[1] for line in text.splitlines() if line.startswith(f"weir_collector_{name}")))
+    return int(float(next(line.split()[1] for line in text.splitlines() if line.startswith(f"weir_collector_{name}"))))
 
 
 def start_collector(tmp_path, prefix: str, *flags: str) -> tuple[PubSubNames, subprocess.Popen, int]:
@@ -284,7 +289,7 @@ def test_a_disk_that_refuses_the_spill_is_reported_and_retried(tmp_path, reliabi
     relay._keep([(b"x", {})])  # the background thread's path: kept in memory, reported
     health = client.get("/healthz")
     assert health.status_code == 503 and "spill failed" in health.json()["error"]
-    assert "weir_collector_spill_errors_total 2" in client.get("/metrics").text
+    assert "weir_collector_spill_errors_total 2.0" in client.get("/metrics").text
     spill.rmdir()  # the disk has room again
     relay._keep([])
     assert client.get("/healthz").status_code == 200 and relay.spill_depth() == 1
@@ -362,3 +367,14 @@ def test_slow_clients_are_cut_off_and_others_still_served(pubsub, tmp_path, reli
             s.close()
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=60)
+
+
+def test_cors_origins_are_configurable(tmp_path):
+    relay = Relay(PubSubNames("unused"), str(tmp_path / "spill.jsonl"))
+    client = TestClient(create_app(relay, cors_origins=("https://news.example",)))
+    ask = {"Access-Control-Request-Method": "POST"}
+    ok = client.options("/events", headers={"Origin": "https://news.example", **ask})
+    assert ok.status_code == 200 and ok.headers["access-control-allow-origin"] == "https://news.example"
+    assert client.options("/events", headers={"Origin": "https://other.example", **ask}).status_code == 400
+    sent = client.post("/events", content=orjson.dumps([event(1)]), headers={"Origin": "https://other.example"})
+    assert "access-control-allow-origin" not in sent.headers  # the browser will not let that page read it

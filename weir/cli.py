@@ -311,7 +311,7 @@ def cmd_collect(args) -> int:
     if args.trusted_proxy:
         print("collect: --trusted-proxy has no effect: the collector forwards no client address")
     print(f"collector on http://{args.host}:{args.port} -> {names.topic_path} (spill: {relay.spill_path})")
-    serve(relay, args.host, args.port, header_timeout_s=args.header_timeout)
+    serve(relay, args.host, args.port, header_timeout_s=args.header_timeout, cors_origins=args.cors_origin or ("*",))
     return 0
 
 
@@ -472,6 +472,12 @@ def parser() -> argparse.ArgumentParser:
         dest="trusted_proxy",
         action="append",
         help="Accepted for older unit files; no effect (the client IP is neither read nor forwarded).",
+    )
+    co.add_argument(
+        "--cors-origin",
+        dest="cors_origin",
+        action="append",
+        help="An origin whose pages may send events (e.g. https://news.example). Repeatable; default: any.",
     )
     co.add_argument(
         "--header-timeout",

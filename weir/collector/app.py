@@ -2,15 +2,16 @@
 
 - `GET /p.gif?event_id=…&action=…` — one event in the query string; answers a 1x1 GIF.
 - `POST /events` — a JSON array of events (the tracker batches); answers 202.
-- `GET /healthz`, `GET /metrics` (Prometheus text: received, published, spilled, replayed,
-  rejected, buffer and spill depth).
+- `GET /healthz`, `GET /metrics` (Prometheus, `prometheus_client`: received, published,
+  spilled, replayed, rejected, spill errors and torn lines, buffer and spill depth, request
+  latency histograms; weir.collector.metrics).
 
 Both event endpoints answer at once (publishing is the relay's job), with no-cache headers
-and CORS any site's tracker can use. They stamp `received_at` and add `user_agent`, validate
-cheaply (size, JSON the pipeline can read, objects only, nesting and user-agent limits) and
-reject abuse with a clear 4xx. A request is checked whole before any of its events is handed
-on, so a 4xx publishes nothing and a 2xx has handed on every event. The pipeline does the
-real validation.
+and CORS (Starlette's middleware) for the configured origins, any site's by default. They
+stamp `received_at` and add `user_agent`, validate cheaply (size, JSON the pipeline can
+read, objects only, nesting and user-agent limits) and reject abuse with a clear 4xx. A
+request is checked whole before any of its events is handed on, so a 4xx publishes nothing
+and a 2xx has handed on every event. The pipeline does the real validation.
 
 The client IP is never put in an event, and an `ip` member a client sends is dropped: the
 collector forwards no IP to Pub/Sub, the archive or its spill file (issue #14).
@@ -24,12 +25,16 @@ import re
 import time
 
 import orjson
+from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from transforms.validate import MAX_JSON_DEPTH, MAX_USER_AGENT_CHARS, too_deep
+from weir.collector.metrics import CollectorMetrics
 from weir.collector.relay import Relay, RelayUnavailable
 from weir.pubsub import attributes_of
 
@@ -41,14 +46,7 @@ BODY_TIMEOUT_S = 10.0
 INT_PARAMS = ("ts", "session_index", "engaged_seconds")
 _INT = re.compile(r"-?[0-9]{1,18}")  # what fits in INT64 for sure; anything else stays a string
 JSON_PARAMS = ("metadata", "extra")
-HEADERS = {
-    "Cache-Control": "no-cache, no-store, must-revalidate",
-    "Pragma": "no-cache",
-    "Access-Control-Allow-Origin": "*",
-    "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
-    "Access-Control-Allow-Headers": "Content-Type",
-    "Access-Control-Max-Age": "86400",
-}
+HEADERS = {"Cache-Control": "no-cache, no-store, must-revalidate", "Pragma": "no-cache"}
 
 
 class BadRequest(ValueError):
@@ -94,8 +92,10 @@ def _messages(events: list[dict], user_agent: str | None, now: int) -> list[tupl
     return out
 
 
-def create_app(relay: Relay, lifespan=None) -> Starlette:
-    """The collector's routes over `relay`; `lifespan` (Starlette's) runs at start and stop."""
+def create_app(relay: Relay, lifespan=None, cors_origins: tuple[str, ...] = ("*",)) -> Starlette:
+    """The collector's routes over `relay`; `lifespan` (Starlette's) runs at start and stop;
+    `cors_origins` the origins whose pages may send events ("*": any)."""
+    observed = CollectorMetrics(relay)
 
     def reject(status: int, reason: str) -> Response:
         relay.count("rejected")
@@ -153,9 +153,6 @@ def create_app(relay: Relay, lifespan=None) -> Starlette:
         refused = accept(request, batch)
         return refused or JSONResponse({"accepted": len(batch)}, status_code=202, headers=HEADERS)
 
-    async def preflight(request: Request) -> Response:
-        return Response(status_code=204, headers=HEADERS)
-
     async def healthz(request: Request) -> Response:
         problem = relay.problem()  # a dead relay thread or a spill the disk refuses is not healthy
         body = {"ok": problem is None, "buffer_depth": relay.buffer.qsize()}
@@ -164,24 +161,25 @@ def create_app(relay: Relay, lifespan=None) -> Starlette:
         return JSONResponse(body, status_code=200 if problem is None else 503, headers=HEADERS)
 
     async def metrics(request: Request) -> Response:
-        c = relay.counters
-        lines = [
-            f"weir_collector_{name}_total {c.get(name, 0)}"
-            for name in ("received", "published", "spilled", "replayed", "rejected", "spill_errors", "spill_torn")
-        ]
-        lines.append(f"weir_collector_buffer_depth {relay.buffer.qsize()}")
-        depth = relay.spill_depth()
-        if depth is not None:  # unreadable: /healthz says why
-            lines.append(f"weir_collector_spill_depth {depth}")
-        return PlainTextResponse("\n".join(lines) + "\n")
+        return Response(observed.render(), media_type=CONTENT_TYPE_LATEST)
 
-    return Starlette(
+    app = Starlette(
         routes=[
             Route("/p.gif", pixel, methods=["GET"]),
             Route("/events", events, methods=["POST"]),
-            Route("/events", preflight, methods=["OPTIONS"]),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/metrics", metrics, methods=["GET"]),
         ],
+        middleware=[
+            Middleware(
+                CORSMiddleware,
+                allow_origins=list(cors_origins),
+                allow_methods=["GET", "POST"],
+                allow_headers=["Content-Type"],
+                max_age=86400,
+            )
+        ],
         lifespan=lifespan,
     )
+    app.add_middleware(observed.middleware)  # outermost: times CORS answers too
+    return app

@@ -55,7 +55,7 @@ def bounded_protocol(header_timeout_s: float) -> type:
     return BoundedH11Protocol
 
 
-def serve(relay: Relay, host: str, port: int, header_timeout_s: float = HEADER_TIMEOUT_S) -> None:
+def serve(relay: Relay, host: str, port: int, header_timeout_s: float = HEADER_TIMEOUT_S, cors_origins=("*",)) -> None:
     """Runs the collector until SIGINT or SIGTERM; starts the relay, and closes it on the way out."""
 
     @contextlib.asynccontextmanager
@@ -67,7 +67,7 @@ def serve(relay: Relay, host: str, port: int, header_timeout_s: float = HEADER_T
             relay.close()
 
     config = uvicorn.Config(
-        create_app(relay, lifespan=lifespan),
+        create_app(relay, lifespan=lifespan, cors_origins=tuple(cors_origins)),
         host=host,
         port=port,
         http=bounded_protocol(header_timeout_s),
