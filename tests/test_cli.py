@@ -146,3 +146,15 @@ def test_status_only_looks_and_its_json_is_one_object(tmp_path):
     report = json.loads(out.stdout)  # the whole of stdout is one JSON object
     assert report["pubsub_emulator"] is None and report.get("backlog") is None
     assert not os.path.exists(home) or os.listdir(home) == []  # nothing started, nothing created
+
+
+def test_version_global_options_and_the_environment_in_help(tmp_path):
+    home = str(tmp_path / "h")
+    assert weir("--version", home=home).stdout.startswith("weir ")
+    before = weir("--home", home, "sql", "SELECT 1 AS x", "--format", "csv", home="/nonexistent").stdout
+    after = weir("sql", "SELECT 1 AS x", "--format", "csv", "--home", home, home="/nonexistent").stdout
+    assert before == after == "x\n1\n"
+    assert os.path.exists(os.path.join(home, "warehouse.duckdb"))  # both used --home, not WEIR_HOME
+    text = weir("--help", home=home).stdout
+    for name in ("WEIR_HOME", "WEIR_DATASET", "WEIR_PROJECT", "PUBSUB_EMULATOR_HOST", "exit codes"):
+        assert name in text

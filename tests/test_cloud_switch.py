@@ -104,11 +104,14 @@ def test_collect_with_a_project_publishes_there(cloud, tmp_path):
 
 @pytest.mark.parametrize(
     "argv",
-    [["stream"], ["status"], ["demo"], ["bench-collect"]],  # bench and emulator take no --project at all
+    [["stream"], ["status"], ["demo"], ["bench-collect"]],
     ids=lambda a: a[0],
 )
 def test_commands_without_a_cloud_mode_refuse_a_project(argv, tmp_path):
     out = run(*argv, "--project", "some-project", env={**os.environ, "WEIR_HOME": str(tmp_path)}, check=False)
+    assert out.returncode == 2 and f"--project is not for weir {argv[0]}:" in out.stderr, out.stderr
+    # Global options may come before the subcommand too (issue #16): the same refusal.
+    out = run("--project", "some-project", *argv, env={**os.environ, "WEIR_HOME": str(tmp_path)}, check=False)
     assert out.returncode == 2 and f"--project is not for weir {argv[0]}:" in out.stderr, out.stderr
     assert len(out.stderr.strip().splitlines()) == 1
 
@@ -126,3 +129,9 @@ def test_missing_credentials_is_one_line_that_says_what_to_do(tmp_path):
     assert out.returncode == 2, out.stderr
     assert "no Google credentials" in out.stderr and "gcloud auth application-default login" in out.stderr
     assert len(out.stderr.strip().splitlines()) == 1 and "Traceback" not in out.stderr
+
+
+@pytest.mark.parametrize("argv", [["bench"], ["emulator", "stop"]], ids=lambda a: a[0])
+def test_a_project_before_a_local_command_is_refused_too(argv, tmp_path):
+    out = run("--project", "some-project", *argv, env={**os.environ, "WEIR_HOME": str(tmp_path)}, check=False)
+    assert out.returncode == 2 and f"--project is not for weir {argv[0]}:" in out.stderr, out.stderr

@@ -11,10 +11,41 @@ import threading
 from weir import config
 
 
-def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--home", default=None, help="Local state directory (default $WEIR_HOME or ./.weir).")
-    p.add_argument("--project", default=None, help="Google Cloud project: use BigQuery instead of the local warehouse.")
-    p.add_argument("--dataset", default=None, help="Dataset of the tables (default web_analytics).")
+def _common(p: argparse.ArgumentParser, top: bool = False) -> None:
+    """The global options, on the top parser and on each subcommand, so they may come before
+    or after it. A subcommand's copy defaults to SUPPRESS, so it never overwrites a value
+    given before the subcommand."""
+    default = None if top else argparse.SUPPRESS
+    p.add_argument("--home", default=default, help="Local state directory (default $WEIR_HOME or ./.weir).")
+    p.add_argument(
+        "--project",
+        default=default,
+        help="Google Cloud project: BigQuery and Pub/Sub there instead of the local warehouse and emulator.",
+    )
+    p.add_argument("--dataset", default=default, help="Dataset of the tables (default $WEIR_DATASET or web_analytics).")
+
+
+ENVIRONMENT = """environment variables:
+  WEIR_HOME               local state: archive, warehouse, staging (default ./.weir)
+  WEIR_DATASET            the dataset of the tables (default web_analytics)
+  WEIR_PROJECT            the local emulator's project id (default weir-local)
+  PUBSUB_EMULATOR_HOST    a Pub/Sub emulator to use instead of starting one (or the endpoint
+                          standing in for Pub/Sub with --project)
+  WEIR_PUBSUB_EMULATOR    'drongo' to use the PyPI Pub/Sub server instead of Google's emulator
+  GOOGLE_APPLICATION_CREDENTIALS  a service account key, when Application Default Credentials
+                          are not set up (with --project)
+
+exit codes: 0 ok, 1 a check found a difference (verify, compare, emulator status),
+  2 a usage or input error, 130 interrupted (Ctrl-C)"""
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("weir")
+    except PackageNotFoundError:  # run from a source tree that is not installed
+        return "unknown"
 
 
 def _warehouse(args):
@@ -329,6 +360,7 @@ def cmd_emulator(args) -> int:
 
     from weir.pubsub import emulator_state, ensure_emulator, stop_emulator
 
+    _local_only(args, "the emulator is local; a real project has no emulator")
     settings = config.resolve(args.home, None, None)
     if args.action == "start":
         os.environ.pop("PUBSUB_EMULATOR_HOST", None)  # this home's own, not one named elsewhere
@@ -348,6 +380,7 @@ def cmd_emulator(args) -> int:
 def cmd_bench(args) -> int:
     from weir.bench import run_bench
 
+    _local_only(args, "it measures this machine, on generated data")
     run_bench(
         args.events, sites=args.sites, freshness_rate=args.freshness_rate, freshness_seconds=args.freshness_seconds
     )
@@ -355,7 +388,14 @@ def cmd_bench(args) -> int:
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="weir", description="Open web content analytics on Beam and BigQuery.")
+    p = argparse.ArgumentParser(
+        prog="weir",
+        description="Open web content analytics on Beam and BigQuery.",
+        epilog=ENVIRONMENT,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--version", action="version", version=f"weir {_version()}")
+    _common(p, top=True)
     sub = p.add_subparsers(dest="command", required=True)
 
     d = sub.add_parser("demo", help="Generate a day of traffic, rebuild it locally, show the results.")
