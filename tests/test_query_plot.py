@@ -100,7 +100,7 @@ def test_weir_plot_writes_a_png_with_both_lines(home, tmp_path):
         check=True,
         timeout=300,
     )
-    assert "points" in run.stdout and ", 0 a week earlier" not in run.stdout
+    assert "24 buckets" in run.stdout and ", 0 a week earlier" not in run.stdout
     import matplotlib.image as mpimg
 
     image = mpimg.imread(out)
@@ -110,3 +110,26 @@ def test_weir_plot_writes_a_png_with_both_lines(home, tmp_path):
     blue = ((rgb[..., 2] > 0.55) & (rgb[..., 0] < 0.3)).sum()  # the series line
     grey = ((abs(rgb[..., 0] - 0.53) < 0.05) & (abs(rgb[..., 1] - 0.53) < 0.05)).sum()  # the week-ago line
     assert blue > 500 and grey > 200
+
+
+def test_the_chart_covers_exactly_the_window_with_empty_buckets_at_zero():
+    from weir.plot import buckets, zero_filled
+
+    start = dt.datetime(2025, 11, 20, 22, 30, tzinfo=dt.timezone.utc)
+    q = SeriesQuery("pageviews", start, start + dt.timedelta(hours=4), "1h", site="s")
+    grid = buckets(q)
+    assert grid[0] == dt.datetime(2025, 11, 20, 22, tzinfo=dt.timezone.utc) and len(grid) == 5
+    rows = [{"ts": grid[1], "pageviews": 7}]  # one bucket with data: the rest are drawn at zero
+    assert zero_filled(rows, grid, "pageviews") == [0, 7, 0, 0, 0]
+
+
+def test_nothing_to_plot_is_exit_1_and_no_file(home, tmp_path):
+    out = str(tmp_path / "none.png")
+    run = subprocess.run(
+        [WEIR, "plot", "--start", "2024-01-01T00:00", "--end", "2024-01-02T00:00", "--out", out],
+        env={**os.environ, "WEIR_HOME": home},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert run.returncode == 1 and "nothing to plot" in run.stderr and not os.path.exists(out)

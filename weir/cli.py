@@ -134,15 +134,22 @@ def _when(text: str):
 def cmd_plot(args) -> int:
     import datetime as dt
 
-    from weir.plot import plot_series
+    from weir.plot import NothingToPlot, plot_series
     from weir.query import QueryClient, SeriesQuery
 
     _, warehouse = _warehouse(args)
     end = _when(args.end) if args.end else dt.datetime.now(dt.timezone.utc)
     start = _when(args.start) if args.start else end - dt.timedelta(hours=args.hours)
     query = SeriesQuery(args.metric, start, end, args.granularity, args.site, args.url)
-    points = plot_series(QueryClient(warehouse), query, args.out)
-    print(f"wrote {args.out}: {points['now']} points, {points['week_ago']} a week earlier")
+    try:
+        points = plot_series(QueryClient(warehouse), query, args.out)
+    except NothingToPlot as exc:  # a check that found nothing: no chart, exit 1
+        print(f"weir plot: nothing to plot: {exc}", file=sys.stderr)
+        return 1
+    print(
+        f"wrote {args.out}: {points['buckets']} buckets, {points['now']} with data, "
+        f"{points['week_ago']} a week earlier"
+    )
     return 0
 
 
