@@ -38,6 +38,7 @@ setup(
         "matplotlib>=3.8,<4",  # weir plot
         "starlette>=0.40,<2",  # weir collect
         "prometheus-client>=0.20,<1",  # the collector's /metrics
+        "tqdm>=4.66,<5",  # progress of long work on a terminal
         "uvicorn>=0.30,<1",  # PyPI-only Pub/Sub emulator where the official one is not installed
     ],
     extras_require={

@@ -122,6 +122,7 @@ def _wait_replayed(replayed: int, early_s: int, failed) -> None:
 
 STATUS_FILE = "stream-status.json"
 PUBSUB_UNREACHABLE_S = 60  # then the stream stops (exit 1) rather than idle unseen
+STATUS_LINE_S = 10  # how often `weir stream` prints its one-line status
 
 
 class StreamFailed(RuntimeError):
@@ -212,6 +213,7 @@ def run_stream(
     progress(f"stream: reading {names.subscription_path()}, archiving to {archive_root} (Ctrl-C stops)")
     status_path = os.path.join(home, STATUS_FILE)
     last_status = 0.0
+    last_line = time.monotonic()
     failure: str | None = None
     try:
         while not stopping and (duration_s is None or time.monotonic() - started < duration_s):
@@ -224,6 +226,15 @@ def run_stream(
                 failure = f"Pub/Sub has not answered for {PUBSUB_UNREACHABLE_S} s: {read['error']}"
             if failure:
                 raise StreamFailed(failure)
+            if time.monotonic() - last_line > STATUS_LINE_S:  # a long-running service says how it does
+                last_line = time.monotonic()
+                c = local_counts()
+                progress(
+                    f"stream: received={c.get('events_accepted', 0) + c.get('dead_letters', 0):,} "
+                    f"accepted={c.get('events_accepted', 0):,} dead_letters={c.get('dead_letters', 0):,} "
+                    f"duplicates={c.get('duplicates', 0):,} too_late={c.get('too_late', 0):,} "
+                    f"archived={drained + archiver.archived:,} landing={writer.health()['landing']}"
+                )
             if time.monotonic() - last_status > 2:
                 read = read_failure()
                 pubsub = {"pubsub": "failing", "pubsub_failing_since_ms": int(read["since"] * 1000)} if read else {}

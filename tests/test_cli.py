@@ -158,3 +158,36 @@ def test_version_global_options_and_the_environment_in_help(tmp_path):
     text = weir("--help", home=home).stdout
     for name in ("WEIR_HOME", "WEIR_DATASET", "WEIR_PROJECT", "PUBSUB_EMULATOR_HOST", "exit codes"):
         assert name in text
+
+
+def test_long_work_shows_progress_on_a_terminal_and_nothing_when_piped(tmp_path):
+    # Issue #16: a rebuild was silent for its whole run. On a terminal a bar follows the
+    # records read; piped, the output is only the lines a script reads.
+    import pty
+
+    from weir.generator import generate_day, write_json_lines
+
+    day = write_json_lines(list(generate_day("2025-11-20", events=20_000, seed=3)), str(tmp_path / "day.jsonl"))
+    exe = shutil.which("weir") or os.path.join(os.path.dirname(sys.executable), "weir")
+    env = {**os.environ, "WEIR_HOME": str(tmp_path / "tty"), "COLUMNS": "120"}
+    import fcntl
+    import struct
+    import termios
+
+    leader, follower = pty.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 120, 0, 0))  # a terminal has a size
+    proc = subprocess.Popen([exe, "rebuild", "--input", day], env=env, stdout=follower, stderr=follower)
+    os.close(follower)
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(leader, 4096)
+        except OSError:  # the child closed the terminal
+            break
+        if not chunk:
+            break
+        seen += chunk
+    assert proc.wait(timeout=300) == 0
+    assert b"rebuild: records read" in seen and b"records/s" in seen, seen[-500:]
+    piped = weir("rebuild", "--input", day, home=str(tmp_path / "piped"))
+    assert "records/s" not in piped.stdout + piped.stderr

@@ -96,13 +96,16 @@ def cmd_rebuild(args, beam_args: list[str]) -> int:
         from weir.warehouse import WarehouseRef
 
         commit_in_job = WarehouseRef(settings.project, settings.dataset, location=args.bq_location)
-    result = run_rebuild(
-        options,
-        warehouse,
-        staging_root=args.staging or settings.staging_root,
-        commit_in_job=commit_in_job,
-        force=args.force,
-    )
+    from weir.progress import watching
+
+    with watching("records_read", "rebuild: records read"):
+        result = run_rebuild(
+            options,
+            warehouse,
+            staging_root=args.staging or settings.staging_root,
+            commit_in_job=commit_in_job,
+            force=args.force,
+        )
     print(
         f"rebuilt {len(result.days)} day(s) in {result.seconds:.1f} s: "
         + ", ".join(f"{t}={n}" for t, n in result.loaded.items())
@@ -147,8 +150,7 @@ def cmd_plot(args) -> int:
         print(f"weir plot: nothing to plot: {exc}", file=sys.stderr)
         return 1
     print(
-        f"wrote {args.out}: {points['buckets']} buckets, {points['now']} with data, "
-        f"{points['week_ago']} a week earlier"
+        f"wrote {args.out}: {points['buckets']} buckets, {points['now']} with data, {points['week_ago']} a week earlier"
     )
     return 0
 

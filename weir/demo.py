@@ -13,6 +13,7 @@ from pipelines.rebuild import run_rebuild
 from weir.config import Settings
 from weir.generator import DEFAULT_SITES, generate_day, write_avro_archive
 from weir.output import format_table
+from weir.progress import watching
 from weir.warehouse.local import LocalWarehouse
 from weir.warehouse.params import day as parse_day
 
@@ -65,7 +66,10 @@ def run_demo(settings: Settings, events: int = 30_000, day: str | None = None, s
     )
     say("[2/4] rebuilding the day with the batch pipeline (DirectRunner: FnApiRunner) ...")
     options = PipelineOptions([f"--input={archive_day}/*/*.avro", f"--date={day}"])
-    result = run_rebuild(options, warehouse, staging_root=settings.staging_root, progress=lambda m: say("      " + m))
+    with watching("records_read", "      records read", total=len(records)):
+        result = run_rebuild(
+            options, warehouse, staging_root=settings.staging_root, progress=lambda m: say("      " + m)
+        )
     rate = result.counters.get("records_read", 0) / max(result.seconds, 1e-9)
     say(
         f"      done in {result.seconds:.1f} s ({rate:,.0f} records/s); rows loaded: "

@@ -33,17 +33,22 @@ def publish(payloads, names: PubSubNames, rate: float = 0.0, say=print) -> int:
     publisher = pubsub_v1.PublisherClient(
         batch_settings=pubsub_v1.types.BatchSettings(max_messages=500, max_latency=0.05)
     )
+    from weir.progress import bar
+
     futures = []
     start = time.monotonic()
     n = 0
+    shown = bar(desc="published", unit="messages")
     for n, payload in enumerate(payloads, 1):
+        shown.update(1)
         futures.append(publisher.publish(names.topic_path, payload, **attributes_for(payload, int(time.time() * 1000))))
         if rate > 0:
             ahead = n / rate - (time.monotonic() - start)
             if ahead > 0:
                 time.sleep(ahead)
-        if n % 5000 == 0:
+        if n % 5000 == 0 and shown.disable:  # on a terminal the bar says it
             say(f"published {n:,} messages ({n / (time.monotonic() - start):,.0f}/s)")
+    shown.close()
     for f in futures:
         f.result(timeout=60)  # raises if any publish failed: nothing is silently not sent
     return n
