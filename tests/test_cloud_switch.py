@@ -125,10 +125,11 @@ def test_missing_credentials_is_one_line_that_says_what_to_do(tmp_path):
     )
     events = tmp_path / "e.jsonl"
     events.write_text('{"event_id": "x"}\n')
-    out = run("publish", "--project", "some-project", "--input", str(events), env=env, check=False)
-    assert out.returncode == 2, out.stderr
-    assert "no Google credentials" in out.stderr and "gcloud auth application-default login" in out.stderr
-    assert len(out.stderr.strip().splitlines()) == 1 and "Traceback" not in out.stderr
+    for argv in (["publish", "--input", str(events)], ["sql", "SELECT 1"], ["verify", "--date", "2025-11-20"]):
+        out = run(argv[0], "--project", "some-project", *argv[1:], env=env, check=False)
+        assert out.returncode == 2, out.stderr
+        assert "no Google credentials" in out.stderr and "gcloud auth application-default login" in out.stderr
+        assert len(out.stderr.strip().splitlines()) == 1 and "Traceback" not in out.stderr
 
 
 @pytest.mark.parametrize("argv", [["bench"], ["emulator", "stop"]], ids=lambda a: a[0])

@@ -52,6 +52,8 @@ def _warehouse(args):
     from weir.warehouse import open_warehouse
 
     s = config.resolve(args.home, args.project, args.dataset)
+    if s.project:
+        _require_credentials(emulated=False)  # BigQuery has no emulator variable to stand in
     extra = {}
     if getattr(args, "bq_location", None):
         extra["location"] = args.bq_location
@@ -180,11 +182,12 @@ def _pubsub_names(args):
     return settings, PubSubNames(project=os.environ.get("WEIR_PROJECT", config.LOCAL_PROJECT))
 
 
-def _require_credentials() -> None:
-    """ValueError with the fix when no Google credentials are found (an emulator needs none)."""
+def _require_credentials(emulated: bool = True) -> None:
+    """ValueError with the fix when no Google credentials are found (a Pub/Sub emulator, with
+    `emulated`, needs none)."""
     import os
 
-    if os.environ.get("PUBSUB_EMULATOR_HOST"):
+    if emulated and os.environ.get("PUBSUB_EMULATOR_HOST"):
         return
     import google.auth
     from google.auth.exceptions import DefaultCredentialsError
