@@ -42,6 +42,12 @@ MISTAKES = [
     ("rebuild: a typo for --date", ["rebuild", "--input", "DIR/data.csv", "--day", DAY], 2, "did you mean --date"),
     ("rebuild: an unknown flag", ["rebuild", "--input", "DIR/data.csv", "--frobnicate"], 2, "unrecognized"),
     ("rebuild: no input", ["rebuild"], 2, "--input"),
+    (
+        "rebuild: Dataflow with local staging",
+        ["rebuild", "--input", "DIR/data.csv", "--runner", "DataflowRunner"],
+        2,
+        "needs --staging gs://",
+    ),
     ("sql: a syntax error", ["sql", "SELECT ("], 2, "not valid BigQuery SQL"),
     ("sql: a typo in a keyword", ["sql", "SELEC 1 FROM events"], 2, "not valid BigQuery SQL"),
     ("sql: a misspelt function", ["sql", "SELECT COUNTT(*) FROM events"], 2, "query failed"),

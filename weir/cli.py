@@ -83,6 +83,8 @@ def cmd_rebuild(args, beam_args: list[str]) -> int:
         from pipelines.options import refuse_unknown_flags
 
         refuse_unknown_flags(beam_args, known=_flags_of("rebuild"))
+    elif not (args.staging or "").startswith("gs://"):  # its workers cannot see $WEIR_HOME/staging
+        raise ValueError(f"a rebuild on {args.runner} needs --staging gs://BUCKET/PATH (its workers stage there)")
     settings, warehouse = _warehouse(args)
     flags = [f"--input={p}" for p in args.input] + beam_args
     if args.date:
