@@ -122,7 +122,7 @@ def test_a_reader_holding_the_file_past_the_lock_wait_never_stops_landing(tmp_pa
         while w.failures == 0 and time.monotonic() < deadline:
             time.sleep(0.05)
         health = w.health()
-        assert health["landing"] == "failing" and health["failures"] >= 1, health
+        assert health["landing"] == "failing" and health["landing_failures"] >= 1, health
         w.submit("url_metrics_5m", {("k",): (1, metric_row(7))})  # a later pane while failing
         w.submit("events", {("e1",): (0, event_row("e1"))})
     finally:

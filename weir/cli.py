@@ -308,6 +308,12 @@ def cmd_status(args) -> int:
             f"{format_counts(stream['counters'], stream['archived'])}"
         )
         print(f"watermark lag: {stream.get('watermark_lag_s')} s (at the latest on-time firing of a bucket)")
+        if stream.get("error"):
+            print(f"stream stopped: {stream['error']}")
+        if stream.get("landing") == "failing":
+            print(f"landing: failing for {stream['landing_failures']} attempts, retrying: {stream['landing_error']}")
+        if stream.get("pubsub") == "failing":
+            print("Pub/Sub: not answering; the stream stops if it does not answer within a minute")
     else:
         print("stream: never run from this WEIR_HOME")
     if not host:

@@ -133,9 +133,9 @@ class LandingWriter:
             return {"landing": "ok"}
         return {
             "landing": "failing",
-            "failing_since_ms": int(self.failing_since * 1000),
-            "failures": self.failures,
-            "error": str(self.error)[:500],
+            "landing_failing_since_ms": int(self.failing_since * 1000),
+            "landing_failures": self.failures,
+            "landing_error": str(self.error)[:500],
         }
 
     def _run(self) -> None:
