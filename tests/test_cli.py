@@ -191,3 +191,15 @@ def test_long_work_shows_progress_on_a_terminal_and_nothing_when_piped(tmp_path)
     assert b"rebuild: records read" in seen and b"records/s" in seen, seen[-500:]
     piped = weir("rebuild", "--input", day, home=str(tmp_path / "piped"))
     assert "records/s" not in piped.stdout + piped.stderr
+
+
+def test_every_subcommand_help_has_a_description_defaults_and_an_example():
+    from weir.cli import parser
+
+    sub = next(a for a in parser()._actions if a.__class__.__name__ == "_SubParsersAction")
+    for name, sp in sub.choices.items():
+        text = sp.format_help()
+        assert sp.description and "example:\n  weir " + name.split()[0] in text, name
+        with_default = [a for a in sp._actions if a.default not in (None, False) and a.option_strings and a.nargs != 0]
+        if [a for a in with_default if a.default != "==SUPPRESS=="]:
+            assert "(default: " in text or "default" in text.lower(), name

@@ -39,6 +39,44 @@ exit codes: 0 ok, 1 a check found a difference (verify, compare, emulator status
   2 a usage or input error, 130 interrupted (Ctrl-C)"""
 
 
+EXAMPLES = {
+    "demo": "weir demo --events 30000 --date 2026-11-30\n  weir demo --live --rate 200 --duration 60",
+    "rebuild": "weir rebuild --input '.weir/archive/dt=2026-11-30/*/*.avro' --date 2026-11-30",
+    "sql": 'weir sql "SELECT url, SUM(pageviews) pv FROM url_metrics_1d GROUP BY url ORDER BY pv DESC LIMIT 5"',
+    "init": "weir init --project my-project --dataset web_analytics",
+    "stream": "weir stream &   (then: weir demo --live --rate 200)",
+    "publish": "weir publish --input 'archive/dt=2026-11-30/*/*.avro' --rate 500",
+    "plot": "weir plot --site dailyglobe.example --hours 24 --granularity 1h --out today.png",
+    "status": "weir status --json",
+    "verify": "weir verify --date 2026-11-30",
+    "compare": "weir compare --date 2026-11-30 --left web_analytics --right rebuilt --grain 5m",
+    "collect": "weir collect --port 8080 --cors-origin https://news.example",
+    "bench-collect": "weir bench-collect --seconds 10 --concurrency 16",
+    "emulator": "weir emulator status",
+    "bench": "weir bench --events 100000 --freshness-seconds 0",
+}
+
+
+def _describe(sub) -> None:
+    """Every subcommand's help: its description, the defaults of its options, an example."""
+    for name, sp in sub.choices.items():
+        sp.description = sp.description or next(a.help for a in sub._choices_actions if a.dest == name)
+        sp.epilog = "\n".join(filter(None, [sp.epilog, f"example:\n  {EXAMPLES[name]}"]))
+        sp.formatter_class = _DefaultsAndText
+
+
+class _DefaultsAndText(argparse.RawDescriptionHelpFormatter):
+    """Each option's default where it has one and its help does not already say it; the
+    epilog's example kept as written."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        default = action.default
+        if "default" in text.lower() or default in (None, False, argparse.SUPPRESS) or action.nargs == 0:
+            return text
+        return f"{text} (default: {default})"
+
+
 def _version() -> str:
     from importlib.metadata import PackageNotFoundError, version
 
@@ -578,6 +616,7 @@ def parser() -> argparse.ArgumentParser:
         help="How long to publish (default 60: a stream that falls behind shows it after a minute, "
         "not in 20 s); 0 skips the freshness measurement.",
     )
+    _describe(sub)
     return p
 
 
