@@ -1,0 +1,129 @@
+"""The Dataflow step labels of both jobs, frozen (issue #15): `--update` of a running streaming
+job matches steps by name, so renaming one breaks updates. A change that renames a step
+fails here on purpose; if the rename is meant, update the list and say so in the commit
+(a running stream then needs a drain and a new job, not an update).
+
+Labels two levels deep (weir's composites and their steps; what Beam names inside its own
+transforms is Beam's). The stream's graph is built as Dataflow builds it, with a local sink
+standing in for BigQuery's, which only adds its own steps under Write_<table>.
+"""
+
+from __future__ import annotations
+
+from apache_beam.options.pipeline_options import PipelineOptions
+
+from pipelines.dataflow_stream import build_dataflow_stream
+from pipelines.rebuild import build_rebuild
+from weir.stream_sink import LocalStreamSink
+
+STREAM = [
+    "Aggregate",
+    "Aggregate/Combine5m",
+    "Aggregate/Format5m",
+    "Aggregate/KeyByBucket",
+    "Aggregate/PreCombine5m",
+    "Aggregate/RunningTotals5m",
+    "Aggregate/Window5m",
+    "AllDeadLetters",
+    "DeadLetterRows",
+    "Dedupe",
+    "Dedupe/FirstSeen",
+    "Dedupe/KeyByEventId",
+    "Enrich",
+    "Enrich/EnrichEvent",
+    "EventRows",
+    "Parse",
+    "Parse/ParseValidate",
+    "Read",
+    "Read/Archive",
+    "Read/ReadPubSub",
+    "Read/ToArchiveRecord",
+    "Read/ToRawRecord",
+    "WatermarkLag",
+    "WatermarkLag/OnTimePanes",
+    "Write_breakdown_metrics_5m",
+    "Write_dead_letters",
+    "Write_events",
+    "Write_url_metrics_5m",
+]
+
+REBUILD = [
+    "Aggregate",
+    "Aggregate/Combine5m",
+    "Aggregate/Format1d",
+    "Aggregate/Format5m",
+    "Aggregate/KeyByBucket",
+    "Aggregate/KeyByDay",
+    "Aggregate/RollUp1d",
+    "AllDeadLetters",
+    "DeadLetterRows",
+    "Dedupe",
+    "Dedupe/Copies",
+    "Dedupe/Emit",
+    "Dedupe/KeyByEventId",
+    "Enrich",
+    "Enrich/EnrichEvent",
+    "EventRows",
+    "Ledger",
+    "Ledger/AllEntries",
+    "Ledger/Counted",
+    "Ledger/CountedPerSiteDay",
+    "Ledger/Dead",
+    "Ledger/DeadPerSiteDay",
+    "Ledger/Duplicates",
+    "Ledger/DuplicatesPerSiteDay",
+    "Ledger/EnrichFailed",
+    "Ledger/EnrichFailedPerSiteDay",
+    "Ledger/LedgerRows",
+    "Ledger/ReceiptDead",
+    "Ledger/ReceiptDeadPerSiteDay",
+    "Ledger/ReceiptEvents",
+    "Ledger/ReceiptEventsPerSiteDay",
+    "Ledger/SumPerSiteDay",
+    "Parse",
+    "Parse/ParseValidate",
+    "Read",
+    "Read/Match",
+    "Read/Open",
+    "Read/Patterns",
+    "Read/ReadRecords",
+    "Write_breakdown_metrics_1d",
+    "Write_breakdown_metrics_1d/EncodeJson",
+    "Write_breakdown_metrics_1d/WriteDayFiles",
+    "Write_breakdown_metrics_5m",
+    "Write_breakdown_metrics_5m/EncodeJson",
+    "Write_breakdown_metrics_5m/WriteDayFiles",
+    "Write_dead_letters",
+    "Write_dead_letters/EncodeJson",
+    "Write_dead_letters/WriteDayFiles",
+    "Write_events",
+    "Write_events/EncodeJson",
+    "Write_events/WriteDayFiles",
+    "Write_ledger",
+    "Write_ledger/EncodeJson",
+    "Write_ledger/WriteDayFiles",
+    "Write_url_metrics_1d",
+    "Write_url_metrics_1d/EncodeJson",
+    "Write_url_metrics_1d/WriteDayFiles",
+    "Write_url_metrics_5m",
+    "Write_url_metrics_5m/EncodeJson",
+    "Write_url_metrics_5m/WriteDayFiles",
+]
+
+
+def labels(pipeline) -> list[str]:
+    proto = pipeline.to_runner_api()
+    names = {t.unique_name for t in proto.components.transforms.values()}
+    return sorted(n for n in names if n.count("/") <= 1 and not n.startswith("ref_"))
+
+
+def test_the_streaming_jobs_step_labels_are_unchanged(tmp_path):
+    options = PipelineOptions(
+        ["--subscription=projects/p-roject/subscriptions/events-sub", f"--archive={tmp_path}/archive"]
+    )
+    sink = LocalStreamSink(str(tmp_path), "web_analytics")
+    assert labels(build_dataflow_stream(options, sink=sink, id_label=None)) == STREAM
+
+
+def test_the_rebuild_jobs_step_labels_are_unchanged(tmp_path):
+    assert labels(build_rebuild(PipelineOptions([f"--input={tmp_path}/x.jsonl"]), str(tmp_path / "staging"))) == REBUILD
