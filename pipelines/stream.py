@@ -158,6 +158,21 @@ class StreamRun:
     error: str | None = None  # the last landing failed (the archive still has every event)
 
 
+def build_local_stream(
+    home: str, dataset: str, names: PubSubNames, config: GraphConfig, replayed: list[RawRecord] = ()
+) -> beam.Pipeline:
+    """The local streaming job, built and not run: the graph in streaming mode on the
+    DirectRunner, over the replayed records and the subscription, into the local warehouse.
+    `run_stream` runs it with its archiver and supervision; tests build it to look at it."""
+    options = PipelineOptions([])  # not sys.argv: those are weir's flags, not Beam's
+    options.view_as(StandardOptions).streaming = True
+    pipeline = beam.Pipeline(runner=BundleBasedDirectRunner(), options=options)
+    config = dataclasses.replace(config, dedupe_keying="sharded")  # the DirectRunner's keying (transforms.dedupe)
+    source = ReplayThenPubSub(list(replayed), names.subscription_path())
+    build(pipeline, source, LocalStreamSink(home, dataset), config)
+    return pipeline
+
+
 def run_stream(
     home: str,
     dataset: str,
@@ -187,10 +202,7 @@ def run_stream(
             hold_reads()
     archiver = ArchiverProcess(archive_sub, archive_root)
     archiver.start()
-    options = PipelineOptions([])  # not sys.argv: those are weir's flags, not Beam's
-    options.view_as(StandardOptions).streaming = True
-    pipeline = beam.Pipeline(runner=BundleBasedDirectRunner(), options=options)
-    build(pipeline, ReplayThenPubSub(replayed, names.subscription_path()), LocalStreamSink(home, dataset), config)
+    pipeline = build_local_stream(home, dataset, names, config, replayed)
     stopping = []
     previous = {s: signal.signal(s, lambda *_: stopping.append(1)) for s in (signal.SIGINT, signal.SIGTERM)}
     started = time.monotonic()

@@ -127,3 +127,23 @@ def test_the_streaming_jobs_step_labels_are_unchanged(tmp_path):
 
 def test_the_rebuild_jobs_step_labels_are_unchanged(tmp_path):
     assert labels(build_rebuild(PipelineOptions([f"--input={tmp_path}/x.jsonl"]), str(tmp_path / "staging"))) == REBUILD
+
+
+def test_the_local_stream_is_the_same_graph_built_without_a_process(tmp_path):
+    # Issue #15: the local stream could only be tested by starting `weir stream`; its builder
+    # returns the Pipeline. Same graph steps as the Dataflow stream, but for the source (the
+    # emulator's subscription, and the archive's replay after a restart), no archive step, and
+    # the dedupe's local keying (transforms.dedupe).
+    from pipelines.graph import GraphConfig
+    from pipelines.stream import build_local_stream
+    from weir.pubsub import PubSubNames
+
+    replayed = [{"payload": b"{}", "received_at": 1, "source": "replay:x", "attributes": {}}]
+    local = labels(
+        build_local_stream(
+            str(tmp_path), "web_analytics", PubSubNames("weir-local"), GraphConfig(streaming=True), replayed
+        )
+    )
+    assert "Read/Replay" in local and "Read/ReplayAndLive" in local and "Read/Archive" not in local
+    shared = {name for name in STREAM if not name.startswith(("Read", "Dedupe/"))}
+    assert shared <= set(local) and {"Dedupe/KeyByEpoch", "Dedupe/FirstSeenSharded"} <= set(local)
