@@ -23,6 +23,15 @@ from weir.publish import publish
 from weir.pubsub import PubSubNames, ensure_topology
 
 
+def topology_with_one_event(prefix: str) -> PubSubNames:
+    """A fresh project's topic and subscriptions, with one valid event of now published."""
+    names = PubSubNames(f"{prefix}-{uuid.uuid4().hex[:6]}")
+    ensure_topology(names)
+    event = {"event_id": "e1", "action": "pageview", "ts": int(time.time() * 1000), "site": "a.com"}
+    publish([orjson.dumps({**event, "url": "https://a.com/", "visitor_id": "v"})], names)
+    return names
+
+
 @pytest.fixture
 def pubsub(tmp_path, monkeypatch):
     host, pid = emulators.start_pubsub(str(tmp_path))
@@ -39,18 +48,7 @@ def test_a_failing_pipeline_stops_the_stream_loudly(pubsub, tmp_path, monkeypatc
         raise ValueError("cannot encode this event")
 
     monkeypatch.setattr(graph_module, "event_row", broken_event_row)
-    names = PubSubNames(f"weir-sup-{uuid.uuid4().hex[:6]}")
-    ensure_topology(names)
-    now = int(time.time() * 1000)
-    event = {
-        "event_id": "e1",
-        "action": "pageview",
-        "ts": now,
-        "site": "a.com",
-        "url": "https://a.com/",
-        "visitor_id": "v",
-    }
-    publish([orjson.dumps(event)], names)
+    names = topology_with_one_event("weir-sup")
     home = str(tmp_path / "home")
     started = time.monotonic()
     with pytest.raises(StreamFailed, match="the pipeline failed: .*cannot encode this event"):
@@ -83,18 +81,7 @@ def test_a_dead_emulator_stops_the_stream_instead_of_hanging_it(tmp_path, monkey
     host, pid = emulators.start_pubsub(str(tmp_path))
     monkeypatch.setenv("PUBSUB_EMULATOR_HOST", host)
     monkeypatch.setattr(stream_module, "PUBSUB_UNREACHABLE_S", 3)
-    names = PubSubNames(f"weir-dead-{uuid.uuid4().hex[:6]}")
-    ensure_topology(names)
-    now = int(time.time() * 1000)
-    event = {
-        "event_id": "e1",
-        "action": "pageview",
-        "ts": now,
-        "site": "a.com",
-        "url": "https://a.com/",
-        "visitor_id": "v",
-    }
-    publish([orjson.dumps(event)], names)
+    names = topology_with_one_event("weir-dead")
     home = str(tmp_path / "home")
     killer = threading.Timer(12, emulators.stop_pubsub, args=(pid,))
     killer.start()
