@@ -7,6 +7,7 @@ import os
 import apache_beam as beam
 import pytest
 from apache_beam.runners.portability.fn_api_runner import FnApiRunner
+from hypothesis import settings
 
 
 @pytest.fixture
@@ -30,6 +31,13 @@ def raw(payload: bytes | str, received_at: int | None = None, source: str = "tes
 
 
 os.environ.setdefault("WEIR_PROJECT", "weir-local")
+
+# Property tests (hypothesis): the same examples on every run by default, so CI never fails at
+# random; HYPOTHESIS_PROFILE=explore draws new ones, ten times as many (where a test does not
+# set its own count).
+settings.register_profile("ci", derandomize=True, max_examples=400)
+settings.register_profile("explore", derandomize=False, max_examples=4000)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 def rebuild_local(home: str, pattern: str | None = None, date: str | None = None):
