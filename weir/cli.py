@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import re
 import signal
 import sys
 import threading
@@ -209,7 +210,6 @@ def _pubsub_names(args):
     """Settings and Pub/Sub names: with --project that project's real Pub/Sub (Application
     Default Credentials; no emulator is started, nothing is created: Terraform made the
     topic and subscriptions), else the local emulator, started if needed (issue #16)."""
-    import os
 
     from weir.pubsub import PubSubNames, ensure_emulator
 
@@ -219,7 +219,16 @@ def _pubsub_names(args):
         return settings, PubSubNames(project=args.project)
     host = ensure_emulator(settings.home)
     print(f"Pub/Sub emulator at {host}")
-    return settings, PubSubNames(project=os.environ.get("WEIR_PROJECT", config.LOCAL_PROJECT))
+    return settings, _local_names()
+
+
+def _local_names():
+    """The local emulator's topic and subscriptions, in project $WEIR_PROJECT (SPEC §4)."""
+    import os
+
+    from weir.pubsub import PubSubNames
+
+    return PubSubNames(project=os.environ.get("WEIR_PROJECT", config.LOCAL_PROJECT))
 
 
 def _require_credentials(emulated: bool = True) -> None:
@@ -322,12 +331,12 @@ def cmd_status(args) -> int:
         "it reads the local stream's status; on Google Cloud read subscription/num_undelivered_messages "
         "in Cloud Monitoring and the job's metrics in the Dataflow console",
     )
-    from weir.pubsub import PubSubNames, find_emulator
+    from weir.pubsub import find_emulator
     from weir.status import format_counts, status_report
     from weir.warehouse.local import LocalWarehouse
 
     settings = config.resolve(args.home, None, args.dataset)
-    names = PubSubNames(project=os.environ.get("WEIR_PROJECT", config.LOCAL_PROJECT))
+    names = _local_names()
     host = find_emulator(settings.home)
     if host:
         os.environ["PUBSUB_EMULATOR_HOST"] = host
@@ -674,7 +683,7 @@ def _run(args, rest: list[str]) -> int:
         return 141
 
 
-_ANSI = None
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")  # sqlglot underlines the failing token with these
 _INTERRUPTED = False
 
 
@@ -692,16 +701,8 @@ def threading_main() -> bool:
 
 
 def _plain(message: str) -> str:
-    """An error message without terminal escape codes when stderr is not a terminal (sqlglot
-    underlines the failing token with them)."""
-    global _ANSI
-    if sys.stderr.isatty():
-        return message
-    if _ANSI is None:
-        import re
-
-        _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
-    return _ANSI.sub("", message)
+    """An error message without terminal escape codes when stderr is not a terminal."""
+    return message if sys.stderr.isatty() else _ANSI.sub("", message)
 
 
 if __name__ == "__main__":

@@ -185,8 +185,9 @@ class Relay:
             return
         self._unspilled = []
 
-    def _read_spill(self) -> list[dict]:
-        """The spill's whole lines; a torn one (a crash mid-write) goes to `<spill>.torn`."""
+    def _read_spill(self) -> tuple[list[tuple[bytes, dict]], int]:
+        """(the spill's whole messages, how many lines were read); a torn line (a crash
+        mid-write) goes to `<spill>.torn`."""
         good, torn = [], []
         with open(self.spill_path, "rb") as fh:
             lines = fh.readlines()
@@ -195,7 +196,7 @@ class Relay:
                 continue
             try:
                 message = orjson.loads(line)
-                good.append({"data": base64.b64decode(message["data"]), "attributes": message["attributes"]})
+                good.append((base64.b64decode(message["data"]), message["attributes"]))
             except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
                 torn.append(line if line.endswith(b"\n") else line + b"\n")
         if torn:
@@ -203,16 +204,13 @@ class Relay:
                 fh.writelines(torn)
             self.counters["spill_torn"] += len(torn)
             log.warning("%d torn spill lines moved to %s.torn", len(torn), self.spill_path)
-        self._spill_lines = len(lines)
-        return good
+        return good, len(lines)
 
     def _replay(self) -> None:
         with self._lock:
             if not os.path.exists(self.spill_path) or os.path.getsize(self.spill_path) == 0:
                 return
-            spilled = self._read_spill()
-            read_lines = self._spill_lines
-        messages = [(m["data"], m["attributes"]) for m in spilled]
+            messages, read_lines = self._read_spill()
         if messages and self._publish(messages):
             return  # still unreachable: try again later, the file is untouched
         with self._lock:

@@ -61,18 +61,24 @@ def _from_json(field: schemas.Field) -> str:
     return col
 
 
+def _error_parts(exc: Exception) -> tuple[str, str | None, str | None]:
+    """DuckDB's multi-line error -> (what is wrong, the candidates it offers, where)."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    what = lines[0].split(": ", 1)[-1] if lines else str(exc)  # "Binder Error: ..." -> "..."
+    candidates = next((line.rstrip("!") for line in lines[1:] if line.startswith("Candidate")), None)
+    at = next((line.split(":", 1)[1].strip() for line in lines if line.startswith("LINE ")), None)
+    return what.rstrip("!"), candidates, at
+
+
 def _one_line(exc: Exception, statement: str, original: str) -> str:
     """DuckDB's multi-line error as one line: what is wrong, the candidates it offers, where;
     and the statement as translated, when it differs from what the user wrote."""
-    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-    what = lines[0].split(": ", 1)[-1] if lines else str(exc)  # "Binder Error: ..." -> "..."
-    extra = [line for line in lines[1:] if line.startswith("Candidate")]
-    at = [line.split(":", 1)[1].strip() for line in lines if line.startswith("LINE ")]
-    message = f"query failed: {what.rstrip('!')}"
-    if extra:
-        message += f" ({extra[0].rstrip('!')})"
+    what, candidates, at = _error_parts(exc)
+    message = f"query failed: {what}"
+    if candidates:
+        message += f" ({candidates})"
     if at:
-        message += f" at: {at[0]}"
+        message += f" at: {at}"
     if " ".join(statement.split()).lower() != " ".join(original.split()).lower():
         message += f" [run locally as: {statement}]"
     return message
@@ -153,16 +159,15 @@ class LocalWarehouse(Warehouse):
     def _catalog_message(self, con, exc: Exception) -> str:
         """A missing table or column, said as BigQuery would, with what does exist (DuckDB
         suggests its own system views, `pg_enum` and the like, which no analyst means)."""
-        first = str(exc).split("\n", 1)[0].replace("Catalog Error: ", "")
+        what, _, at = _error_parts(exc)
         names = [
             r[0]
             for r in con.execute(
                 "SELECT table_name FROM information_schema.tables WHERE table_schema = ? ORDER BY 1", [self.dataset]
             ).fetchall()
         ]
-        where = str(exc).split("LINE 1:", 1)
-        at = f" (at: {where[1].strip().splitlines()[0].strip()})" if len(where) == 2 else ""
-        return f"{first.rstrip('!')}{at}. Tables and views in {self.dataset}: {', '.join(names) or 'none yet'}"
+        where = f" (at: {at})" if at else ""
+        return f"{what}{where}. Tables and views in {self.dataset}: {', '.join(names) or 'none yet'}"
 
     def _schema_exists(self, con) -> bool:
         return bool(

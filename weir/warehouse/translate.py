@@ -99,8 +99,3 @@ def to_duckdb(sql: str) -> tuple[list[str], bool]:
     """BigQuery SQL (one or more statements) -> (DuckDB statements, whether all only read)."""
     translated = translate(sql)
     return [t[0] for t in translated], all(t[2] for t in translated)
-
-
-def is_read_only(sql: str) -> bool:
-    """Whether every statement of a BigQuery SQL text only reads (SELECT, WITH ... SELECT)."""
-    return all(t[2] for t in translate(sql))
