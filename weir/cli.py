@@ -104,8 +104,8 @@ def cmd_demo(args) -> int:
 
     _local_only(args, "the demo runs on this machine only (for Google Cloud see docs/google-cloud.md)")
     if args.live:
-        settings, names = _pubsub_names(args)
-        sent = run_live(settings, names, args.rate, args.duration)
+        _, names = _pubsub_names(args)
+        sent = run_live(names, args.rate, args.duration)
         print(f"weir demo --live: published {sent:,} events")
         return 0
     run_demo(config.resolve(args.home, None, args.dataset), events=args.events, day=args.date)

@@ -138,7 +138,7 @@ def live_payloads(rate: float, duration_s: float | None, seed: int):
         batch += 1
 
 
-def run_live(settings: Settings, names, rate: float, duration_s: float | None, say=print) -> int:
+def run_live(names, rate: float, duration_s: float | None, say=print) -> int:
     """Publishes live traffic to the local topic until `duration_s` or Ctrl-C; returns how many."""
     from weir.publish import publish
     from weir.pubsub import ensure_topology
