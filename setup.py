@@ -1,5 +1,11 @@
 """Packaging for weir: the pipeline packages, the schemas as package data, the `weir` CLI.
 
+Everything installs under the one import package `weir`: the top-level folders pipelines/,
+transforms/ and schemas/ (kept where the design puts them) are mapped by `package_dir` to
+`weir.pipelines`, `weir.transforms` and `weir.schemas`, so no generic top-level name lands in a
+user's site-packages. The distribution is `weir-analytics` (the name `weir` on PyPI belongs
+to an unrelated project); the command stays `weir`.
+
 Dataflow workers install the job's code from this file (`--setup_file`), so everything the
 graph imports on a worker must be listed here. Apache Beam is pinned once, in BEAM_VERSION;
 templates/Dockerfile reads the same pin (see templates/README.md).
@@ -8,16 +14,19 @@ templates/Dockerfile reads the same pin (see templates/README.md).
 from setuptools import setup
 
 BEAM_VERSION = "2.77.0"
+DISTRIBUTION = "weir-analytics"
+MAPPED = ("pipelines", "transforms", "schemas")  # folder at the top level -> weir.<folder>
 
 setup(
-    name="weir",
+    name=DISTRIBUTION,
     version="0.1.0",
     description="Open web content analytics: pixel events in, per-URL time series out (Beam + BigQuery).",
     python_requires=">=3.10",
-    packages=["weir", "weir.warehouse", "weir.collector", "pipelines", "transforms", "schemas"],
+    packages=["weir", "weir.warehouse", "weir.collector", *(f"weir.{m}" for m in MAPPED)],
+    package_dir={"weir": "weir", **{f"weir.{m}": m for m in MAPPED}},
     package_data={
-        "schemas": ["*.json", "*.avsc", "bigquery/*.json", "views/*.sql"],
-        "transforms": ["data/*.json"],
+        "weir.schemas": ["*.json", "*.avsc", "bigquery/*.json", "views/*.sql"],
+        "weir.transforms": ["data/*.json"],
     },
     install_requires=[
         f"apache-beam[gcp]=={BEAM_VERSION}",

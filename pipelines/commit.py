@@ -17,8 +17,8 @@ import logging
 
 import apache_beam as beam
 
-from transforms.counting import counter
-from transforms.sinks import staged_files
+from weir.transforms.counting import counter
+from weir.transforms.sinks import staged_files
 from weir.warehouse import WarehouseRef
 
 log = logging.getLogger(__name__)

@@ -23,10 +23,10 @@ from __future__ import annotations
 import apache_beam as beam
 from apache_beam.options.pipeline_options import GoogleCloudOptions, PipelineOptions, StandardOptions
 
-from pipelines.graph import GraphConfig, build
-from pipelines.options import WeirOptions, validate_stream
-from transforms.archive import WriteArchive, raw_record, record_of_message
-from transforms.bigquery_stream import BigQueryStreamSink
+from weir.pipelines.graph import build
+from weir.pipelines.options import WeirOptions, graph_config, validate
+from weir.transforms.archive import WriteArchive, raw_record, record_of_message
+from weir.transforms.bigquery_stream import BigQueryStreamSink
 
 TIMESTAMP_ATTRIBUTE = "ts"
 ID_LABEL = "dedupe_key"  # weir.pubsub.DEDUPE_ATTRIBUTE
@@ -62,20 +62,12 @@ class ReadArchivedPubSub(beam.PTransform):
         return records | "ToRawRecord" >> beam.Map(raw_record, source)
 
 
-def stream_config(opts: WeirOptions) -> GraphConfig:
-    return GraphConfig(
-        streaming=True,
-        dedupe_horizon_s=opts.dedupe_horizon_s,
-        allowed_lateness_s=opts.allowed_lateness_s,
-        early_s=opts.early_s,
-    )
-
-
 def build_dataflow_stream(options: PipelineOptions, sink=None, id_label: str | None = ID_LABEL) -> beam.Pipeline:
     """The streaming job as Dataflow runs it. `sink` defaults to BigQuery in `--project`;
     tests run the same job on the DirectRunner with the local sink and no `id_label`."""
     opts = options.view_as(WeirOptions)
-    validate_stream(opts)
+    opts.mode = "stream"  # what this job is, whatever --mode said (pipelines.main dispatches on it)
+    validate(opts, remote=True)
     options.view_as(StandardOptions).streaming = True
     if sink is None:
         project = options.view_as(GoogleCloudOptions).project
@@ -84,7 +76,7 @@ def build_dataflow_stream(options: PipelineOptions, sink=None, id_label: str | N
         sink = BigQueryStreamSink(project, opts.dataset)
     pipeline = beam.Pipeline(options=options)
     archive = WriteArchive(opts.archive, opts.archive_window_s, opts.archive_shards)
-    build(pipeline, ReadArchivedPubSub(opts.subscription, archive, id_label), sink, stream_config(opts))
+    build(pipeline, ReadArchivedPubSub(opts.subscription, archive, id_label), sink, graph_config(opts))
     return pipeline
 
 

@@ -16,22 +16,17 @@ from typing import Protocol
 
 import apache_beam as beam
 
-from transforms.aggregate import AggregateMetrics
-from transforms.counting import counter
-from transforms.dedupe import DEFAULT_HORIZON_S, DedupeEvents
-from transforms.enrich import Enrich
-from transforms.ledger import Ledger
-from transforms.metrics import DIMENSIONS, METRICS
-from transforms.parse import ParseEvents
-from transforms.rows import dead_letter_row, event_row
-from transforms.timeutil import day_str
-from transforms.windowing import (
-    DEFAULT_ALLOWED_LATENESS_S,
-    DEFAULT_EARLY_S,
-    WatermarkLag,
-    dedupe_horizon_floor_s,
-    live_buckets,
-)
+from weir.transforms.aggregate import AggregateMetrics
+from weir.transforms.counting import counter
+from weir.transforms.dedupe import DedupeEvents
+from weir.transforms.defaults import DEFAULT_ALLOWED_LATENESS_S, DEFAULT_EARLY_S, DEFAULT_HORIZON_S
+from weir.transforms.enrich import Enrich
+from weir.transforms.ledger import Ledger
+from weir.transforms.metrics import DIMENSIONS, METRICS
+from weir.transforms.parse import ParseEvents
+from weir.transforms.rows import dead_letter_row, event_row
+from weir.transforms.timeutil import day_str
+from weir.transforms.windowing import WatermarkLag, dedupe_horizon_floor_s, live_buckets
 
 TABLES = (
     "ledger",

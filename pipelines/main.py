@@ -1,4 +1,4 @@
-"""The Flex Template's entry point: `python -m pipelines.main --mode=stream|rebuild ...`.
+"""The Flex Template's entry point: `python -m weir.pipelines.main --mode=stream|rebuild ...`.
 
 The launcher container runs this with the template's parameters (templates/metadata.json,
 the same names as `pipelines.options.WeirOptions`) plus Dataflow's own (--project,
@@ -13,7 +13,7 @@ import sys
 
 from apache_beam.options.pipeline_options import GoogleCloudOptions, PipelineOptions
 
-from pipelines.options import WeirOptions
+from weir.pipelines.options import WeirOptions
 from weir.warehouse import WarehouseRef
 
 
@@ -22,16 +22,15 @@ def submit(argv: list[str]):
     options = PipelineOptions(argv)
     opts = options.view_as(WeirOptions)
     if opts.mode == "stream":
-        from pipelines.dataflow_stream import launch_stream
+        from weir.pipelines.dataflow_stream import launch_stream
 
         return launch_stream(options)
-    from pipelines.rebuild import launch_rebuild
+    from weir.pipelines.rebuild import launch_rebuild
 
     gcp = options.view_as(GoogleCloudOptions)
     if not gcp.project:
         raise ValueError("a rebuild on Dataflow needs --project (the BigQuery tables' project)")
-    staging_root = opts.staging or (f"{gcp.temp_location.rstrip('/')}/weir-staging" if gcp.temp_location else None)
-    return launch_rebuild(options, WarehouseRef(gcp.project, opts.dataset), staging_root)
+    return launch_rebuild(options, WarehouseRef(gcp.project, opts.dataset))
 
 
 def main(argv: list[str] | None = None) -> int:

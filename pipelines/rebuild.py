@@ -23,14 +23,14 @@ from dataclasses import dataclass, field
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
-from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
+from apache_beam.options.pipeline_options import GoogleCloudOptions, PipelineOptions, StandardOptions
 
-from pipelines.commit import CommitStagedDays
-from pipelines.graph import GraphConfig, build
-from pipelines.options import WeirOptions, validate_rebuild
-from transforms.read import ReadArchive
-from transforms.sinks import StagedFilesSink, staged_files
-from transforms.timeutil import day_to_ms
+from weir.pipelines.commit import CommitStagedDays
+from weir.pipelines.flags import LOCAL_RUNNERS
+from weir.pipelines.graph import build
+from weir.pipelines.options import WeirOptions, graph_config, validate
+from weir.transforms.read import ReadArchive
+from weir.transforms.sinks import StagedFilesSink, staged_files
 from weir.warehouse import Warehouse, WarehouseRef
 
 log = logging.getLogger(__name__)
@@ -71,22 +71,40 @@ def counters_of(result) -> dict[str, int]:
     return out
 
 
-def _staging_run(opts: WeirOptions, staging_root: str | None) -> str:
-    staging = opts.staging or staging_root
-    if not staging:
+def staging_location(options: PipelineOptions, local_root: str | None = None, remote: bool | None = None) -> str:
+    """Where a rebuild stages its table files: --staging; else, on a remote runner,
+    <temp_location>/weir-staging (its workers cannot see this machine's folders); else
+    `local_root` ($WEIR_HOME/staging from the CLI). `remote` defaults to "--runner is not a
+    local one". Raises ValueError when a remote job would stage where its workers cannot reach."""
+    opts = options.view_as(WeirOptions)
+    runner = options.view_as(StandardOptions).runner
+    if remote is None:
+        remote = bool(runner) and runner not in LOCAL_RUNNERS
+    if remote:
+        temp = options.view_as(GoogleCloudOptions).temp_location
+        root = opts.staging or (f"{temp.rstrip('/')}/weir-staging" if temp else None)
+        if not (root or "").startswith("gs://"):
+            raise ValueError(
+                f"a rebuild on {runner or 'Dataflow'} needs --staging gs://BUCKET/PATH (or --temp_location gs://...): "
+                "its workers stage there"
+            )
+        return root
+    if not (opts.staging or local_root):
         raise ValueError("a rebuild needs a staging location (--staging)")
-    return FileSystems.join(staging, f"run-{uuid.uuid4().hex[:12]}")
+    return opts.staging or local_root
+
+
+def _staging_run(options: PipelineOptions, local_root: str | None, remote: bool | None = None) -> str:
+    return FileSystems.join(staging_location(options, local_root, remote), f"run-{uuid.uuid4().hex[:12]}")
 
 
 def build_rebuild(options: PipelineOptions, staging: str, commit: WarehouseRef | None = None) -> beam.Pipeline:
     """The rebuild job: the graph over `--input`, staged under `staging`; with `commit`, the
     job's last step replaces the days in that warehouse itself (pipelines.commit)."""
     opts = options.view_as(WeirOptions)
-    validate_rebuild(opts)
-    config = GraphConfig(
-        days=frozenset([opts.date]) if opts.date else frozenset(),
-        fallback_received_ms=day_to_ms(opts.date) if opts.date else 0,
-    )
+    opts.mode = "rebuild"  # what this job is, whatever --mode said
+    validate(opts)
+    config = graph_config(opts)
     pipeline = beam.Pipeline(runner=_runner(options), options=options)
     sink = StagedFilesSink(staging)
     build(pipeline, ReadArchive(opts.input), sink, config)
@@ -95,10 +113,10 @@ def build_rebuild(options: PipelineOptions, staging: str, commit: WarehouseRef |
     return pipeline
 
 
-def launch_rebuild(options: PipelineOptions, commit: WarehouseRef, staging_root: str | None = None):
+def launch_rebuild(options: PipelineOptions, commit: WarehouseRef):
     """Submits a rebuild that commits itself (a Flex Template launch); returns the PipelineResult
     without waiting. Its staging files are left to the staging bucket's lifecycle rule."""
-    staging = _staging_run(options.view_as(WeirOptions), staging_root)
+    staging = _staging_run(options, None, remote=True)
     return build_rebuild(options, staging, commit).run()
 
 
@@ -115,12 +133,13 @@ def run_rebuild(
     values), as the job's own last step, as a job on Dataflow does. `force` replaces days
     that would lose more than MAX_SHRINK of their events (see the module docstring)."""
     opts = options.view_as(WeirOptions)
-    validate_rebuild(opts)
+    opts.mode = "rebuild"  # what this job is, whatever --mode said
+    validate(opts)
     for pattern in opts.input:  # refused before anything runs, not 96 lines of Beam traceback
         if not FileSystems.match([pattern])[0].metadata_list:
             raise ValueError(f"--input {pattern} matches no file")
     started = time.monotonic()
-    staging = _staging_run(opts, staging_root)
+    staging = _staging_run(options, staging_root)
     try:  # staging goes whatever happens: a failure, Ctrl-C (KeyboardInterrupt), a refusal
         return _run(opts, options, warehouse, staging, progress, commit_in_job, force, started)
     finally:

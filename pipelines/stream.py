@@ -40,16 +40,16 @@ import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 from apache_beam.runners.direct.direct_runner import BundleBasedDirectRunner
 
-from pipelines.direct_pubsub import allow_bigger_pulls, hold_reads, read_failure, release_reads
-from pipelines.direct_specs import cache_dofn_specs
-from pipelines.graph import GraphConfig, build
-from transforms.archive import hour_dir, raw_record, record_of_message
-from transforms.counting import local_counts, local_gauges, reset_local_counts
-from transforms.read import read_avro
-from transforms.records import RawRecord
 from weir.archiver import Archiver, ArchiverProcess
+from weir.pipelines.direct_pubsub import allow_bigger_pulls, hold_reads, read_failure, release_reads
+from weir.pipelines.direct_specs import cache_dofn_specs
+from weir.pipelines.graph import GraphConfig, build
 from weir.pubsub import PubSubNames, ensure_topology
 from weir.stream_sink import REPLAY_SOURCE_PREFIX, LocalStreamSink, flush_all, landing_writer
+from weir.transforms.archive import hour_dir, raw_record, record_of_message
+from weir.transforms.counting import local_counts, local_gauges, reset_local_counts
+from weir.transforms.read import read_avro
+from weir.transforms.records import RawRecord
 from weir.warehouse.local import LocalWarehouse
 
 log = logging.getLogger(__name__)

@@ -3,7 +3,7 @@ submits the job its parameters describe. The code lives in the installed package
 
 import sys
 
-from pipelines.main import main
+from weir.pipelines.main import main
 
 if __name__ == "__main__":
     sys.exit(main())

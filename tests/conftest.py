@@ -44,7 +44,7 @@ def rebuild_local(home: str, pattern: str | None = None, date: str | None = None
     """Runs a rebuild into the local warehouse under `home` (default input: its whole archive)."""
     from apache_beam.options.pipeline_options import PipelineOptions
 
-    from pipelines.rebuild import run_rebuild
+    from weir.pipelines.rebuild import run_rebuild
     from weir.warehouse.local import LocalWarehouse
 
     flags = [f"--input={pattern or os.path.join(home, 'archive', '*', '*', '*.avro')}"]

@@ -15,10 +15,10 @@ from collections import defaultdict
 import pytest
 
 from tests.conftest import rebuilt_warehouse
-from transforms.enrich import enrich_event
-from transforms.timeutil import bucket_5m, day_str
-from transforms.validate import parse_record
 from weir.generator import generate_day
+from weir.transforms.enrich import enrich_event
+from weir.transforms.timeutil import bucket_5m, day_str
+from weir.transforms.validate import parse_record
 
 GUIDE = os.path.join(os.path.dirname(__file__), "..", "docs", "analyst-guide.md")
 DAY, WEEK_BEFORE = "2025-11-20", "2025-11-13"

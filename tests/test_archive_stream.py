@@ -13,7 +13,7 @@ from apache_beam.options.pipeline_options import PipelineOptions, StandardOption
 from apache_beam.runners.direct.direct_runner import BundleBasedDirectRunner
 from apache_beam.testing.test_stream import TestStream as EventStream  # not a test class
 
-from transforms.archive import WriteArchive, hour_dir
+from weir.transforms.archive import WriteArchive, hour_dir
 
 HOUR = 1_763_596_800_000  # 2025-11-20T00:00Z, an hour start
 

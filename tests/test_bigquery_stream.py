@@ -15,10 +15,10 @@ from apache_beam.testing.test_stream import TestStream as EventStream  # not a t
 from apache_beam.testing.util import assert_that
 from apache_beam.typehints.row_type import RowTypeConstraint
 
-import schemas
-from pipelines.graph import GraphConfig, build
 from tests.test_streaming_graph import T0, rec
-from transforms.bigquery_stream import (
+from weir import schemas
+from weir.pipelines.graph import GraphConfig, build
+from weir.transforms.bigquery_stream import (
     APPEND_TABLES,
     UPSERT_TABLES,
     _ToCdcElement,

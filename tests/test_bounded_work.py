@@ -15,9 +15,9 @@ import pytest
 from crawlerdetect import CrawlerDetect
 
 from tests.conftest import raw
-from transforms import referrers, urls, useragents, validate
-from transforms.crawlers import is_crawler
-from transforms.enrich import enrich_event
+from weir.transforms import referrers, urls, useragents, validate
+from weir.transforms.crawlers import is_crawler
+from weir.transforms.enrich import enrich_event
 
 UA = validate.MAX_USER_AGENT_CHARS
 URL = validate.MAX_URL_CHARS

@@ -12,10 +12,10 @@ import os
 import pytest
 from apache_beam.options.pipeline_options import PipelineOptions
 
-import schemas
-from pipelines.rebuild import run_rebuild
 from tests import emulators
+from weir import schemas
 from weir.generator import generate_day, write_avro_archive
+from weir.pipelines.rebuild import run_rebuild
 from weir.warehouse import WarehouseRef
 from weir.warehouse.base import WriteRefused
 from weir.warehouse.bigquery import BigQueryWarehouse, emulator_client

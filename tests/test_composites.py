@@ -9,11 +9,11 @@ import orjson
 from apache_beam.testing.util import assert_that, equal_to
 
 from tests.conftest import raw
-from transforms.aggregate import AggregateMetrics, MetricsCombineFn, contribution
-from transforms.dedupe import DedupeEvents
-from transforms.enrich import enrich_event
-from transforms.parse import ParseEvents
-from transforms.sketches import estimate, finished
+from weir.transforms.aggregate import AggregateMetrics, MetricsCombineFn, contribution
+from weir.transforms.dedupe import DedupeEvents
+from weir.transforms.enrich import enrich_event
+from weir.transforms.parse import ParseEvents
+from weir.transforms.sketches import estimate, finished
 
 T0 = 1_763_596_800_000  # 2025-11-20T00:00:00Z
 
@@ -154,8 +154,8 @@ def test_combine_fn_merges_partial_accumulators_like_one_pass():
 def test_rows_past_the_exact_limit_count_like_a_sketch_of_their_keys(pipeline):
     """A URL with more distinct visitors than `EXACT_LIMIT` (its daily row's keys become a
     sketch in the roll-up): the 5-minute and daily rows still equal a sketch of all keys."""
-    from transforms.enrich import farm_fingerprint
-    from transforms.sketches import EXACT_LIMIT, sketch_of
+    from weir.transforms.enrich import farm_fingerprint
+    from weir.transforms.sketches import EXACT_LIMIT, sketch_of
 
     n = EXACT_LIMIT + 700
     events = [enrich_event(ev(i, ts=T0 + i % 250_000, visitor_id=f"v{i}")) for i in range(n)]

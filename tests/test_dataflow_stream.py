@@ -10,8 +10,6 @@ import uuid
 
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from pipelines.dataflow_stream import build_dataflow_stream
-from pipelines.direct_pubsub import allow_bigger_pulls
 from tests.test_stream_integration import (  # noqa: F401  (pubsub is a fixture)
     FIVE_MIN_COLUMNS,
     accepted_unique,
@@ -21,10 +19,12 @@ from tests.test_stream_integration import (  # noqa: F401  (pubsub is a fixture)
     rebuild,
     recent_traffic,
 )
-from transforms.counting import local_counts, reset_local_counts
+from weir.pipelines.dataflow_stream import build_dataflow_stream
+from weir.pipelines.direct_pubsub import allow_bigger_pulls
 from weir.publish import publish
 from weir.pubsub import PubSubNames, ensure_topology
 from weir.stream_sink import LocalStreamSink
+from weir.transforms.counting import local_counts, reset_local_counts
 from weir.warehouse.local import LocalWarehouse
 
 

@@ -6,8 +6,8 @@ import apache_beam as beam
 from apache_beam.runners.direct import transform_evaluator as te
 from apache_beam.transforms import userstate
 
-from pipelines import direct_specs
-from transforms.dedupe import _ShardedDedupeFn, _StatefulDedupeFn
+from weir.pipelines import direct_specs
+from weir.transforms.dedupe import _ShardedDedupeFn, _StatefulDedupeFn
 
 
 class _Plain(beam.DoFn):

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from transforms.enrich import enrich_event, farm_fingerprint
-from transforms.referrers import classify
-from transforms.urls import campaign, canonical_url
-from transforms.useragents import parse_user_agent
+from weir.transforms.enrich import enrich_event, farm_fingerprint
+from weir.transforms.referrers import classify
+from weir.transforms.urls import campaign, canonical_url
+from weir.transforms.useragents import parse_user_agent
 
 URLS = [
     ("https://www.example.com/a?utm_source=x&id=3&gclid=abc#top", "https://www.example.com/a?id=3"),

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import pytest
 
-from transforms.referrers import classify
-from transforms.urls import campaign, canonical_url
-from transforms.useragents import parse_user_agent
+from weir.transforms.referrers import classify
+from weir.transforms.urls import campaign, canonical_url
+from weir.transforms.useragents import parse_user_agent
 
 # (user agent, (device_type, browser, os, is_bot))
 USER_AGENTS = [

@@ -10,9 +10,9 @@ import apache_beam as beam
 import orjson
 from apache_beam.testing.util import assert_that, equal_to
 
-from pipelines.graph import build
 from tests.conftest import raw
 from weir.generator import malformed_payloads
+from weir.pipelines.graph import build
 
 DAY0 = 1_763_596_800_000  # 2025-11-20T00:00:00Z
 UAS = {  # user agent -> (device_type, is_bot), as a person reading the string would say
@@ -227,7 +227,7 @@ def test_sites_sharing_an_event_id_keep_their_events_and_each_copy_is_booked_to_
 
 
 def test_an_event_whose_enrichment_raises_is_a_dead_letter_and_the_day_balances(pipeline, monkeypatch):
-    from transforms import enrich
+    from weir.transforms import enrich
 
     real = enrich.enrich_event
 

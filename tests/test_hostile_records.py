@@ -26,11 +26,11 @@ from apache_beam.testing.util import assert_that
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from pipelines.graph import GraphConfig, build
 from tests.conftest import Reliability, raw
-from transforms.enrich import enrich_event
-from transforms.rows import dead_letter_row, event_row, row_encoder
-from transforms.validate import parse_record
+from weir.pipelines.graph import GraphConfig, build
+from weir.transforms.enrich import enrich_event
+from weir.transforms.rows import dead_letter_row, event_row, row_encoder
+from weir.transforms.validate import parse_record
 
 T0 = 1_763_596_800_000
 

@@ -9,8 +9,8 @@ import os
 import hcl2
 import pytest
 
-import schemas
-from pipelines.graph import TABLES
+from weir import schemas
+from weir.pipelines.graph import TABLES
 
 TF_DIR = os.path.join(os.path.dirname(__file__), "..", "terraform")
 
@@ -134,7 +134,7 @@ def test_archive_lifecycle_and_replayable_subscription(tf):
 
 
 def test_live_tables_are_declared_for_the_streams_cdc_upserts(tf):
-    from transforms.bigquery_stream import UPSERT_TABLES
+    from weir.transforms.bigquery_stream import UPSERT_TABLES
 
     assert tf["locals"]["upsert_tables"] == list(UPSERT_TABLES)
     tables = tf["resource"][("google_bigquery_table", "tables")]

@@ -4,6 +4,10 @@
 
 - schemas: the table and archive schemas (no project imports);
 - transforms: the graph's composites and the pure functions under them;
+Every package installs under `weir.` (setup.py maps the top-level folders pipelines/,
+transforms/ and schemas/ to `weir.pipelines`, `weir.transforms`, `weir.schemas`); an import
+of the bare names would find nothing in an installed copy, so it fails here too.
+
 - services: the warehouses, Pub/Sub topology and local settings (`weir.warehouse`,
   `weir.pubsub`, `weir.pubsub_fallback`, `weir.config`);
 - pipelines: the graph and its runners, with the local stream's runtime pieces
@@ -32,12 +36,15 @@ SERVICES = ("weir.warehouse", "weir.pubsub", "weir.pubsub_fallback", "weir.confi
 PIPELINE_RUNTIME = ("weir.archiver", "weir.stream_sink")
 
 
+FOLDERS = ("schemas", "transforms", "pipelines")  # top-level folders installed as weir.<folder>
+
+
 def layer_of(module: str) -> str | None:
-    top = module.split(".")[0]
-    if top in ("schemas", "transforms", "pipelines"):
-        return top
-    if top != "weir" or module == "weir":
+    parts = module.split(".")
+    if parts[0] != "weir" or module == "weir":
         return None  # third-party, the standard library, or the bare package
+    if parts[1] in FOLDERS:
+        return parts[1]
     if any(module == s or module.startswith(s + ".") for s in SERVICES):
         return "services"
     if any(module == s or module.startswith(s + ".") for s in PIPELINE_RUNTIME):
@@ -47,10 +54,11 @@ def layer_of(module: str) -> str | None:
 
 def modules() -> list[tuple[str, str]]:
     out = []
-    for package in ("schemas", "transforms", "pipelines", "weir"):
+    for package in (*FOLDERS, "weir"):
         for path in glob.glob(os.path.join(REPO, package, "**", "*.py"), recursive=True):
             rel = os.path.relpath(path, REPO)[:-3].replace(os.sep, ".")
-            out.append((rel[: -len(".__init__")] if rel.endswith(".__init__") else rel, path))
+            name = rel if package == "weir" else f"weir.{rel}"
+            out.append((name[: -len(".__init__")] if name.endswith(".__init__") else name, path))
     return sorted(out)
 
 
@@ -74,6 +82,9 @@ def upward_imports(module: str, path: str) -> list[str]:
     own = LAYERS.index(layer_of(module) or "application")  # `weir` itself: the application package
     bad = []
     for imported in sorted(imports_of(path, module)):
+        if imported.split(".")[0] in FOLDERS:
+            bad.append(f"{module} imports {imported}: installed as weir.{imported}")
+            continue
         layer = layer_of(imported)
         if layer is not None and LAYERS.index(layer) > own:
             bad.append(f"{module} ({LAYERS[own]}) imports {imported} ({layer})")
@@ -87,10 +98,18 @@ def test_imports_run_one_way(module, path):
 
 def test_the_rule_catches_an_upward_import(tmp_path):
     path = tmp_path / "x.py"
-    path.write_text("def f():\n    from pipelines.graph import build\n")
-    assert upward_imports("transforms.x", str(path)) == [
-        "transforms.x (transforms) imports pipelines.graph (pipelines)",
-        "transforms.x (transforms) imports pipelines.graph.build (pipelines)",
+    path.write_text("def f():\n    from weir.pipelines.graph import build\n")
+    assert upward_imports("weir.transforms.x", str(path)) == [
+        "weir.transforms.x (transforms) imports weir.pipelines.graph (pipelines)",
+        "weir.transforms.x (transforms) imports weir.pipelines.graph.build (pipelines)",
+    ]
+
+
+def test_the_rule_catches_a_bare_package_name(tmp_path):
+    path = tmp_path / "x.py"
+    path.write_text("import schemas\n")
+    assert upward_imports("weir.transforms.x", str(path)) == [
+        "weir.transforms.x imports schemas: installed as weir.schemas"
     ]
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from transforms import ledger
+from weir.transforms import ledger
 
 T0 = 1_763_596_800_000  # 2025-11-20T00:00:00Z
 

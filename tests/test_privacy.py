@@ -7,8 +7,8 @@ from types import SimpleNamespace
 
 import orjson
 
-from transforms.archive import record_of_message
-from transforms.rows import dead_letter_row
+from weir.transforms.archive import record_of_message
+from weir.transforms.rows import dead_letter_row
 
 IP = "203.0.113.5"
 

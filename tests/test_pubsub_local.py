@@ -92,8 +92,8 @@ def test_direct_runner_reader_drains_a_backlog_in_one_bundle(tmp_path, monkeypat
     from apache_beam.runners.direct import transform_evaluator as te
     from google.cloud import pubsub_v1
 
-    from pipelines import direct_pubsub
-    from pipelines.direct_pubsub import FULL_PULL, allow_bigger_pulls
+    from weir.pipelines import direct_pubsub
+    from weir.pipelines.direct_pubsub import FULL_PULL, allow_bigger_pulls
 
     monkeypatch.setattr(direct_pubsub, "ACK_BATCH", 100)  # acknowledgements go in several requests
 

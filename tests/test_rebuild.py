@@ -8,9 +8,9 @@ import orjson
 import pytest
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from pipelines.rebuild import run_rebuild
-from transforms.rows import redact_ip
 from weir.generator import generate_day, malformed_payloads, write_avro_archive, write_json_lines
+from weir.pipelines.rebuild import run_rebuild
+from weir.transforms.rows import redact_ip
 from weir.warehouse.local import LocalWarehouse
 
 DAY = "2025-11-20"
@@ -30,7 +30,7 @@ def rebuild(home: str, *inputs: str, date: str | None = None):
 def dump(wh: LocalWarehouse) -> dict[str, list]:
     out = {}
     for t in TABLES:
-        cols = ", ".join(f.name for f in __import__("schemas").table(t).fields)
+        cols = ", ".join(f.name for f in __import__("weir.schemas", fromlist=["table"]).table(t).fields)
         out[t] = sorted(wh.query(f"SELECT {cols} FROM {t}").rows, key=repr)
     return out
 

@@ -9,10 +9,10 @@ import apache_beam as beam
 import orjson
 from apache_beam.testing.util import assert_that, equal_to
 
-from pipelines.graph import GraphConfig, build
 from tests.conftest import raw
-from transforms.metrics import DIMENSIONS, METRICS, Dimension, Metric
-from transforms.rows import row_encoder
+from weir.pipelines.graph import GraphConfig, build
+from weir.transforms.metrics import DIMENSIONS, METRICS, Dimension, Metric
+from weir.transforms.rows import row_encoder
 
 T0 = 1_763_596_800_000
 IP = "198.51.100.77"

@@ -7,12 +7,12 @@ import io
 import fastavro
 import pytest
 
-import schemas
-from pipelines.graph import TABLES
-from transforms.enrich import enrich_event
-from transforms.metrics import DIMENSIONS, METRICS, metric_columns
-from transforms.rows import dead_letter_row, event_row, row_encoder
-from transforms.validate import parse_record
+from weir import schemas
+from weir.pipelines.graph import TABLES
+from weir.transforms.enrich import enrich_event
+from weir.transforms.metrics import DIMENSIONS, METRICS, metric_columns
+from weir.transforms.rows import dead_letter_row, event_row, row_encoder
+from weir.transforms.validate import parse_record
 
 METRIC_TABLES = [t for t in TABLES if "metrics" in t]
 

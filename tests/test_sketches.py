@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pickle
 
-from transforms import sketches
-from transforms.sketches import estimate, merge_bytes, sketch_of
+from weir.transforms import sketches
+from weir.transforms.sketches import estimate, merge_bytes, sketch_of
 from weir.warehouse.sqlfuncs import hll_extract, hll_init, hll_merge, hll_merge_partial
 
 

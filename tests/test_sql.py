@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import rebuilt_warehouse
-from transforms.enrich import farm_fingerprint
 from weir.generator import generate_day
+from weir.transforms.enrich import farm_fingerprint
 from weir.warehouse.translate import TranslationError, to_duckdb
 
 DAY = "2025-11-20"

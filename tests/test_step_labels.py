@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from pipelines.dataflow_stream import build_dataflow_stream
-from pipelines.rebuild import build_rebuild
+from weir.pipelines.dataflow_stream import build_dataflow_stream
+from weir.pipelines.rebuild import build_rebuild
 from weir.stream_sink import LocalStreamSink
 
 STREAM = [
@@ -134,8 +134,8 @@ def test_the_local_stream_is_the_same_graph_built_without_a_process(tmp_path):
     # returns the Pipeline. Same graph steps as the Dataflow stream, but for the source (the
     # emulator's subscription, and the archive's replay after a restart), no archive step, and
     # the dedupe's local keying (transforms.dedupe).
-    from pipelines.graph import GraphConfig
-    from pipelines.stream import build_local_stream
+    from weir.pipelines.graph import GraphConfig
+    from weir.pipelines.stream import build_local_stream
     from weir.pubsub import PubSubNames
 
     replayed = [{"payload": b"{}", "received_at": 1, "source": "replay:x", "attributes": {}}]

@@ -63,7 +63,7 @@ def recent_traffic(events: int, seed: int, minutes: int = 12) -> list[bytes]:
 def start_stream(home: str, project: str, log_path: str) -> subprocess.Popen:
     env = {**os.environ, "WEIR_HOME": home, "WEIR_PROJECT": project}
     return subprocess.Popen(
-        [WEIR, "stream", "--early", "1"], env=env, stdout=open(log_path, "ab"), stderr=subprocess.STDOUT
+        [WEIR, "stream", "--early_s", "1"], env=env, stdout=open(log_path, "ab"), stderr=subprocess.STDOUT
     )
 
 
@@ -114,7 +114,7 @@ def rebuild(home: str, pattern: str) -> None:
 
 
 def accepted_unique(payloads: list[bytes]) -> int:
-    from transforms.validate import parse_record
+    from weir.transforms.validate import parse_record
 
     ids = set()
     for p in payloads:
@@ -184,7 +184,7 @@ def test_stream_equals_rebuild_of_its_archive(pubsub, tmp_path):
 
 
 def _accepted_copies(payloads: list[bytes]) -> int:
-    from transforms.validate import parse_record
+    from weir.transforms.validate import parse_record
 
     return sum(
         1

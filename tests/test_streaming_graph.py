@@ -12,8 +12,8 @@ from apache_beam.testing.test_stream import TestStream as EventStream  # not a t
 from apache_beam.testing.util import assert_that, equal_to, equal_to_per_window
 from apache_beam.transforms.window import IntervalWindow
 
-from pipelines.graph import GraphConfig, build
-from transforms.windowing import is_too_late
+from weir.pipelines.graph import GraphConfig, build
+from weir.transforms.windowing import is_too_late
 
 T0 = 1_763_596_800_000  # a bucket start
 W0 = IntervalWindow(T0 / 1000, T0 / 1000 + 300)
@@ -118,7 +118,7 @@ def test_too_late_rule(ts_offset, received_offset, late):
 
 
 def test_on_time_firings_report_the_watermark_lag(streaming_pipeline):
-    from transforms.counting import local_gauges, reset_local_counts
+    from weir.transforms.counting import local_gauges, reset_local_counts
 
     reset_local_counts()
     stream = (

@@ -12,9 +12,9 @@ import sys
 import pytest
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from pipelines.options import WeirOptions
 from tests.test_infra import TF_DIR, tf  # noqa: F401  (tf is a fixture)
 from weir import flex
+from weir.pipelines.options import WeirOptions
 
 ROOT = os.path.join(os.path.dirname(__file__), "..")
 TEMPLATES = os.path.join(ROOT, "templates")
@@ -126,9 +126,10 @@ def test_beam_is_pinned_once(tmp_path):
 def test_image_carries_every_package_and_runs_the_entry_point():
     dockerfile = open(os.path.join(TEMPLATES, "Dockerfile")).read()
     setup = open(os.path.join(ROOT, "setup.py")).read()
-    packages = re.search(r"packages=\[([^\]]*)\]", setup).group(1)
-    for top in {p.strip().strip('"').split(".")[0] for p in packages.split(",")}:
-        assert f"COPY {top} /template/{top}" in dockerfile, top
+    mapped = re.findall(r'"(\w+)"', re.search(r"^MAPPED = \(([^)]*)\)", setup, re.M).group(1))
+    for folder in ["weir", *mapped]:  # every folder setup.py installs from
+        assert f"COPY {folder} /src/{folder}" in dockerfile, folder
+    assert "pip install --no-cache-dir --no-deps /src" in dockerfile
     assert "ENV FLEX_TEMPLATE_PYTHON_PY_FILE=/template/main.py" in dockerfile
     assert "COPY templates/main.py" in dockerfile and "pip check" in dockerfile
     requirements = open(os.path.join(TEMPLATES, "requirements.txt")).read()

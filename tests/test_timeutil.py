@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from transforms.timeutil import bucket_5m, day_from_path, day_str, day_to_ms, ts_str
+from weir.transforms.timeutil import bucket_5m, day_from_path, day_str, day_to_ms, ts_str
 
 
 def test_formatting_matches_datetime_for_many_instants():

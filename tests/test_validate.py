@@ -6,7 +6,7 @@ import orjson
 import pytest
 
 from tests.conftest import raw
-from transforms.validate import MAX_EVENT_BYTES, MAX_JSON_DEPTH, MAX_URL_CHARS, MAX_USER_AGENT_CHARS, parse_record
+from weir.transforms.validate import MAX_EVENT_BYTES, MAX_JSON_DEPTH, MAX_URL_CHARS, MAX_USER_AGENT_CHARS, parse_record
 
 T0 = 1_763_600_000_000  # 2025-11-20T00:53:20Z
 GOOD = {

@@ -21,11 +21,11 @@ from apache_beam.coders import PickleCoder
 from apache_beam.transforms.timeutil import TimeDomain
 from apache_beam.transforms.userstate import ReadModifyWriteStateSpec, TimerSpec, on_timer
 
-from transforms.counting import counter
-from transforms.metrics import DIMENSIONS, METRICS, NONE_VALUE, Dimension, Metric
-from transforms.records import Event
-from transforms.sketches import add_key, finished, union
-from transforms.timeutil import bucket_5m, day_str
+from weir.transforms.counting import counter
+from weir.transforms.metrics import DIMENSIONS, METRICS, NONE_VALUE, Dimension, Metric
+from weir.transforms.records import Event
+from weir.transforms.sketches import add_key, finished, union
+from weir.transforms.timeutil import bucket_5m, day_str
 
 ROW_KEYS_CACHED = 50_000  # distinct combinations of dimension values remembered per worker
 URL_LEVEL = ""  # the `dimension` of per-URL (not breakdown) keys

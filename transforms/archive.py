@@ -17,10 +17,10 @@ import apache_beam as beam
 import fastavro
 from apache_beam.io.filesystems import FileSystems
 
-import schemas
-from transforms.privacy import redact_ip
-from transforms.records import RawRecord
-from transforms.timeutil import day_str
+from weir import schemas
+from weir.transforms.privacy import redact_ip
+from weir.transforms.records import RawRecord
+from weir.transforms.timeutil import day_str
 
 _PARSED = None
 

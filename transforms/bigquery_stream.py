@@ -29,7 +29,7 @@ from typing import Any
 import apache_beam as beam
 from apache_beam.utils.timestamp import Timestamp
 
-import schemas
+from weir import schemas
 
 UPSERT_TABLES = ("url_metrics_5m", "breakdown_metrics_5m")
 APPEND_TABLES = ("events", "dead_letters")

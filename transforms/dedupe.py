@@ -40,9 +40,8 @@ from apache_beam.transforms.timeutil import TimeDomain
 from apache_beam.transforms.userstate import BagStateSpec, ReadModifyWriteStateSpec, TimerSpec, on_timer
 from apache_beam.transforms.window import TimestampedValue
 
-from transforms.counting import counter
-
-DEFAULT_HORIZON_S = 3600
+from weir.transforms.counting import counter
+from weir.transforms.defaults import DEFAULT_HORIZON_S
 
 
 def identity(event) -> str:

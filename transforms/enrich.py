@@ -15,12 +15,12 @@ from __future__ import annotations
 import apache_beam as beam
 import orjson
 
-from transforms.counting import counter
-from transforms.fingerprint import farm_fingerprint
-from transforms.records import DeadLetter, Event
-from transforms.referrers import classify
-from transforms.urls import campaign, canonical_url, host_of
-from transforms.useragents import parse_user_agent
+from weir.transforms.counting import counter
+from weir.transforms.fingerprint import farm_fingerprint
+from weir.transforms.records import DeadLetter, Event
+from weir.transforms.referrers import classify
+from weir.transforms.urls import campaign, canonical_url, host_of
+from weir.transforms.useragents import parse_user_agent
 
 
 def visitor_type(session_index: int | None) -> str | None:

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import apache_beam as beam
 
-from transforms.accounting import FIELDS, UNKNOWN_SITE
-from transforms.timeutil import day_str
+from weir.transforms.accounting import FIELDS, UNKNOWN_SITE
+from weir.transforms.timeutil import day_str
 
 _INDEX = {name: i for i, name in enumerate(FIELDS)}
 

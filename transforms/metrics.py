@@ -18,8 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from transforms.fingerprint import farm_fingerprint
-from transforms.records import Event
+from weir.transforms.fingerprint import farm_fingerprint
+from weir.transforms.records import Event
 
 STANDARD_ACTIONS = frozenset({"pageview", "heartbeat", "videostart", "videoheartbeat"})
 NONE_VALUE = "(none)"

@@ -5,9 +5,9 @@ from __future__ import annotations
 import apache_beam as beam
 from apache_beam.transforms.window import TimestampedValue
 
-from transforms.counting import counter
-from transforms.validate import parse_record
-from transforms.windowing import is_too_late, too_late_letter
+from weir.transforms.counting import counter
+from weir.transforms.validate import parse_record
+from weir.transforms.windowing import is_too_late, too_late_letter
 
 
 class _ParseFn(beam.DoFn):

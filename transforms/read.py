@@ -18,9 +18,9 @@ import apache_beam as beam
 import fastavro
 from apache_beam.io import fileio
 
-from transforms.archive import raw_record
-from transforms.counting import counter
-from transforms.records import RawRecord
+from weir.transforms.archive import raw_record
+from weir.transforms.counting import counter
+from weir.transforms.records import RawRecord
 
 
 def read_avro(path: str, fh) -> Iterator[RawRecord]:

@@ -15,7 +15,7 @@ from importlib import resources
 
 from publicsuffixlist import PublicSuffixList
 
-from transforms.urls import host_of
+from weir.transforms.urls import host_of
 
 
 @functools.cache
@@ -25,7 +25,7 @@ def _psl() -> PublicSuffixList:
 
 @functools.cache
 def _lists() -> dict[str, dict[str, frozenset[str]]]:
-    data = json.loads(resources.files("transforms").joinpath("data/referrers.json").read_text("utf-8"))
+    data = json.loads(resources.files("weir.transforms").joinpath("data/referrers.json").read_text("utf-8"))
     out = {}
     for category in ("search", "social"):
         entries = data[category]

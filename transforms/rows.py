@@ -13,10 +13,10 @@ from typing import Any
 
 import orjson
 
-import schemas
-from transforms.privacy import redact_ip
-from transforms.records import DeadLetter, Event
-from transforms.timeutil import day_str, ts_str
+from weir import schemas
+from weir.transforms.privacy import redact_ip
+from weir.transforms.records import DeadLetter, Event
+from weir.transforms.timeutil import day_str, ts_str
 
 MAX_KEPT_PAYLOAD = 1024 * 1024
 

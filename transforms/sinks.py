@@ -16,7 +16,7 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.value_provider import StaticValueProvider
 from apache_beam.transforms.window import GlobalWindows
 
-from transforms.rows import partition_day, row_encoder
+from weir.transforms.rows import partition_day, row_encoder
 
 CHUNK_ROWS = 2000  # rows per element handed to the file writer
 

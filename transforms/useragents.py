@@ -15,7 +15,7 @@ from typing import NamedTuple
 
 from ua_parser import parse
 
-from transforms.crawlers import is_crawler
+from weir.transforms.crawlers import is_crawler
 
 DESKTOP_OS = frozenset(
     {

@@ -15,9 +15,9 @@ from urllib.parse import urlsplit
 
 import orjson
 
-from transforms.records import DeadLetter, Event, RawRecord
-from transforms.timeutil import day_from_path
-from transforms.urls import host_of
+from weir.transforms.records import DeadLetter, Event, RawRecord
+from weir.transforms.timeutil import day_from_path
+from weir.transforms.urls import host_of
 
 MAX_EVENT_BYTES = 64 * 1024  # a pixel event is ~1 KiB; anything this big is abuse or a bug
 MIN_TS_MS = 946_684_800_000  # 2000-01-01: older client clocks are broken, not historical

@@ -24,12 +24,11 @@ import apache_beam as beam
 from apache_beam.transforms import trigger, window
 from apache_beam.utils.timestamp import Duration
 
-from transforms.counting import gauge
-from transforms.records import DeadLetter
-from transforms.timeutil import BUCKET_5M_MS, bucket_5m
+from weir.transforms.counting import gauge
+from weir.transforms.defaults import DEFAULT_ALLOWED_LATENESS_S, DEFAULT_EARLY_S
+from weir.transforms.records import DeadLetter
+from weir.transforms.timeutil import BUCKET_5M_MS, bucket_5m
 
-DEFAULT_ALLOWED_LATENESS_S = 3600
-DEFAULT_EARLY_S = 5
 SLACK_S = 600
 
 

@@ -17,7 +17,7 @@ import logging
 import threading
 import time
 
-from transforms.archive import archive_records, record_of_message
+from weir.transforms.archive import archive_records, record_of_message
 
 log = logging.getLogger(__name__)
 

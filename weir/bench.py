@@ -51,8 +51,8 @@ def _floor(path: str) -> dict:
 
 
 def _enrich(path: str) -> dict:
-    from transforms.enrich import enrich_event
-    from transforms.validate import parse_record
+    from weir.transforms.enrich import enrich_event
+    from weir.transforms.validate import parse_record
 
     n = 0
     with open(path, "rb") as fh:
@@ -69,7 +69,7 @@ def _enrich(path: str) -> dict:
 def _rebuild(path: str) -> dict:
     from apache_beam.options.pipeline_options import PipelineOptions
 
-    from pipelines.rebuild import run_rebuild
+    from weir.pipelines.rebuild import run_rebuild
     from weir.warehouse.local import LocalWarehouse
 
     home = tempfile.mkdtemp(prefix="weir-bench-")

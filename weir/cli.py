@@ -10,6 +10,15 @@ import sys
 import threading
 
 from weir import config
+from weir.pipelines.flags import (
+    DATAFLOW_STREAM_FLAGS,
+    LOCAL_RUNNERS,
+    LOCAL_STREAM_FLAGS,
+    REBUILD_FLAGS,
+    add_flags,
+    changed,
+    pipeline_flags,
+)
 
 
 def _common(p: argparse.ArgumentParser, top: bool = False) -> None:
@@ -82,7 +91,7 @@ def _version() -> str:
     from importlib.metadata import PackageNotFoundError, version
 
     try:
-        return version("weir")
+        return version("weir-analytics")
     except PackageNotFoundError:  # run from a source tree that is not installed
         return "unknown"
 
@@ -115,19 +124,14 @@ def cmd_demo(args) -> int:
 def cmd_rebuild(args, beam_args: list[str]) -> int:
     from apache_beam.options.pipeline_options import PipelineOptions
 
-    from pipelines.options import LOCAL_RUNNERS
-    from pipelines.rebuild import run_rebuild
+    from weir.pipelines.rebuild import run_rebuild
 
     if not args.runner or args.runner in LOCAL_RUNNERS:  # a remote runner may take flags of its own
-        from pipelines.options import refuse_unknown_flags
+        from weir.pipelines.options import refuse_unknown_flags
 
         refuse_unknown_flags(beam_args, known=_flags_of("rebuild"))
-    elif not (args.staging or "").startswith("gs://"):  # its workers cannot see $WEIR_HOME/staging
-        raise ValueError(f"a rebuild on {args.runner} needs --staging gs://BUCKET/PATH (its workers stage there)")
     settings, warehouse = _warehouse(args)
-    flags = [f"--input={p}" for p in args.input] + beam_args
-    if args.date:
-        flags.append(f"--date={args.date}")
+    flags = pipeline_flags(args, REBUILD_FLAGS) + beam_args
     if args.runner:
         flags.append(f"--runner={args.runner}")
     if args.project:
@@ -145,7 +149,7 @@ def cmd_rebuild(args, beam_args: list[str]) -> int:
         result = run_rebuild(
             options,
             warehouse,
-            staging_root=args.staging or settings.staging_root,
+            staging_root=settings.staging_root,  # where --staging is not given (pipelines.rebuild.staging_location)
             commit_in_job=commit_in_job,
             force=args.force,
         )
@@ -257,21 +261,20 @@ def _local_only(args, why: str) -> None:
 
 
 def _submit_stream(args, beam_args: list[str]) -> int:
-    from pipelines.main import submit
+    from weir.pipelines.main import submit
     from weir.pubsub import SUBSCRIPTION
 
     if not args.project or not args.archive:
         raise ValueError("a stream on Dataflow needs --project and --archive gs://BUCKET/PATH")
     settings = config.resolve(args.home, args.project, args.dataset)
+    if not args.subscription:
+        args.subscription = f"projects/{args.project}/subscriptions/{SUBSCRIPTION}"
     flags = [
         "--mode=stream",
         f"--runner={args.runner}",
         f"--project={args.project}",
         f"--dataset={settings.dataset}",
-        f"--subscription={args.subscription or f'projects/{args.project}/subscriptions/{SUBSCRIPTION}'}",
-        f"--archive={args.archive}",
-        f"--allowed_lateness_s={args.allowed_lateness}",
-        f"--early_s={args.early}",
+        *pipeline_flags(args, DATAFLOW_STREAM_FLAGS),
     ]
     result = submit(flags + beam_args)
     job_id = getattr(result, "job_id", None)
@@ -280,19 +283,24 @@ def _submit_stream(args, beam_args: list[str]) -> int:
 
 
 def cmd_stream(args, beam_args: list[str] | None = None) -> int:
-    from pipelines.options import LOCAL_RUNNERS
-
     if args.runner and args.runner not in LOCAL_RUNNERS:
         return _submit_stream(args, beam_args or [])
     if beam_args:
         raise ValueError(f"unrecognized arguments: {' '.join(beam_args)}")
+    remote_only = changed(args, tuple(n for n in DATAFLOW_STREAM_FLAGS if n not in LOCAL_STREAM_FLAGS))
+    if remote_only:
+        raise ValueError(f"{', '.join(sorted(remote_only))}: only for a stream on Dataflow (--runner DataflowRunner)")
     _local_only(args, "a local stream lands in the local warehouse; on Google Cloud add --runner DataflowRunner")
-    from pipelines.graph import GraphConfig
-    from pipelines.stream import StreamFailed, run_stream
+    from apache_beam.options.pipeline_options import PipelineOptions
+
+    from weir.pipelines.options import WeirOptions, graph_config, validate
+    from weir.pipelines.stream import StreamFailed, run_stream
     from weir.status import format_counts
 
+    opts = PipelineOptions(["--mode=stream", *pipeline_flags(args, LOCAL_STREAM_FLAGS)]).view_as(WeirOptions)
+    validate(opts)
     settings, names = _pubsub_names(args)
-    graph = GraphConfig(streaming=True, allowed_lateness_s=args.allowed_lateness, early_s=args.early)
+    graph = graph_config(opts)
     try:
         run = run_stream(settings.home, settings.dataset, names, settings.archive_root, graph, duration_s=args.duration)
     except StreamFailed as exc:
@@ -484,12 +492,10 @@ def parser() -> argparse.ArgumentParser:
         epilog="Other flags (e.g. --region, --temp_location) go to Apache Beam.",
     )
     _common(r)
-    r.add_argument("--input", action="append", required=True, help="Path or glob, local or gs://. Repeatable.")
-    r.add_argument("--date", default=None, help="Rebuild only this UTC day (YYYY-MM-DD).")
+    add_flags(r, REBUILD_FLAGS, required=("input",))  # the job's own declarations (weir.pipelines.flags)
     r.add_argument(
         "--runner", default=None, help="Beam runner (default: the local FnApiRunner; DataflowRunner on GCP)."
     )
-    r.add_argument("--staging", default=None, help="Staging location for table files (gs:// with Dataflow).")
     r.add_argument("--bq-location", dest="bq_location", default=None, help="BigQuery location (e.g. EU, US).")
     r.add_argument(
         "--force",
@@ -513,26 +519,17 @@ def parser() -> argparse.ArgumentParser:
     st = sub.add_parser("stream", help="Streaming mode: live 5-minute buckets from Pub/Sub (the emulator locally).")
     _common(st)
     st.add_argument("--duration", type=float, default=None, help="Stop after this many seconds (default: Ctrl-C).")
-    st.add_argument(
-        "--allowed-lateness",
-        dest="allowed_lateness",
-        type=int,
-        default=3600,
-        help="Seconds after a bucket's end that events still count in it (default 3600).",
-    )
-    st.add_argument("--early", type=int, default=5, help="Seconds between early firings of a live bucket.")
+    add_flags(st, DATAFLOW_STREAM_FLAGS)  # the job's own declarations (weir.pipelines.flags)
+    # The spellings of weir 0.1 still work, unlisted (SPEC: names change only additively).
+    hidden = {"type": int, "default": argparse.SUPPRESS, "help": argparse.SUPPRESS}
+    st.add_argument("--allowed-lateness", dest="allowed_lateness_s", **hidden)
+    st.add_argument("--early", dest="early_s", **hidden)
     st.add_argument(
         "--runner",
         default=None,
         help="DataflowRunner: submit the streaming job to Dataflow (needs --project, --archive; Beam's "
         "--region, --temp_location, ... pass through). Default: run locally on the emulator.",
     )
-    st.add_argument(
-        "--subscription",
-        default=None,
-        help="On Dataflow: projects/P/subscriptions/S (default: the project's events-sub).",
-    )
-    st.add_argument("--archive", default=None, help="On Dataflow: gs:// root of the raw archive the job writes.")
 
     pb = sub.add_parser("publish", help="Publish events from files (JSON lines or Avro archive) to the topic.")
     _common(pb)

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import schemas
-from transforms.metrics import METRICS
+from weir import schemas
+from weir.transforms.metrics import METRICS
 from weir.warehouse.base import Warehouse
 from weir.warehouse.params import dataset_id
 from weir.warehouse.params import day as parse_day

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-import schemas
+from weir import schemas
 
 LOCAL_PROJECT = "weir-local"
 

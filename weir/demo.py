@@ -9,10 +9,10 @@ import time
 
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from pipelines.rebuild import run_rebuild
 from weir.config import Settings
 from weir.generator import DEFAULT_SITES, generate_day, write_avro_archive
 from weir.output import format_table
+from weir.pipelines.rebuild import run_rebuild
 from weir.progress import watching
 from weir.warehouse.local import LocalWarehouse
 from weir.warehouse.params import day as parse_day

@@ -76,14 +76,14 @@ def _options_problems(params: dict[str, str]) -> list[str]:
     """The job's own validation, on the parameters as the launcher passes them (--name=value)."""
     from apache_beam.options.pipeline_options import PipelineOptions
 
-    from pipelines.options import WeirOptions, validate_rebuild, validate_stream
+    from weir.pipelines.options import WeirOptions, validate
 
     options = PipelineOptions([f"--{k}={v}" for k, v in params.items()])
     unknown = [a for a in options.get_all_options(retain_unknown_options=True) if a not in options.get_all_options()]
     if unknown:
         return [f"{a}: not an option of the job" for a in unknown]
     try:
-        (validate_stream if params["mode"] == "stream" else validate_rebuild)(options.view_as(WeirOptions))
+        validate(options.view_as(WeirOptions), remote=True)
     except ValueError as exc:
         return [str(exc)]
     return []

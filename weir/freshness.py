@@ -20,7 +20,7 @@ import uuid
 import duckdb
 import orjson
 
-import schemas
+from weir import schemas
 from weir.pubsub import PubSubNames, ensure_topology
 
 URL = "https://fresh.example/live"
@@ -58,7 +58,7 @@ def measure_freshness(home: str, rate: float = 200, seconds: float = 30, settle_
     exe = os.path.join(os.path.dirname(sys.executable), "weir")
     os.makedirs(home, exist_ok=True)
     stream = subprocess.Popen(
-        [exe, "stream", "--early", "1"],
+        [exe, "stream", "--early_s", "1"],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=open(os.path.join(home, "freshness-stream.log"), "ab"),

@@ -18,9 +18,9 @@ from collections.abc import Iterable, Iterator
 
 import orjson
 
-from transforms.archive import archive_records
-from transforms.timeutil import day_to_ms
 from weir import useragents
+from weir.transforms.archive import archive_records
+from weir.transforms.timeutil import day_to_ms
 
 DEFAULT_SITES = ("dailyglobe.example", "techwire.example", "cityherald.example")
 SECTIONS = ("news", "politics", "business", "tech", "sport", "culture", "opinion")

@@ -27,7 +27,7 @@ def watching(counter_name: str, desc: str, total: int | None = None, every_s: fl
     if not enabled():
         yield
         return
-    from transforms.counting import local_counts
+    from weir.transforms.counting import local_counts
 
     shown: list = []  # the bar, made at the first record (after the command's first lines)
     done = threading.Event()

@@ -8,8 +8,8 @@ from collections.abc import Iterator
 
 from apache_beam.io.filesystems import FileSystems
 
-from transforms.read import read_avro, read_json_lines
 from weir.pubsub import PubSubNames, attributes_for
+from weir.transforms.read import read_avro, read_json_lines
 
 
 def read_payloads(patterns: list[str]) -> Iterator[bytes]:

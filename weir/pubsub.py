@@ -235,7 +235,7 @@ def attributes_of(event: dict, now_ms: int | None = None) -> dict[str, str]:
     `ts_source=received`: a Dataflow read with `timestamp_attribute` needs a time on every
     message, and the bad event must still travel to become a dead letter. The payload is
     untouched, so the dead letter says what was wrong."""
-    from transforms.validate import Rejection, parse_ts
+    from weir.transforms.validate import Rejection, parse_ts
 
     out = {}
     if isinstance(event.get("event_id"), str) and event["event_id"]:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-from transforms.metrics import DIMENSIONS, METRICS
+from weir.transforms.metrics import DIMENSIONS, METRICS
 from weir.warehouse.base import QueryResult, Warehouse
 
 GRAINS = {

@@ -30,9 +30,9 @@ import uuid
 
 import apache_beam as beam
 
-import schemas
-from transforms.counting import counter
-from transforms.rows import row_encoder
+from weir import schemas
+from weir.transforms.counting import counter
+from weir.transforms.rows import row_encoder
 
 log = logging.getLogger(__name__)
 FLUSH_S = 0.5

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from transforms.accounting import FIELDS, UNKNOWN_SITE
+from weir.transforms.accounting import FIELDS, UNKNOWN_SITE
 from weir.warehouse.base import Warehouse
 from weir.warehouse.params import day as parse_day
 

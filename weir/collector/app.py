@@ -33,10 +33,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from transforms.validate import MAX_JSON_DEPTH, MAX_USER_AGENT_CHARS, too_deep
 from weir.collector.metrics import CollectorMetrics
 from weir.collector.relay import Relay, RelayUnavailable
 from weir.pubsub import attributes_of
+from weir.transforms.validate import MAX_JSON_DEPTH, MAX_USER_AGENT_CHARS, too_deep
 
 GIF = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
 MAX_BODY_BYTES = 1024 * 1024

@@ -6,7 +6,7 @@ import abc
 from dataclasses import dataclass
 from typing import Any
 
-import schemas
+from weir import schemas
 
 
 class QueryError(ValueError):

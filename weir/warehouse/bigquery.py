@@ -17,7 +17,7 @@ import uuid
 from apache_beam.io.filesystems import FileSystems
 from google.cloud import bigquery
 
-import schemas
+from weir import schemas
 from weir.warehouse.base import QueryError, QueryResult, Warehouse, WriteRefused
 
 

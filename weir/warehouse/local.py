@@ -16,7 +16,7 @@ from collections.abc import Iterator
 
 import duckdb
 
-import schemas
+from weir import schemas
 from weir.warehouse.base import QueryError, QueryResult, Warehouse, WriteRefused
 from weir.warehouse.params import duckdb_parameters
 from weir.warehouse.sqlfuncs import UDFS

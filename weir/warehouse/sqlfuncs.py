@@ -7,8 +7,8 @@ translation (weir.warehouse.translate) turns `HLL_COUNT.MERGE(x)` into
 
 from __future__ import annotations
 
-from transforms.fingerprint import farm_fingerprint
-from transforms.sketches import merge_bytes, new_sketch
+from weir.transforms.fingerprint import farm_fingerprint
+from weir.transforms.sketches import merge_bytes, new_sketch
 
 
 def hll_merge(sketches: list[bytes | None] | None) -> int:
