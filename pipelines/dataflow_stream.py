@@ -5,7 +5,7 @@
                          \\-> ToRawRecord -> the graph (GraphConfig(streaming=True))
     rows -> transforms.bigquery_stream.BigQueryStreamSink (CDC upserts / exactly-once appends)
 
-Differences from the local stream (pipelines.stream), and why:
+Differences from the local stream (pipelines.local.stream), and why:
 - Dataflow acks a message only after the step that read it is durably checkpointed, so the
   archive can be a step of the job (no archiver on a second subscription).
 - `id_label` lets Dataflow drop a publisher's repeats before the graph. It reads the

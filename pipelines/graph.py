@@ -16,6 +16,7 @@ from typing import Protocol
 
 import apache_beam as beam
 
+from weir import schemas
 from weir.transforms.aggregate import AggregateMetrics
 from weir.transforms.counting import counter
 from weir.transforms.dedupe import DedupeEvents
@@ -28,15 +29,7 @@ from weir.transforms.rows import dead_letter_row, event_row
 from weir.transforms.timeutil import day_str
 from weir.transforms.windowing import WatermarkLag, dedupe_horizon_floor_s, live_buckets
 
-TABLES = (
-    "ledger",
-    "events",
-    "dead_letters",
-    "url_metrics_5m",
-    "url_metrics_1d",
-    "breakdown_metrics_5m",
-    "breakdown_metrics_1d",
-)
+TABLES = tuple(schemas.tables())  # the graph makes every table of the catalogue (schemas/tables.json)
 
 
 class Sink(Protocol):

@@ -14,8 +14,6 @@ import json
 from dataclasses import dataclass
 from importlib import resources
 
-DEFAULT_DATASET = "web_analytics"
-
 
 @dataclass(frozen=True)
 class Field:
@@ -42,6 +40,8 @@ class TableSpec:
     expiration_days: int
     description: str
     key: tuple[str, ...] = ()
+    grain: str | None = None  # "5m" or "1d": a metrics table of that bucket size
+    per_event: bool = False  # a row per event (events, dead_letters), not per key and bucket
 
     @property
     def field_names(self) -> tuple[str, ...]:
@@ -61,6 +61,9 @@ def _read(name: str) -> str:
     return resources.files(__package__).joinpath(name).read_text(encoding="utf-8")
 
 
+DEFAULT_DATASET: str = json.loads(_read("tables.json"))["dataset"]  # the dataset's name, decided in tables.json
+
+
 @functools.cache
 def tables() -> dict[str, TableSpec]:
     """All tables of the contract, by name."""
@@ -76,8 +79,20 @@ def tables() -> dict[str, TableSpec]:
             expiration_days=int(meta["expiration_days"]),
             description=meta["description"],
             key=tuple(meta.get("key", ())),
+            grain=meta.get("grain"),
+            per_event=bool(meta.get("per_event", False)),
         )
     return out
+
+
+def metric_tables(grain: str | None = None) -> tuple[str, ...]:
+    """The metrics tables (of one grain, "5m" or "1d", when given), in catalogue order."""
+    return tuple(n for n, t in tables().items() if t.grain and (grain is None or t.grain == grain))
+
+
+def per_event_tables() -> tuple[str, ...]:
+    """The tables with a row per event (events, dead_letters)."""
+    return tuple(n for n, t in tables().items() if t.per_event)
 
 
 def table(name: str) -> TableSpec:

@@ -20,10 +20,10 @@ from tests.test_stream_integration import (  # noqa: F401  (pubsub is a fixture)
     recent_traffic,
 )
 from weir.pipelines.dataflow_stream import build_dataflow_stream
-from weir.pipelines.direct_pubsub import allow_bigger_pulls
+from weir.pipelines.local.direct_pubsub import allow_bigger_pulls
+from weir.pipelines.local.sink import LocalStreamSink
 from weir.publish import publish
 from weir.pubsub import PubSubNames, ensure_topology
-from weir.stream_sink import LocalStreamSink
 from weir.transforms.counting import local_counts, reset_local_counts
 from weir.warehouse.local import LocalWarehouse
 
@@ -47,7 +47,8 @@ def test_dataflow_job_archives_everything_and_equals_its_rebuild(pubsub, tmp_pat
         ]
     )
     reset_local_counts()
-    result = build_dataflow_stream(options, sink=LocalStreamSink(live, "web_analytics"), id_label=None).run()
+    sink = LocalStreamSink(live, "web_analytics")
+    result = build_dataflow_stream(options, sink=sink, id_label=None).run()
     try:
         publish(payloads, names, say=lambda _m: None)
         expected = accepted_unique(payloads)
@@ -66,6 +67,7 @@ def test_dataflow_job_archives_everything_and_equals_its_rebuild(pubsub, tmp_pat
             time.sleep(1)
     finally:
         result.cancel()
+        sink.close()  # lands what its writer still holds
     records = archived(root)
     assert sorted(r["payload"] for r in records) == sorted(payloads)  # every message, once
     assert all(r["message_id"] and "ts" in r["attributes"] for r in records)

@@ -1,4 +1,4 @@
-"""The DirectRunner spec cache (pipelines.direct_specs) answers what Beam answers, once."""
+"""The DirectRunner spec cache (pipelines.local.direct_specs) answers what Beam answers, once."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import apache_beam as beam
 from apache_beam.runners.direct import transform_evaluator as te
 from apache_beam.transforms import userstate
 
-from weir.pipelines import direct_specs
+from weir.pipelines.local import direct_specs
 from weir.transforms.dedupe import _ShardedDedupeFn, _StatefulDedupeFn
 
 

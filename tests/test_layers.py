@@ -10,8 +10,7 @@ of the bare names would find nothing in an installed copy, so it fails here too.
 
 - services: the warehouses, Pub/Sub topology and local settings (`weir.warehouse`,
   `weir.pubsub`, `weir.pubsub_fallback`, `weir.config`);
-- pipelines: the graph and its runners, with the local stream's runtime pieces
-  (`weir.archiver`, `weir.stream_sink`, until they move under pipelines/);
+- pipelines: the graph and its runners (the local stream's runtime in pipelines/local/);
 - the application: everything else in `weir` (the CLI and its commands, the collector,
   the generator, the bench).
 
@@ -33,7 +32,6 @@ import pytest
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LAYERS = ("schemas", "transforms", "services", "pipelines", "application")
 SERVICES = ("weir.warehouse", "weir.pubsub", "weir.pubsub_fallback", "weir.config")
-PIPELINE_RUNTIME = ("weir.archiver", "weir.stream_sink")
 
 
 FOLDERS = ("schemas", "transforms", "pipelines")  # top-level folders installed as weir.<folder>
@@ -47,8 +45,6 @@ def layer_of(module: str) -> str | None:
         return parts[1]
     if any(module == s or module.startswith(s + ".") for s in SERVICES):
         return "services"
-    if any(module == s or module.startswith(s + ".") for s in PIPELINE_RUNTIME):
-        return "pipelines"
     return "application"
 
 

@@ -10,7 +10,7 @@ import orjson
 import pytest
 
 from tests import emulators
-from weir.archiver import Archiver
+from weir.pipelines.local.archiver import Archiver
 from weir.publish import publish
 from weir.pubsub import PubSubNames, attributes_for, ensure_topology, start_emulator, stop_emulator
 
@@ -87,13 +87,13 @@ def test_emulator_is_recorded_and_stopped(tmp_path, monkeypatch):
 
 
 def test_direct_runner_reader_drains_a_backlog_in_one_bundle(tmp_path, monkeypatch):
-    """The DirectRunner's Pub/Sub read (pipelines.direct_pubsub): one bundle keeps pulling
+    """The DirectRunner's Pub/Sub read (pipelines.local.direct_pubsub): one bundle keeps pulling
     while pulls come back full, and every message keeps its data, attributes and time."""
     from apache_beam.runners.direct import transform_evaluator as te
     from google.cloud import pubsub_v1
 
-    from weir.pipelines import direct_pubsub
-    from weir.pipelines.direct_pubsub import FULL_PULL, allow_bigger_pulls
+    from weir.pipelines.local import direct_pubsub
+    from weir.pipelines.local.direct_pubsub import FULL_PULL, allow_bigger_pulls
 
     monkeypatch.setattr(direct_pubsub, "ACK_BATCH", 100)  # acknowledgements go in several requests
 

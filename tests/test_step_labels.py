@@ -13,8 +13,8 @@ from __future__ import annotations
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from weir.pipelines.dataflow_stream import build_dataflow_stream
+from weir.pipelines.local.sink import LocalStreamSink
 from weir.pipelines.rebuild import build_rebuild
-from weir.stream_sink import LocalStreamSink
 
 STREAM = [
     "Aggregate",
@@ -135,7 +135,7 @@ def test_the_local_stream_is_the_same_graph_built_without_a_process(tmp_path):
     # emulator's subscription, and the archive's replay after a restart), no archive step, and
     # the dedupe's local keying (transforms.dedupe).
     from weir.pipelines.graph import GraphConfig
-    from weir.pipelines.stream import build_local_stream
+    from weir.pipelines.local.stream import build_local_stream
     from weir.pubsub import PubSubNames
 
     replayed = [{"payload": b"{}", "received_at": 1, "source": "replay:x", "attributes": {}}]

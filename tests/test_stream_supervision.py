@@ -18,7 +18,8 @@ import pytest
 from tests import emulators
 from weir.pipelines import graph as graph_module
 from weir.pipelines.graph import GraphConfig
-from weir.pipelines.stream import STATUS_FILE, StreamFailed, run_stream
+from weir.pipelines.local.status import STATUS_FILE
+from weir.pipelines.local.stream import StreamFailed, run_stream
 from weir.publish import publish
 from weir.pubsub import PubSubNames, ensure_topology
 
@@ -75,7 +76,7 @@ def test_a_dead_emulator_stops_the_stream_instead_of_hanging_it(tmp_path, monkey
     # PUBSUB_UNREACHABLE_S the stream stops with the reason.
     import threading
 
-    from weir.pipelines import stream as stream_module
+    from weir.pipelines.local import stream as stream_module
 
     fault = reliability.fault("stream: the Pub/Sub emulator dies; the stream stops with the reason, nothing lost")
     host, pid = emulators.start_pubsub(str(tmp_path))

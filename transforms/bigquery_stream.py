@@ -31,8 +31,8 @@ from apache_beam.utils.timestamp import Timestamp
 
 from weir import schemas
 
-UPSERT_TABLES = ("url_metrics_5m", "breakdown_metrics_5m")
-APPEND_TABLES = ("events", "dead_letters")
+UPSERT_TABLES = schemas.metric_tables("5m")  # the live buckets: a later pane replaces a row
+APPEND_TABLES = schemas.per_event_tables()  # a row per event, appended once
 COMMIT_EVERY_S = 5  # exactly-once appends commit their streams this often
 
 # Beam's dict -> Row converter knows BigQuery's legacy type names.

@@ -19,6 +19,7 @@ from weir.pipelines.flags import (
     changed,
     pipeline_flags,
 )
+from weir.schemas import DEFAULT_DATASET
 
 
 def _common(p: argparse.ArgumentParser, top: bool = False) -> None:
@@ -32,12 +33,14 @@ def _common(p: argparse.ArgumentParser, top: bool = False) -> None:
         default=default,
         help="Google Cloud project: BigQuery and Pub/Sub there instead of the local warehouse and emulator.",
     )
-    p.add_argument("--dataset", default=default, help="Dataset of the tables (default $WEIR_DATASET or web_analytics).")
+    p.add_argument(
+        "--dataset", default=default, help=f"Dataset of the tables (default $WEIR_DATASET or {DEFAULT_DATASET})."
+    )
 
 
-ENVIRONMENT = """environment variables:
+ENVIRONMENT = f"""environment variables:
   WEIR_HOME               local state: archive, warehouse, staging (default ./.weir)
-  WEIR_DATASET            the dataset of the tables (default web_analytics)
+  WEIR_DATASET            the dataset of the tables (default {DEFAULT_DATASET})
   WEIR_PROJECT            the local emulator's project id (default weir-local)
   PUBSUB_EMULATOR_HOST    a Pub/Sub emulator to use instead of starting one (or the endpoint
                           standing in for Pub/Sub with --project)
@@ -293,9 +296,9 @@ def cmd_stream(args, beam_args: list[str] | None = None) -> int:
     _local_only(args, "a local stream lands in the local warehouse; on Google Cloud add --runner DataflowRunner")
     from apache_beam.options.pipeline_options import PipelineOptions
 
+    from weir.pipelines.local.status import format_counts
+    from weir.pipelines.local.stream import StreamFailed, run_stream
     from weir.pipelines.options import WeirOptions, graph_config, validate
-    from weir.pipelines.stream import StreamFailed, run_stream
-    from weir.status import format_counts
 
     opts = PipelineOptions(["--mode=stream", *pipeline_flags(args, LOCAL_STREAM_FLAGS)]).view_as(WeirOptions)
     validate(opts)
@@ -339,8 +342,9 @@ def cmd_status(args) -> int:
         "it reads the local stream's status; on Google Cloud read subscription/num_undelivered_messages "
         "in Cloud Monitoring and the job's metrics in the Dataflow console",
     )
+    from weir.pipelines.local.status import format_counts
     from weir.pubsub import find_emulator
-    from weir.status import format_counts, status_report
+    from weir.status import status_report
     from weir.warehouse.local import LocalWarehouse
 
     settings = config.resolve(args.home, None, args.dataset)

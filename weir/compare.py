@@ -18,7 +18,7 @@ from weir.warehouse.params import dataset_id
 from weir.warehouse.params import day as parse_day
 
 ESTIMATE_TOLERANCE = 0.02
-METRIC_TABLES = ("url_metrics_5m", "url_metrics_1d", "breakdown_metrics_5m", "breakdown_metrics_1d")
+METRIC_TABLES = schemas.metric_tables()
 
 
 @dataclass

@@ -20,6 +20,9 @@ import shlex
 import subprocess
 import sys
 
+from weir import schemas
+from weir.pubsub import SUBSCRIPTION
+
 METADATA = os.path.join(os.path.dirname(__file__), "..", "templates", "metadata.json")
 REQUIRED = {"stream": ("subscription", "archive"), "rebuild": ("input",)}
 
@@ -29,18 +32,20 @@ def load_metadata(path: str = METADATA) -> dict:
         return json.load(fh)
 
 
-def stream_parameters(project: str, archive: str, dataset: str = "web_analytics", **extra) -> dict[str, str]:
+def stream_parameters(project: str, archive: str, dataset: str = schemas.DEFAULT_DATASET, **extra) -> dict[str, str]:
     params = {
         "mode": "stream",
         "dataset": dataset,
-        "subscription": f"projects/{project}/subscriptions/events-sub",
+        "subscription": f"projects/{project}/subscriptions/{SUBSCRIPTION}",
         "archive": archive,
     }
     params.update({k: str(v) for k, v in extra.items() if v is not None})
     return params
 
 
-def rebuild_parameters(input: str, date: str | None = None, dataset: str = "web_analytics", **extra) -> dict[str, str]:
+def rebuild_parameters(
+    input: str, date: str | None = None, dataset: str = schemas.DEFAULT_DATASET, **extra
+) -> dict[str, str]:
     params = {"mode": "rebuild", "dataset": dataset, "input": input}
     if date:
         params["date"] = date
@@ -115,9 +120,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--region", required=True)
     p.add_argument("--template", required=True, help="gs:// path of the built template spec")
     p.add_argument("--image", help="the template image, also the workers' (sdk_container_image)")
-    p.add_argument("--dataset", default="web_analytics")
+    p.add_argument("--dataset", default=schemas.DEFAULT_DATASET)
     p.add_argument("--archive", help="stream: gs:// archive root")
-    p.add_argument("--subscription", help="stream: default projects/PROJECT/subscriptions/events-sub")
+    p.add_argument("--subscription", help=f"stream: default projects/PROJECT/subscriptions/{SUBSCRIPTION}")
     p.add_argument("--input", help="rebuild: gs:// path or glob")
     p.add_argument("--date", help="rebuild: YYYY-MM-DD")
     p.add_argument("--job-name", dest="job_name", default=None)

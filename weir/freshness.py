@@ -22,6 +22,7 @@ import orjson
 
 from weir import schemas
 from weir.pubsub import PubSubNames, ensure_topology
+from weir.warehouse.local import warehouse_path
 
 URL = "https://fresh.example/live"
 POLL_S = 0.25  # the measurement's resolution; a poll is one short read-only query
@@ -31,7 +32,7 @@ def _count(home: str) -> int:
     """Page views of URL in url_metrics_5m as a reader sees them now; -1 while the stream
     holds the file to land rows (a poll never waits for the lock, so polling cannot slow
     the publishing ticks)."""
-    path = os.path.join(home, "warehouse.duckdb")
+    path = warehouse_path(home)
     if not os.path.exists(path):
         return 0
     try:

@@ -2,22 +2,12 @@
 
 from __future__ import annotations
 
-import json
-import os
 import time
 
+from weir.pipelines.local.status import read_status
 from weir.warehouse.base import Warehouse
 
 PEEK_LIMIT = 1000
-
-
-def format_counts(counters: dict, archived: int) -> str:
-    """A stream's counters as `weir stream` and `weir status` print them."""
-    accepted, dead = counters.get("events_accepted", 0), counters.get("dead_letters", 0)
-    return (
-        f"received={accepted + dead} accepted={accepted} dead_letters={dead} "
-        f"duplicates={counters.get('duplicates', 0)} too_late={counters.get('too_late', 0)} archived={archived}"
-    )
 
 
 def peek_backlog(subscription_path: str, limit: int = PEEK_LIMIT) -> int:
@@ -53,11 +43,8 @@ def status_report(home: str, warehouse: Warehouse | None, subscription_path: str
     subscription's backlog (when given and it exists). Reads only."""
     now = int(time.time() * 1000)
     report: dict = {"now_ms": now}
-    path = os.path.join(home, "stream-status.json")
-    if os.path.exists(path):
-        with open(path) as fh:
-            stream = json.load(fh)
-        stream["age_s"] = round((now - stream["updated_at_ms"]) / 1000, 1)
+    stream = read_status(home)
+    if stream is not None:
         report["stream"] = stream
     newest = {"newest_bucket": None, "newest_event": None}
     if warehouse is not None:

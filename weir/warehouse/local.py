@@ -103,6 +103,11 @@ def _sql_str(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
+def warehouse_path(home: str) -> str:
+    """The local warehouse's DuckDB file under WEIR_HOME."""
+    return os.path.join(home, "warehouse.duckdb")
+
+
 class LocalWarehouse(Warehouse):
     """DuckDB file `<home>/warehouse.duckdb`; the dataset is a DuckDB schema."""
 
@@ -110,7 +115,7 @@ class LocalWarehouse(Warehouse):
         self.home = home
         self.dataset = dataset
         self.lock_wait_s = LOCK_WAIT_S if lock_wait_s is None else lock_wait_s
-        self.path = os.path.join(home, "warehouse.duckdb")
+        self.path = warehouse_path(home)
 
     @contextlib.contextmanager
     def _connect(

@@ -1,4 +1,4 @@
-"""The local streaming sink's writer: what lands when (weir.stream_sink.LandingWriter)."""
+"""The local streaming sink's writer: what lands when (pipelines.local.sink.LandingWriter)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import time
 import duckdb
 import pytest
 
-from weir.stream_sink import PER_EVENT_TABLES, LandingWriter
+from weir.pipelines.local.sink import PER_EVENT_TABLES, LandingWriter
 from weir.warehouse.local import LocalWarehouse
 
 BUCKET = 1_763_596_800_000  # 2025-11-20T00:00:00Z
@@ -134,3 +134,19 @@ def test_a_reader_holding_the_file_past_the_lock_wait_never_stops_landing(tmp_pa
     assert LocalWarehouse(home).query("SELECT pageviews FROM url_metrics_5m").rows == [(7,)]
     assert count(home, "events") == 1
     fault.survived()
+
+
+def test_the_sink_owns_its_writer_and_close_lands_the_rest(tmp_path):
+    from weir.pipelines.local.sink import LocalStreamSink, _UpsertFn
+
+    home = str(tmp_path)
+    LocalWarehouse(home).ensure_tables()
+    with LocalStreamSink(home, "web_analytics", flush_s=3600) as sink:  # no landing before close
+        fn = sink.write("url_metrics_5m").fn
+        fn.setup()
+        assert fn._writer is sink.writer  # the step's pickled copy finds the sink's one writer
+        sink.writer.submit("url_metrics_5m", {("k",): (0, metric_row(3))})
+        assert count(home, "url_metrics_5m") == 0
+    assert LocalWarehouse(home).query("SELECT SUM(pageviews) FROM url_metrics_5m").rows == [(3,)]
+    with pytest.raises(RuntimeError, match="closed"):
+        _UpsertFn(sink._id, home, "web_analytics", "events", 1.0, None).setup()

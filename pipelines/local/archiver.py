@@ -61,7 +61,7 @@ class Archiver(threading.Thread):
     def drain(self) -> int:
         """Archives what the subscription holds now, until a pull comes back empty; returns how
         many. A restarted stream does this first, so its archive holds every message the
-        previous stream read (pipelines.stream replays it)."""
+        previous stream read (pipelines.local.stream replays it)."""
         from google.cloud import pubsub_v1
 
         subscriber = pubsub_v1.SubscriberClient()

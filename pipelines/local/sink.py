@@ -1,9 +1,9 @@
 """The local streaming sink: table rows -> DuckDB upserts, coalesced across bundles and tables.
 
-Every table's sink step hands its bundle's rows to one writer per warehouse in this process
-(`LandingWriter`), which keeps the latest pane per key and lands what is pending in one
-transaction on one connection, at most every `FLUSH_S` seconds; the tables with a row per
-event (`PER_EVENT_TABLES`) join a landing only on their own, slower clock. Why not a write per table
+Every table's sink step hands its bundle's rows to the sink's one writer (`LandingWriter`),
+which keeps the latest pane per key and lands what is pending in one transaction on one
+connection, at most every `FLUSH_S` seconds; the tables with a row per event
+(`PER_EVENT_TABLES`) join a landing only on their own, slower clock. Why not a write per table
 per bundle: opening and closing the DuckDB file is most of the cost of a small write
 (profiled with py-spy: ~20% of the stream's CPU went to four connections per bundle), and
 while a bundle waits on it, the watermark and the live bucket wait too. Rows are written as
@@ -11,7 +11,8 @@ NDJSON with the same encoder the rebuild uses, so `weir sql` (another process) r
 same values, between flushes.
 
 Nothing is lost by not writing synchronously: the archive, written before any message is
-acked, is the durable record (weir.archiver); `run_stream` flushes the writer when it stops.
+acked, is the durable record (pipelines.local.archiver); `run_stream` closes the sink when it
+stops, which lands what the writer still holds.
 
 Readers never stop the writer (issue #14): a landing that fails (a `weir sql` holding the
 DuckDB file past the lock wait, a full disk) puts its rows back, newer panes winning, and is
@@ -42,11 +43,15 @@ RETRY_MAX_S = 5.0  # backoff ceiling between failed landings
 # the table (the upsert's anti-join), so they land on their own slower cadence and the live
 # metric rows, a few per URL and bucket, never wait for them (measured: freshness p95 was
 # set by landings of 6,000-9,000 event rows every 4-6 s).
-PER_EVENT_TABLES = frozenset({"events", "dead_letters"})
-REPLAY_SOURCE_PREFIX = "replay:"  # the source of records a restarted stream replays (pipelines.stream)
+PER_EVENT_TABLES = frozenset(schemas.per_event_tables())
+REPLAY_SOURCE_PREFIX = "replay:"  # the source of records a restarted stream replays (pipelines.local.stream)
 
-_WRITERS: dict[tuple[str, str], LandingWriter] = {}
-_WRITERS_LOCK = threading.Lock()
+# The writer of each open LocalStreamSink, by the sink's id: the sink's steps are pickled
+# copies (Beam serializes DoFns even in-process), so they find their writer here. The sink
+# owns the entry: it is made on first use and removed by `LocalStreamSink.close()`.
+_OPEN: dict[str, LandingWriter] = {}
+_CLOSED: set[str] = set()
+_OPEN_LOCK = threading.Lock()
 
 
 class LandingWriter:
@@ -67,8 +72,17 @@ class LandingWriter:
         self.error: BaseException | None = None  # the last failed landing's error, while failing
         self.failing_since: float | None = None  # time.time() of the first failure in a row
         self.failures = 0  # failed landings in a row
+        self._closing = threading.Event()
         self._thread = threading.Thread(target=self._run, name="weir-landing", daemon=True)
         self._thread.start()
+
+    def close(self, timeout_s: float = 30.0) -> None:
+        """Stops the background landings, then lands what is pending; raises if that last
+        landing fails (the caller says so: the archive still holds those events)."""
+        self._closing.set()
+        self._wake.set()
+        self._thread.join(timeout_s)
+        self.flush()
 
     def submit(self, table: str, rows: dict) -> None:
         """rows: key -> (pane index, row); a key's row is replaced only by a later pane."""
@@ -146,8 +160,10 @@ class LandingWriter:
         # tables keep their own, slower clock (PER_EVENT_TABLES).
         wait_s = self._flush_s
         per_event_due = 0.0
-        while True:
+        while not self._closing.is_set():
             self._wake.wait(wait_s)
+            if self._closing.is_set():
+                return  # close() lands the rest
             started = time.monotonic()
             with_per_event = started >= per_event_due
             with self._lock:
@@ -174,29 +190,22 @@ class LandingWriter:
                 wait_s = max(self._flush_s, FLUSH_COST_RATIO * cost)
 
 
-def landing_writer(home: str, dataset: str) -> LandingWriter:
-    """The process's writer for this warehouse (created on first use)."""
-    with _WRITERS_LOCK:
-        key = (os.path.abspath(home), dataset)
-        if key not in _WRITERS:
-            _WRITERS[key] = LandingWriter(home, dataset)
-        return _WRITERS[key]
-
-
-def flush_all() -> None:
-    """Lands what every writer of this process holds (the stream's last step when stopping)."""
-    with _WRITERS_LOCK:
-        writers = list(_WRITERS.values())
-    for writer in writers:
-        writer.flush()  # raises if this last landing fails: the caller says so
+def _writer_for(sink_id: str, home: str, dataset: str, flush_s: float, lock_wait_s: float | None) -> LandingWriter:
+    with _OPEN_LOCK:
+        if sink_id in _CLOSED:
+            raise RuntimeError("the local stream sink was closed: its pipeline must not run after close()")
+        if sink_id not in _OPEN:
+            _OPEN[sink_id] = LandingWriter(home, dataset, flush_s, lock_wait_s)
+        return _OPEN[sink_id]
 
 
 class _UpsertFn(beam.DoFn):
-    def __init__(self, home: str, dataset: str, table: str):
-        self._home, self._dataset, self._table = home, dataset, table
+    def __init__(self, sink_id: str, home: str, dataset: str, table: str, flush_s: float, lock_wait_s: float | None):
+        self._sink = (sink_id, home, dataset, flush_s, lock_wait_s)
+        self._table = table
 
     def setup(self):
-        self._writer = landing_writer(self._home, self._dataset)
+        self._writer = _writer_for(*self._sink)
         self._key = schemas.table(self._table).key
         self._replayed = counter("dead_letters_replay_skipped")
 
@@ -205,7 +214,7 @@ class _UpsertFn(beam.DoFn):
 
     def process(self, row, pane=beam.DoFn.PaneInfoParam):
         if self._table == "dead_letters" and (row.get("source") or "").startswith(REPLAY_SOURCE_PREFIX):
-            self._replayed.inc()  # landed by the run that first read it (pipelines.stream.replay_records)
+            self._replayed.inc()  # landed by the run that first read it (pipelines.local.stream.replay_records)
             return
         key = tuple(row[k] for k in self._key) if self._key else (len(self._rows), uuid.uuid4().hex)
         old = self._rows.get(key)
@@ -219,10 +228,34 @@ class _UpsertFn(beam.DoFn):
 
 
 class LocalStreamSink:
-    """A graph sink for streaming into the local warehouse (see `pipelines.graph.Sink`)."""
+    """A graph sink for streaming into the local warehouse (see `pipelines.graph.Sink`).
 
-    def __init__(self, home: str, dataset: str):
+    The sink owns the one writer its steps hand rows to: made on first use, stopped by
+    `close()` (or the end of a `with` block), which lands what is still pending and raises
+    if that landing fails. A closed sink's steps refuse to start."""
+
+    def __init__(self, home: str, dataset: str, flush_s: float = FLUSH_S, lock_wait_s: float | None = None):
         self.home, self.dataset = home, dataset
+        self._id = uuid.uuid4().hex
+        self._settings = (flush_s, lock_wait_s)
+
+    @property
+    def writer(self) -> LandingWriter:
+        return _writer_for(self._id, self.home, self.dataset, *self._settings)
 
     def write(self, table: str) -> beam.PTransform:
-        return f"Upsert_{table}" >> beam.ParDo(_UpsertFn(self.home, self.dataset, table))
+        upsert = _UpsertFn(self._id, self.home, self.dataset, table, *self._settings)
+        return f"Upsert_{table}" >> beam.ParDo(upsert)
+
+    def close(self) -> None:
+        with _OPEN_LOCK:
+            writer = _OPEN.pop(self._id, None)
+            _CLOSED.add(self._id)
+        if writer is not None:
+            writer.close()
+
+    def __enter__(self) -> LocalStreamSink:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

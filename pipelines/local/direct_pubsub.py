@@ -17,11 +17,11 @@ Beam alone and says so.
 Pub/Sub unreachable (the emulator died): a pull is not retried by the client for a minute
 (its default), it fails at once and the reader returns nothing, so a bundle never waits on
 a dead endpoint and the stream can always stop; `read_failure()` says since when reads
-fail and why, for the stream's supervisor (pipelines.stream), which gives up after a while.
+fail and why, for the stream's supervisor (pipelines.local.stream), which gives up after a while.
 
 `hold_reads()` / `release_reads()` gate the reader: while held it reads nothing and holds
 its watermark at the start of time, so a restarted stream can first replay its archive
-(pipelines.stream) with every replayed bucket still open, and the first pane of a bucket
+(pipelines.local.stream) with every replayed bucket still open, and the first pane of a bucket
 after a restart carries all it held before (no live bucket goes backwards).
 """
 

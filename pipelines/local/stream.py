@@ -2,8 +2,8 @@
 
 Locally: Beam's `ReadFromPubSub` on the streaming DirectRunner (named explicitly: the
 default would try to download Prism) feeds the graph with `GraphConfig(streaming=True)`; rows
-are upserted into the local warehouse by one coalescing writer (weir.stream_sink); the archiver process
-(weir.archiver) writes every message to the Avro archive from its own subscription before
+are upserted into the local warehouse by one coalescing writer (pipelines.local.sink); the archiver process
+(pipelines.local.archiver) writes every message to the Avro archive from its own subscription before
 acking it. Event time comes from the payload's `ts` in ParseEvents, as in a rebuild; the
 record's receive time is the Pub/Sub publish time, as in the archive.
 
@@ -12,7 +12,7 @@ the next pane of an open bucket used to replace its row (300 page views became 1
 starting stream first archives what its archiver subscription still holds, then replays
 from the archive every record received within the live dedupe horizon (every bucket that can
 still change, `GraphConfig.live_dedupe_horizon_s`), while the Pub/Sub reader is held with
-its watermark (pipelines.direct_pubsub.hold_reads). The replayed records rebuild the totals
+its watermark (pipelines.local.direct_pubsub.hold_reads). The replayed records rebuild the totals
 and the dedupe state exactly, as a rebuild would; a message both replayed and still on the
 subscription is a duplicate, counted once. Only then are reads released. A replay costs the
 time to process the horizon's records (the stream's drain rate).
@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import dataclasses
 import glob
-import json
 import logging
 import os
 import signal
@@ -40,12 +39,13 @@ import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 from apache_beam.runners.direct.direct_runner import BundleBasedDirectRunner
 
-from weir.archiver import Archiver, ArchiverProcess
-from weir.pipelines.direct_pubsub import allow_bigger_pulls, hold_reads, read_failure, release_reads
-from weir.pipelines.direct_specs import cache_dofn_specs
 from weir.pipelines.graph import GraphConfig, build
+from weir.pipelines.local.archiver import Archiver, ArchiverProcess
+from weir.pipelines.local.direct_pubsub import allow_bigger_pulls, hold_reads, read_failure, release_reads
+from weir.pipelines.local.direct_specs import cache_dofn_specs
+from weir.pipelines.local.sink import REPLAY_SOURCE_PREFIX, LocalStreamSink
+from weir.pipelines.local.status import format_counts, write_status
 from weir.pubsub import PubSubNames, ensure_topology
-from weir.stream_sink import REPLAY_SOURCE_PREFIX, LocalStreamSink, flush_all, landing_writer
 from weir.transforms.archive import hour_dir, raw_record, record_of_message
 from weir.transforms.counting import local_counts, local_gauges, reset_local_counts
 from weir.transforms.read import read_avro
@@ -120,32 +120,12 @@ def _wait_replayed(replayed: int, early_s: int, failed) -> None:
     time.sleep(2 * early_s + 1)  # an early firing (every early_s of processing time) carries them
 
 
-STATUS_FILE = "stream-status.json"
 PUBSUB_UNREACHABLE_S = 60  # then the stream stops (exit 1) rather than idle unseen
 STATUS_LINE_S = 10  # how often `weir stream` prints its one-line status
 
 
 class StreamFailed(RuntimeError):
     """The stream stopped by itself: its pipeline failed or ended, or its archiver died."""
-
-
-def _write_status(path: str, counters: dict, archived: int, names: PubSubNames, running: bool = True, **more) -> None:
-    """What `weir status` shows of a running stream: its counters, as of now."""
-    lag_ms = local_gauges().get("watermark_lag_ms")
-    status = {
-        **more,
-        "running": running,
-        "updated_at_ms": int(time.time() * 1000),
-        "subscription": names.subscription_path(),
-        "archived": archived,
-        "counters": counters,
-        "watermark_lag_s": None if lag_ms is None else round(lag_ms / 1000, 1),
-        "pid": os.getpid(),
-    }
-    tmp = path + ".tmp"
-    with open(tmp, "w") as fh:
-        json.dump(status, fh)
-    os.replace(tmp, path)
 
 
 @dataclass
@@ -159,17 +139,23 @@ class StreamRun:
 
 
 def build_local_stream(
-    home: str, dataset: str, names: PubSubNames, config: GraphConfig, replayed: list[RawRecord] = ()
+    home: str,
+    dataset: str,
+    names: PubSubNames,
+    config: GraphConfig,
+    replayed: list[RawRecord] = (),
+    sink: LocalStreamSink | None = None,
 ) -> beam.Pipeline:
     """The local streaming job, built and not run: the graph in streaming mode on the
-    DirectRunner, over the replayed records and the subscription, into the local warehouse.
+    DirectRunner, over the replayed records and the subscription, into `sink` (a new
+    LocalStreamSink of the local warehouse by default; whoever runs the pipeline closes it).
     `run_stream` runs it with its archiver and supervision; tests build it to look at it."""
     options = PipelineOptions([])  # not sys.argv: those are weir's flags, not Beam's
     options.view_as(StandardOptions).streaming = True
     pipeline = beam.Pipeline(runner=BundleBasedDirectRunner(), options=options)
     config = dataclasses.replace(config, dedupe_keying="sharded")  # the DirectRunner's keying (transforms.dedupe)
     source = ReplayThenPubSub(list(replayed), names.subscription_path())
-    build(pipeline, source, LocalStreamSink(home, dataset), config)
+    build(pipeline, source, sink or LocalStreamSink(home, dataset), config)
     return pipeline
 
 
@@ -202,7 +188,8 @@ def run_stream(
             hold_reads()
     archiver = ArchiverProcess(archive_sub, archive_root)
     archiver.start()
-    pipeline = build_local_stream(home, dataset, names, config, replayed)
+    sink = LocalStreamSink(home, dataset)
+    pipeline = build_local_stream(home, dataset, names, config, replayed, sink)
     stopping = []
     previous = {s: signal.signal(s, lambda *_: stopping.append(1)) for s in (signal.SIGINT, signal.SIGTERM)}
     started = time.monotonic()
@@ -218,13 +205,24 @@ def run_stream(
 
     watcher = threading.Thread(target=watch, name="weir-stream-watch", daemon=True)
     watcher.start()
-    writer = landing_writer(home, dataset)
+    writer = sink.writer
     if replayed:
         _wait_replayed(len(replayed), config.early_s, failed=lambda: not watcher.is_alive() or bool(stopping))
         release_reads()
     progress(f"stream: reading {names.subscription_path()}, archiving to {archive_root} (Ctrl-C stops)")
-    status_path = os.path.join(home, STATUS_FILE)
     last_status = 0.0
+
+    def status(running: bool, counters: dict, health: dict) -> None:  # what `weir status` shows
+        write_status(
+            home,
+            running=running,
+            subscription=names.subscription_path(),
+            archived=drained + archiver.archived,
+            counters=counters,
+            watermark_lag_ms=local_gauges().get("watermark_lag_ms"),
+            health=health,
+        )
+
     last_line = time.monotonic()
     failure: str | None = None
     try:
@@ -240,18 +238,12 @@ def run_stream(
                 raise StreamFailed(failure)
             if time.monotonic() - last_line > STATUS_LINE_S:  # a long-running service says how it does
                 last_line = time.monotonic()
-                c = local_counts()
-                progress(
-                    f"stream: received={c.get('events_accepted', 0) + c.get('dead_letters', 0):,} "
-                    f"accepted={c.get('events_accepted', 0):,} dead_letters={c.get('dead_letters', 0):,} "
-                    f"duplicates={c.get('duplicates', 0):,} too_late={c.get('too_late', 0):,} "
-                    f"archived={drained + archiver.archived:,} landing={writer.health()['landing']}"
-                )
+                counts = format_counts(local_counts(), drained + archiver.archived)
+                progress(f"stream: {counts} landing={writer.health()['landing']}")
             if time.monotonic() - last_status > 2:
                 read = read_failure()
                 pubsub = {"pubsub": "failing", "pubsub_failing_since_ms": int(read["since"] * 1000)} if read else {}
-                archived = drained + archiver.archived
-                _write_status(status_path, local_counts(), archived, names, **writer.health(), **pubsub)
+                status(True, local_counts(), {**writer.health(), **pubsub})
                 last_status = time.monotonic()
             time.sleep(0.2)
     finally:
@@ -261,14 +253,11 @@ def run_stream(
         release_reads()
         result.cancel()
         try:
-            flush_all()  # rows the pipeline handed over before it stopped
+            sink.close()  # lands the rows the pipeline handed over before it stopped
         except Exception as exc:  # the archive has them; the next rebuild of their day lands them
             log.error("the last landing failed (%s); the archive keeps every event for a rebuild", exc)
             failure = failure or f"the last landing failed: {exc}"
         counters = local_counts()
         archiver.stop()
-        extra = {"error": failure} if failure else {}
-        _write_status(
-            status_path, counters, drained + archiver.archived, names, running=False, **extra, **writer.health()
-        )
+        status(False, counters, {**({"error": failure} if failure else {}), **writer.health()})
     return StreamRun(time.monotonic() - started, drained + archiver.archived, counters, failure)
