@@ -11,7 +11,7 @@ graph imports on a worker must be listed here. Apache Beam is pinned once, in BE
 templates/Dockerfile reads the same pin (see templates/README.md).
 """
 
-from setuptools import setup
+from setuptools import find_packages, setup
 
 BEAM_VERSION = "2.77.0"
 DISTRIBUTION = "weir-analytics"
@@ -22,7 +22,7 @@ setup(
     version="0.1.0",
     description="Open web content analytics: pixel events in, per-URL time series out (Beam + BigQuery).",
     python_requires=">=3.10",
-    packages=["weir", "weir.warehouse", "weir.collector", *(f"weir.{m}" for m in MAPPED)],
+    packages=[*find_packages(include=["weir", "weir.*"]), *(f"weir.{m}" for m in MAPPED), "weir.pipelines.local"],
     package_dir={"weir": "weir", **{f"weir.{m}": m for m in MAPPED}},
     package_data={
         "weir.schemas": ["*.json", "*.avsc", "bigquery/*.json", "views/*.sql"],

@@ -25,11 +25,11 @@ from apache_beam.options.pipeline_options import GoogleCloudOptions, PipelineOpt
 
 from weir.pipelines.graph import build
 from weir.pipelines.options import WeirOptions, graph_config, validate
+from weir.pubsub import DEDUPE_ATTRIBUTE, TIMESTAMP_ATTRIBUTE
 from weir.transforms.archive import WriteArchive, raw_record, record_of_message
 from weir.transforms.bigquery_stream import BigQueryStreamSink
 
-TIMESTAMP_ATTRIBUTE = "ts"
-ID_LABEL = "dedupe_key"  # weir.pubsub.DEDUPE_ATTRIBUTE
+ID_LABEL = DEDUPE_ATTRIBUTE  # Dataflow drops a message whose dedupe_key it has seen
 
 
 class ReadArchivedPubSub(beam.PTransform):

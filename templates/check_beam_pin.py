@@ -1,12 +1,14 @@
 """Fails (exit 1) unless every Beam version the template depends on is the same one.
 
     python templates/check_beam_pin.py --setup setup.py --requirements templates/requirements.txt \
-        [--dockerfile templates/Dockerfile] [--expect X.Y.Z] [--installed]
+        [--dockerfile templates/Dockerfile] [--expect X.Y.Z] [--installed] [--resolved REPORT.json]
+    python templates/check_beam_pin.py --setup setup.py --print      # the pin alone (templates/Makefile)
 
 Compares setup.py's BEAM_VERSION, the apache-beam pin of the image's requirements, the
 Dockerfile's default BEAM_VERSION build argument, the version the build was asked for, and
-(with --installed, inside the image) the apache_beam actually installed. Run by the image
-build and by tests/test_templates.py.
+(with --installed, inside the image) the apache_beam actually installed, and (with --resolved)
+the apache-beam a `pip install --dry-run --report` resolved. The one parser of the pin: run by
+the image build, templates/Makefile, .ci/run and tests/test_templates.py.
 """
 
 from __future__ import annotations
@@ -40,6 +42,12 @@ def versions(args) -> dict[str, str]:
         import apache_beam
 
         found["installed"] = apache_beam.__version__
+    if args.resolved:
+        import json
+
+        report = json.load(open(args.resolved))
+        beam = [i["metadata"]["version"] for i in report["install"] if i["metadata"]["name"] == "apache-beam"]
+        found["resolved"] = ",".join(beam) or "none"
     return found
 
 
@@ -50,7 +58,13 @@ def main(argv=None) -> int:
     p.add_argument("--dockerfile")
     p.add_argument("--expect")
     p.add_argument("--installed", action="store_true")
-    found = versions(p.parse_args(argv))
+    p.add_argument("--resolved", help="a pip --report JSON file: the apache-beam it resolved")
+    p.add_argument("--print", action="store_true", help="print setup.py's pin and exit")
+    args = p.parse_args(argv)
+    if args.print:
+        print(setup_pin(open(args.setup).read()))
+        return 0
+    found = versions(args)
     if len(set(found.values())) != 1:
         print("Beam versions disagree: " + ", ".join(f"{k}={v}" for k, v in found.items()), file=sys.stderr)
         return 1

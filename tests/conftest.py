@@ -59,7 +59,7 @@ def rebuild_local(home: str, pattern: str | None = None, date: str | None = None
 
 def rebuilt_warehouse(home: str, records: list[tuple[int, bytes]]):
     """Archives generated records under `home`, rebuilds them, returns the local warehouse."""
-    from weir.generator import write_avro_archive
+    from weir.traffic.generator import write_avro_archive
     from weir.warehouse.local import LocalWarehouse
 
     write_avro_archive(records, os.path.join(home, "archive"))

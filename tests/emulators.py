@@ -22,7 +22,7 @@ import urllib.request
 
 import pytest
 
-from weir.pubsub import free_port  # noqa: F401  (tests import it from here)
+from weir.pubsub.emulator import free_port  # noqa: F401  (tests import it from here)
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -131,7 +131,7 @@ def start_bigquery(tmp: str, project: str) -> tuple[subprocess.Popen, str]:
 
 def start_pubsub(tmp: str) -> tuple[str, int]:
     """The official Pub/Sub emulator (Google Cloud CLI) on a free port, via weir's own starter."""
-    from weir.pubsub import EmulatorUnavailable, start_emulator
+    from weir.pubsub.emulator import EmulatorUnavailable, start_emulator
 
     if shutil.which("gcloud") is None:
         missing("the Google Cloud Pub/Sub emulator (gcloud)")

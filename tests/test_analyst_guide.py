@@ -15,7 +15,7 @@ from collections import defaultdict
 import pytest
 
 from tests.conftest import rebuilt_warehouse
-from weir.generator import generate_day
+from weir.traffic.generator import generate_day
 from weir.transforms.enrich import enrich_event
 from weir.transforms.timeutil import bucket_5m, day_str
 from weir.transforms.validate import parse_record

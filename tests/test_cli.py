@@ -93,7 +93,7 @@ def test_bench_prints_a_comparable_summary_line(tmp_path):
 def test_a_mistyped_rebuild_flag_is_refused_and_changes_nothing(tmp_path):
     # Issue #15: `--day` (for --date) passed through to Beam, which warned and dropped it;
     # the rebuild then replaced the whole day with one hour's events and exited 0.
-    from weir.generator import generate_day, write_json_lines
+    from weir.traffic.generator import generate_day, write_json_lines
 
     home = str(tmp_path / "home")
     day = write_json_lines(list(generate_day("2025-11-20", events=300, seed=3)), str(tmp_path / "day.jsonl"))
@@ -107,7 +107,7 @@ def test_a_mistyped_rebuild_flag_is_refused_and_changes_nothing(tmp_path):
 def test_demo_never_destroys_data_it_did_not_make(tmp_path):
     # Issue #16: the demo deleted the day's archive first (a stream's 41 real events went), and
     # every demo day reused the same event_ids (a rebuild of two days removed ~25,000 events).
-    from weir.generator import generate_day, write_avro_archive
+    from weir.traffic.generator import generate_day, write_avro_archive
 
     home = str(tmp_path / "home")
     assert weir("demo", "--events", "0", home=home, check=False).returncode == 2
@@ -165,7 +165,7 @@ def test_long_work_shows_progress_on_a_terminal_and_nothing_when_piped(tmp_path)
     # records read; piped, the output is only the lines a script reads.
     import pty
 
-    from weir.generator import generate_day, write_json_lines
+    from weir.traffic.generator import generate_day, write_json_lines
 
     day = write_json_lines(list(generate_day("2025-11-20", events=20_000, seed=3)), str(tmp_path / "day.jsonl"))
     exe = shutil.which("weir") or os.path.join(os.path.dirname(sys.executable), "weir")

@@ -14,8 +14,8 @@ from apache_beam.options.pipeline_options import PipelineOptions
 
 from tests import emulators
 from weir import schemas
-from weir.generator import generate_day, write_avro_archive
 from weir.pipelines.rebuild import run_rebuild
+from weir.traffic.generator import generate_day, write_avro_archive
 from weir.warehouse import WarehouseRef
 from weir.warehouse.base import WriteRefused
 from weir.warehouse.bigquery import BigQueryWarehouse, emulator_client

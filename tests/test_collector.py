@@ -18,7 +18,8 @@ from starlette.testclient import TestClient
 from tests import emulators
 from weir.collector.app import GIF, MAX_EVENTS, create_app
 from weir.collector.relay import Relay
-from weir.pubsub import PubSubNames, dedupe_attribute, ensure_topology, start_emulator
+from weir.pubsub import PubSubNames, dedupe_attribute, ensure_topology
+from weir.pubsub.emulator import start_emulator
 
 WEIR = os.path.join(os.path.dirname(sys.executable), "weir")
 

@@ -22,8 +22,8 @@ from tests.test_stream_integration import (  # noqa: F401  (pubsub is a fixture)
 from weir.pipelines.dataflow_stream import build_dataflow_stream
 from weir.pipelines.local.direct_pubsub import allow_bigger_pulls
 from weir.pipelines.local.sink import LocalStreamSink
-from weir.publish import publish
 from weir.pubsub import PubSubNames, ensure_topology
+from weir.pubsub.publish import publish
 from weir.transforms.counting import local_counts, reset_local_counts
 from weir.warehouse.local import LocalWarehouse
 

@@ -11,8 +11,8 @@ import orjson
 from apache_beam.testing.util import assert_that, equal_to
 
 from tests.conftest import raw
-from weir.generator import malformed_payloads
 from weir.pipelines.graph import build
+from weir.traffic.generator import malformed_payloads
 
 DAY0 = 1_763_596_800_000  # 2025-11-20T00:00:00Z
 UAS = {  # user agent -> (device_type, is_bot), as a person reading the string would say

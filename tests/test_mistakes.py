@@ -14,7 +14,7 @@ import pytest
 
 from tests.conftest import rebuilt_warehouse
 from weir.cli import main
-from weir.generator import generate_day
+from weir.traffic.generator import generate_day
 
 DAY = "2025-11-20"
 

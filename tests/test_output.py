@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 import io
 
-from weir.output import format_table, print_result
+from weir.console.output import format_table, print_result
 from weir.warehouse.base import QueryResult
 
 URLS = [f"https://www.dailyglobe.example/business/market-school-budget-{i}" for i in range(12)]

@@ -11,8 +11,9 @@ import pytest
 
 from tests import emulators
 from weir.pipelines.local.archiver import Archiver
-from weir.publish import publish
-from weir.pubsub import PubSubNames, attributes_for, ensure_topology, start_emulator, stop_emulator
+from weir.pubsub import PubSubNames, attributes_for, ensure_topology
+from weir.pubsub.emulator import start_emulator, stop_emulator
+from weir.pubsub.publish import publish
 
 
 @pytest.fixture(params=["gcloud", "drongo"])
@@ -77,7 +78,7 @@ def test_attributes_for_payloads():
 def test_emulator_is_recorded_and_stopped(tmp_path, monkeypatch):
     monkeypatch.setenv("WEIR_PUBSUB_EMULATOR", "drongo")
     monkeypatch.delenv("PUBSUB_EMULATOR_HOST", raising=False)
-    from weir.pubsub import ensure_emulator
+    from weir.pubsub.emulator import ensure_emulator
 
     home = str(tmp_path / "home")
     host = ensure_emulator(home)

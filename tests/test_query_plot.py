@@ -10,8 +10,8 @@ import sys
 import pytest
 
 from tests.conftest import rebuilt_warehouse
-from weir.generator import generate_day
-from weir.query import QueryClient, SeriesQuery
+from weir.query.client import QueryClient, SeriesQuery
+from weir.traffic.generator import generate_day
 from weir.warehouse.local import LocalWarehouse
 
 DAY = dt.datetime(2025, 11, 20, tzinfo=dt.timezone.utc)
@@ -113,7 +113,7 @@ def test_weir_plot_writes_a_png_with_both_lines(home, tmp_path):
 
 
 def test_the_chart_covers_exactly_the_window_with_empty_buckets_at_zero():
-    from weir.plot import buckets, zero_filled
+    from weir.query.plot import buckets, zero_filled
 
     start = dt.datetime(2025, 11, 20, 22, 30, tzinfo=dt.timezone.utc)
     q = SeriesQuery("pageviews", start, start + dt.timedelta(hours=4), "1h", site="s")

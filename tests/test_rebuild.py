@@ -8,8 +8,8 @@ import orjson
 import pytest
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from weir.generator import generate_day, malformed_payloads, write_avro_archive, write_json_lines
 from weir.pipelines.rebuild import run_rebuild
+from weir.traffic.generator import generate_day, malformed_payloads, write_avro_archive, write_json_lines
 from weir.transforms.rows import redact_ip
 from weir.warehouse.local import LocalWarehouse
 

@@ -8,9 +8,9 @@ import orjson
 import pytest
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from weir.generator import generate_day, write_json_lines
 from weir.pipelines import graph as graph_module
 from weir.pipelines.rebuild import WouldShrink, run_rebuild
+from weir.traffic.generator import generate_day, write_json_lines
 from weir.warehouse.local import LocalWarehouse
 
 DAY, OTHER = "2025-11-20", "2025-11-21"

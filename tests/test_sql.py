@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import rebuilt_warehouse
-from weir.generator import generate_day
+from weir.traffic.generator import generate_day
 from weir.transforms.enrich import farm_fingerprint
 from weir.warehouse.translate import TranslationError, to_duckdb
 

@@ -15,8 +15,8 @@ import pytest
 
 from tests.conftest import rebuilt_warehouse
 from weir.cli import main
-from weir.generator import generate_day
-from weir.query import QueryClient, SeriesQuery
+from weir.query.client import QueryClient, SeriesQuery
+from weir.traffic.generator import generate_day
 from weir.warehouse.base import QueryError, WriteRefused
 from weir.warehouse.local import LocalWarehouse
 

@@ -17,9 +17,9 @@ import orjson
 import pytest
 
 from tests import emulators
-from weir.generator import generate_day
-from weir.publish import publish
 from weir.pubsub import PubSubNames, ensure_topology
+from weir.pubsub.publish import publish
+from weir.traffic.generator import generate_day
 from weir.warehouse.local import LocalWarehouse
 
 WEIR = os.path.join(os.path.dirname(sys.executable), "weir")
@@ -234,7 +234,7 @@ def test_killed_stream_loses_nothing_after_rebuild(pubsub, tmp_path, reliability
 
 
 def test_freshness_measurement_counts_every_sample(pubsub, tmp_path):
-    from weir.freshness import measure_freshness
+    from weir.bench.freshness import measure_freshness
 
     result = measure_freshness(str(tmp_path / "fresh"), rate=20, seconds=4, settle_s=90, say=lambda _m: None)
     assert result["sent"] == 80 and result["samples"] == 4

@@ -20,8 +20,8 @@ from weir.pipelines import graph as graph_module
 from weir.pipelines.graph import GraphConfig
 from weir.pipelines.local.status import STATUS_FILE
 from weir.pipelines.local.stream import StreamFailed, run_stream
-from weir.publish import publish
 from weir.pubsub import PubSubNames, ensure_topology
+from weir.pubsub.publish import publish
 
 
 def topology_with_one_event(prefix: str) -> PubSubNames:

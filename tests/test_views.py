@@ -13,7 +13,7 @@ import datetime as dt
 import pytest
 
 from tests.conftest import rebuilt_warehouse
-from weir.generator import generate_day
+from weir.traffic.generator import generate_day
 
 
 def _today() -> dt.date:

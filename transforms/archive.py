@@ -62,8 +62,14 @@ def raw_record(record: dict, source: str) -> RawRecord:
     )
 
 
+def day_dir(root: str, day: str) -> str:
+    """The archive's folder of one UTC receive day (YYYY-MM-DD): root/dt=DAY."""
+    return FileSystems.join(root, f"dt={day}")
+
+
 def hour_dir(root: str, received_ms: int) -> str:
-    return FileSystems.join(root, f"dt={day_str(received_ms)}", f"hour={(received_ms // 3_600_000) % 24:02d}")
+    """The archive's folder of the receive hour of `received_ms`: root/dt=DAY/hour=HH."""
+    return FileSystems.join(day_dir(root, day_str(received_ms)), f"hour={(received_ms // 3_600_000) % 24:02d}")
 
 
 def write_archive_file(path: str, records: Iterable[dict]) -> None:

@@ -146,7 +146,7 @@ def cmd_rebuild(args, beam_args: list[str]) -> int:
         from weir.warehouse import WarehouseRef
 
         commit_in_job = WarehouseRef(settings.project, settings.dataset, location=args.bq_location)
-    from weir.progress import watching
+    from weir.console.progress import watching
 
     with watching("records_read", "rebuild: records read"):
         result = run_rebuild(
@@ -169,8 +169,8 @@ def _flags_of(command: str) -> tuple[str, ...]:
 
 
 def cmd_sql(args) -> int:
-    from weir.output import print_result
-    from weir.query import QueryClient
+    from weir.console.output import print_result
+    from weir.query.client import QueryClient
 
     _, warehouse = _warehouse(args)
     print_result(QueryClient(warehouse).sql(args.query, write=args.write), args.format)
@@ -187,8 +187,8 @@ def _when(text: str):
 def cmd_plot(args) -> int:
     import datetime as dt
 
-    from weir.plot import NothingToPlot, plot_series
-    from weir.query import QueryClient, SeriesQuery
+    from weir.query.client import QueryClient, SeriesQuery
+    from weir.query.plot import NothingToPlot, plot_series
 
     _, warehouse = _warehouse(args)
     end = _when(args.end) if args.end else dt.datetime.now(dt.timezone.utc)
@@ -218,7 +218,8 @@ def _pubsub_names(args):
     Default Credentials; no emulator is started, nothing is created: Terraform made the
     topic and subscriptions), else the local emulator, started if needed (issue #16)."""
 
-    from weir.pubsub import PubSubNames, ensure_emulator
+    from weir.pubsub import PubSubNames
+    from weir.pubsub.emulator import ensure_emulator
 
     settings = config.resolve(args.home, None, args.dataset)
     if getattr(args, "project", None):
@@ -321,13 +322,15 @@ def cmd_stream(args, beam_args: list[str] | None = None) -> int:
 
 
 def cmd_publish(args) -> int:
-    from weir.publish import publish, read_payloads
     from weir.pubsub import ensure_topology
+    from weir.pubsub.publish import publish, read_payloads
 
     _, names = _pubsub_names(args)
     if not args.project:  # the local emulator: made on demand; a real project's topic is Terraform's
         ensure_topology(names)
-    n = publish(read_payloads(args.input), names, rate=args.rate)
+    from weir.console.progress import bar
+
+    n = publish(read_payloads(args.input), names, rate=args.rate, shown=bar(desc="published", unit="messages"))
     print(f"published {n:,} messages to {names.topic_path}")
     return 0
 
@@ -342,9 +345,9 @@ def cmd_status(args) -> int:
         "it reads the local stream's status; on Google Cloud read subscription/num_undelivered_messages "
         "in Cloud Monitoring and the job's metrics in the Dataflow console",
     )
+    from weir.checks.status import status_report
     from weir.pipelines.local.status import format_counts
-    from weir.pubsub import find_emulator
-    from weir.status import status_report
+    from weir.pubsub.emulator import find_emulator
     from weir.warehouse.local import LocalWarehouse
 
     settings = config.resolve(args.home, None, args.dataset)
@@ -390,7 +393,7 @@ def cmd_status(args) -> int:
 
 
 def cmd_verify(args) -> int:
-    from weir.verify import format_checks, verify_day
+    from weir.checks.verify import format_checks, verify_day
 
     _, warehouse = _warehouse(args)
     checks = verify_day(warehouse, args.date)
@@ -399,7 +402,7 @@ def cmd_verify(args) -> int:
 
 
 def cmd_compare(args) -> int:
-    from weir.compare import compare, format_diffs
+    from weir.checks.compare import compare, format_diffs
 
     _, warehouse = _warehouse(args)
     diffs = compare(warehouse, args.left, args.right, args.date, args.grain)
@@ -426,7 +429,7 @@ def cmd_collect(args) -> int:
 
 
 def cmd_bench_collect(args) -> int:
-    from weir.collector.loadtest import run_collector_bench
+    from weir.bench.collector import run_collector_bench
 
     _local_only(args, "it loads a collector on this machine, against the local emulator")
     settings, _ = _pubsub_names(args)
@@ -437,7 +440,7 @@ def cmd_bench_collect(args) -> int:
 def cmd_emulator(args) -> int:
     import os
 
-    from weir.pubsub import emulator_state, ensure_emulator, stop_emulator
+    from weir.pubsub.emulator import emulator_state, ensure_emulator, stop_emulator
 
     _local_only(args, "the emulator is local; a real project has no emulator")
     settings = config.resolve(args.home, None, None)
@@ -457,7 +460,7 @@ def cmd_emulator(args) -> int:
 
 
 def cmd_bench(args) -> int:
-    from weir.bench import run_bench
+    from weir.bench.run import run_bench
 
     _local_only(args, "it measures this machine, on generated data")
     run_bench(

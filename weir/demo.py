@@ -10,10 +10,11 @@ import time
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from weir.config import Settings
-from weir.generator import DEFAULT_SITES, generate_day, write_avro_archive
-from weir.output import format_table
+from weir.console.output import format_table
+from weir.console.progress import bar, watching
 from weir.pipelines.rebuild import run_rebuild
-from weir.progress import watching
+from weir.traffic.generator import DEFAULT_SITES, generate_day, write_avro_archive
+from weir.transforms.archive import day_dir
 from weir.warehouse.local import LocalWarehouse
 from weir.warehouse.params import day as parse_day
 
@@ -50,7 +51,7 @@ def run_demo(settings: Settings, events: int = 30_000, day: str | None = None, s
     parse_day(day)  # every argument is checked before anything is written
     if events < 1:
         raise ValueError(f"--events must be at least 1, got {events}")
-    archive_day = os.path.join(settings.archive_root, f"dt={day}")
+    archive_day = day_dir(settings.archive_root, day)
     _refuse_foreign_data(archive_day, day)
     warehouse = LocalWarehouse(settings.home, settings.dataset)
     say(f"weir demo: WEIR_HOME={settings.home}")
@@ -140,8 +141,8 @@ def live_payloads(rate: float, duration_s: float | None, seed: int):
 
 def run_live(names, rate: float, duration_s: float | None, say=print) -> int:
     """Publishes live traffic to the local topic until `duration_s` or Ctrl-C; returns how many."""
-    from weir.publish import publish
     from weir.pubsub import ensure_topology
+    from weir.pubsub.publish import publish
 
     if rate <= 0:
         raise ValueError(f"--rate must be positive for --live, got {rate:g}")
@@ -152,7 +153,8 @@ def run_live(names, rate: float, duration_s: float | None, say=print) -> int:
     )
     sent = 0
     try:
-        sent = publish(live_payloads(rate, duration_s, seed=int(time.time())), names, rate=rate, say=say)
+        shown = bar(desc="published", unit="events")
+        sent = publish(live_payloads(rate, duration_s, seed=int(time.time())), names, rate=rate, say=say, shown=shown)
     except KeyboardInterrupt:
         say("weir demo --live: stopped")
     return sent

@@ -8,7 +8,7 @@ Phases, each in a child process so its peak memory is its own:
   warehouse commit; events/s and its ratio to the floor.
 - freshness: page views published at a fixed rate into a running `weir stream` (local
   Pub/Sub emulator); p50/p95 of the time until each second's events are counted in a
-  queryable 5-minute row (weir.freshness). `--freshness-seconds 0` skips it (`na`).
+  queryable 5-minute row (weir.bench.freshness). `--freshness-seconds 0` skips it (`na`).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from collections import Counter
 
 import orjson
 
-from weir.generator import generate_day, write_json_lines
+from weir.traffic.generator import generate_day, write_json_lines
 
 BENCH_DAY = "2025-11-20"
 
@@ -125,8 +125,8 @@ def measure(fn, path: str) -> dict:
 
 
 def _freshness(work: str, rate: float, seconds: float, say) -> dict:
-    from weir.freshness import measure_freshness
-    from weir.pubsub import ensure_emulator, stop_emulator
+    from weir.bench.freshness import measure_freshness
+    from weir.pubsub.emulator import ensure_emulator, stop_emulator
 
     started_here = "PUBSUB_EMULATOR_HOST" not in os.environ
     ensure_emulator(os.path.join(work, "pubsub"))

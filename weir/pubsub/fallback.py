@@ -1,6 +1,6 @@
 """The PyPI-only Pub/Sub emulator: drongo's in-process gRPC server, run as its own process.
 
-Used by `weir.pubsub.start_emulator` where the official emulator (Google Cloud CLI) is not
+Used by `weir.pubsub.emulator.start_emulator` where the official emulator (Google Cloud CLI) is not
 installed, or when WEIR_PUBSUB_EMULATOR=drongo. Prints its host:port on the first line of
 stdout, then serves until terminated.
 """

@@ -22,7 +22,8 @@ import uuid
 
 import orjson
 
-from weir.pubsub import free_port
+from weir.bench.stats import percentile
+from weir.pubsub.emulator import free_port
 
 
 def _worker(port: int, seconds: float, batch: int, latencies: list, errors: list) -> None:
@@ -72,11 +73,6 @@ def _load(port: int, seconds: float, concurrency: int, batch: int, queue) -> Non
     for t in threads:
         t.join()
     queue.put({"elapsed": time.perf_counter() - started, "latencies": latencies, "errors": len(errors)})
-
-
-def percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
 
 
 def run_collector_bench(home: str, seconds: float = 10, concurrency: int = 16, batch: int = 10, say=print) -> dict:

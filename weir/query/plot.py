@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from weir.query import QueryClient, SeriesQuery
+from weir.query.client import QueryClient, SeriesQuery
 
 STEP = {"5m": dt.timedelta(minutes=5), "1h": dt.timedelta(hours=1), "1d": dt.timedelta(days=1)}
 

@@ -26,29 +26,31 @@ def read_payloads(patterns: list[str]) -> Iterator[bytes]:
                     yield record["payload"]
 
 
-def publish(payloads, names: PubSubNames, rate: float = 0.0, say=print) -> int:
-    """Publishes each payload with SPEC §1 attributes; `rate` messages/s (0: as fast as possible)."""
+def publish(payloads, names: PubSubNames, rate: float = 0.0, say=print, shown=None) -> int:
+    """Publishes each payload with SPEC §1 attributes; `rate` messages/s (0: as fast as possible).
+    `shown`: a progress bar (update(n), close(), disable) the caller made; without one, or
+    with a disabled one, `say` reports every 5,000 messages."""
     from google.cloud import pubsub_v1
 
     publisher = pubsub_v1.PublisherClient(
         batch_settings=pubsub_v1.types.BatchSettings(max_messages=500, max_latency=0.05)
     )
-    from weir.progress import bar
-
     futures = []
     start = time.monotonic()
     n = 0
-    shown = bar(desc="published", unit="messages")
+    quiet = shown is not None and not shown.disable  # on a terminal the bar says it
     for n, payload in enumerate(payloads, 1):
-        shown.update(1)
+        if shown is not None:
+            shown.update(1)
         futures.append(publisher.publish(names.topic_path, payload, **attributes_for(payload, int(time.time() * 1000))))
         if rate > 0:
             ahead = n / rate - (time.monotonic() - start)
             if ahead > 0:
                 time.sleep(ahead)
-        if n % 5000 == 0 and shown.disable:  # on a terminal the bar says it
+        if n % 5000 == 0 and not quiet:
             say(f"published {n:,} messages ({n / (time.monotonic() - start):,.0f}/s)")
-    shown.close()
+    if shown is not None:
+        shown.close()
     for f in futures:
         f.result(timeout=60)  # raises if any publish failed: nothing is silently not sent
     return n

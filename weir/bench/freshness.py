@@ -21,6 +21,7 @@ import duckdb
 import orjson
 
 from weir import schemas
+from weir.bench.stats import percentile
 from weir.pubsub import PubSubNames, ensure_topology
 from weir.warehouse.local import warehouse_path
 
@@ -51,7 +52,7 @@ def _count(home: str) -> int:
 def measure_freshness(home: str, rate: float = 200, seconds: float = 30, settle_s: float = 60, say=print) -> dict:
     from google.cloud import pubsub_v1
 
-    from weir.bench import peak_rss_mb
+    from weir.bench.run import peak_rss_mb
 
     names = PubSubNames(f"weir-fresh-{uuid.uuid4().hex[:6]}")
     ensure_topology(names)
@@ -108,13 +109,11 @@ def measure_freshness(home: str, rate: float = 200, seconds: float = 30, settle_
         except subprocess.TimeoutExpired:
             stream.kill()
     in_order = [round(seen.get(i, settle_s + seconds), 2) for i in range(len(samples))]
-    waits = sorted(in_order)
     unseen = len(samples) - len(seen)
-    p50 = waits[len(waits) // 2]
-    p95 = _p95(waits)
+    p50, p95 = percentile(in_order, 50), percentile(in_order, 95)
     # A stream that keeps up waits as long at the end as at the start; one falling behind
     # shows in the last third first.
-    p95_late = _p95(sorted(in_order[len(in_order) * 2 // 3 :]))
+    p95_late = percentile(in_order[len(in_order) * 2 // 3 :], 95)
     say(
         f"freshness: {len(samples)} one-second samples, {unseen} not seen within {settle_s:.0f} s; "
         f"p50 {p50:.1f} s, p95 {p95:.1f} s (last third of the samples: p95 {p95_late:.1f} s)"
@@ -129,10 +128,6 @@ def measure_freshness(home: str, rate: float = 200, seconds: float = 30, settle_
         "waits": in_order,  # per sample, in publishing order: shows a stream falling behind
         "peak_rss_mb": stream_peak_mb,
     }
-
-
-def _p95(sorted_waits: list[float]) -> float:
-    return sorted_waits[min(len(sorted_waits) - 1, int(0.95 * (len(sorted_waits) - 1) + 0.5))]
 
 
 def _poll(home: str, samples: list[tuple[float, int]], seen: dict[int, float]) -> None:

@@ -1,11 +1,11 @@
-"""Pub/Sub for weir: the local emulator's lifecycle, the topic and subscriptions, publishing.
+"""The local Pub/Sub emulator's lifecycle.
 
 Locally the official Google Cloud Pub/Sub emulator is used (`gcloud beta emulators pubsub
 start`, shipped with the Google Cloud CLI); where it is not installed, drongo's in-process
-server (PyPI only) stands in (weir.pubsub_fallback). When PUBSUB_EMULATOR_HOST is not set, the first
-command that needs Pub/Sub starts the emulator on a free port, records its address and pid
-in `$WEIR_HOME/pubsub-emulator.json`, and later commands reuse it; `weir emulator stop`
-stops it. Clients find it through PUBSUB_EMULATOR_HOST, which `ensure_emulator` sets.
+server (PyPI only) stands in (weir.pubsub.fallback). When PUBSUB_EMULATOR_HOST is not set,
+the first command that needs Pub/Sub starts the emulator on a free port, records its address
+and pid in `$WEIR_HOME/pubsub-emulator.json`, and later commands reuse it; `weir emulator
+stop` stops it. Clients find it through PUBSUB_EMULATOR_HOST, which `ensure_emulator` sets.
 """
 
 from __future__ import annotations
@@ -16,32 +16,14 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
-from dataclasses import dataclass
 
-TOPIC = "events"
-SUBSCRIPTION = "events-sub"  # the streaming pipeline's (SPEC §4)
-ARCHIVE_SUBSCRIPTION = "events-archive"  # the local archiver's: every message, archived before ack
 STATE_FILE = "pubsub-emulator.json"
 
 
 class EmulatorUnavailable(RuntimeError):
     """The Pub/Sub emulator is not installed here and PUBSUB_EMULATOR_HOST is not set."""
-
-
-@dataclass(frozen=True)
-class PubSubNames:
-    project: str
-    topic: str = TOPIC
-    subscription: str = SUBSCRIPTION
-    archive_subscription: str = ARCHIVE_SUBSCRIPTION
-
-    @property
-    def topic_path(self) -> str:
-        return f"projects/{self.project}/topics/{self.topic}"
-
-    def subscription_path(self, name: str | None = None) -> str:
-        return f"projects/{self.project}/subscriptions/{name or self.subscription}"
 
 
 def free_port() -> int:
@@ -87,11 +69,10 @@ def _record(home: str, host: str, pid: int, kind: str) -> None:
 
 def start_fallback(home: str, timeout_s: float = 30.0) -> tuple[str, int]:
     """drongo's in-process server (PyPI only), in a detached process of its own."""
-    import sys
 
     log = open(os.path.join(home, "pubsub-emulator.log"), "ab")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "weir.pubsub_fallback"], stdout=subprocess.PIPE, stderr=log, start_new_session=True
+        [sys.executable, "-m", "weir.pubsub.fallback"], stdout=subprocess.PIPE, stderr=log, start_new_session=True
     )
     line = proc.stdout.readline().decode().strip()
     deadline = time.monotonic() + timeout_s
@@ -191,74 +172,3 @@ def stop_emulator(home: str) -> bool:
         pass
     os.remove(path)
     return True
-
-
-def ensure_topology(names: PubSubNames, ack_deadline_s: int = 60) -> None:
-    """Creates the topic and both subscriptions when missing."""
-    from google.api_core.exceptions import AlreadyExists
-    from google.cloud import pubsub_v1
-
-    publisher = pubsub_v1.PublisherClient()
-    try:
-        publisher.create_topic(name=names.topic_path)
-    except AlreadyExists:
-        pass
-    subscriber = pubsub_v1.SubscriberClient()
-    with subscriber:
-        for sub in (names.subscription, names.archive_subscription):
-            try:
-                subscriber.create_subscription(
-                    name=names.subscription_path(sub), topic=names.topic_path, ack_deadline_seconds=ack_deadline_s
-                )
-            except AlreadyExists:
-                pass
-
-
-DEDUPE_ATTRIBUTE = "dedupe_key"
-
-
-def dedupe_attribute(site: str, event_id: str) -> str:
-    """The value Dataflow's `id_label` drops repeats by: a digest of the event's identity
-    (site and event_id, as `transforms.dedupe.identity`), so two sites' events that share an
-    event_id are never taken for copies; a digest, because attribute values stop at 1 KB."""
-    import hashlib
-
-    key = f"{len(site)}:{site}{event_id}".encode("utf-8", "surrogatepass")
-    return hashlib.blake2b(key, digest_size=16).hexdigest()
-
-
-def attributes_of(event: dict, now_ms: int | None = None) -> dict[str, str]:
-    """SPEC §1 attributes (event_id, ts as ms) of a decoded event, where they are valid, and
-    `dedupe_key` (see `dedupe_attribute`).
-
-    A message without a valid `ts` gets `now_ms` (the send time) instead, when given, and
-    `ts_source=received`: a Dataflow read with `timestamp_attribute` needs a time on every
-    message, and the bad event must still travel to become a dead letter. The payload is
-    untouched, so the dead letter says what was wrong."""
-    from weir.transforms.validate import Rejection, parse_ts
-
-    out = {}
-    if isinstance(event.get("event_id"), str) and event["event_id"]:
-        out["event_id"] = event["event_id"][:1024]
-        if isinstance(event.get("site"), str) and event["site"]:
-            out[DEDUPE_ATTRIBUTE] = dedupe_attribute(event["site"], event["event_id"])
-    try:
-        out["ts"] = str(parse_ts(event.get("ts")))
-    except Rejection:
-        if now_ms is not None:
-            out["ts"], out["ts_source"] = str(now_ms), "received"
-    return out
-
-
-def attributes_for(payload: bytes, now_ms: int | None = None) -> dict[str, str]:
-    """SPEC §1 attributes of a raw payload (see `attributes_of`); an unparseable one gets only
-    the `now_ms` fallback time, so it still travels and becomes a dead letter."""
-    import orjson
-
-    try:
-        obj = orjson.loads(payload)
-    except orjson.JSONDecodeError:
-        obj = None
-    if isinstance(obj, dict):
-        return attributes_of(obj, now_ms)
-    return {} if now_ms is None else {"ts": str(now_ms), "ts_source": "received"}

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Iterator
 
 import orjson
 
-from weir import useragents
+from weir.traffic import device_mix
 from weir.transforms.archive import archive_records
 from weir.transforms.timeutil import day_to_ms
 
@@ -109,11 +109,11 @@ def _referrer(rng: random.Random, site: str, first: bool) -> tuple[str | None, s
 
 def _user_agent(rng: random.Random) -> str:
     r, acc = rng.random(), 0.0
-    for share, uas in useragents.HUMAN_MIX:
+    for share, uas in device_mix.HUMAN_MIX:
         acc += share
         if r < acc:
             return rng.choice(uas)
-    return rng.choice(useragents.DESKTOP)
+    return rng.choice(device_mix.DESKTOP)
 
 
 def _event(site, url, action, ts, visitor=None, session_id=None, session_index=None, ua=None, rng=None, **more) -> dict:
@@ -173,7 +173,7 @@ def _bot_hit(rng: random.Random, s: _Site, day_ms: int) -> dict:
         f"bot-{rng.getrandbits(32):08x}",
         None,
         None,
-        rng.choice(useragents.BOTS),
+        rng.choice(device_mix.BOTS),
         rng,
     )
 
