@@ -11,8 +11,10 @@ from zetasketch_py import HyperLogLogPlusPlus
 PRECISION = 15
 
 
-def new_sketch() -> HyperLogLogPlusPlus:
-    return HyperLogLogPlusPlus(int, PRECISION)
+def new_sketch(kind: type = int, precision: int = PRECISION) -> HyperLogLogPlusPlus:
+    """An empty sketch of `kind` (int, str or bytes) values, with BigQuery's sparse precision
+    (5 more than the normal precision, as HLL_COUNT.INIT's sketches carry)."""
+    return HyperLogLogPlusPlus(kind, precision, precision + 5)
 
 
 def sketch_of(keys) -> bytes | None:
