@@ -3,7 +3,8 @@
 Decisions the contract leaves open: default ports (:80 for http, :443 for https) are
 dropped; the host is lower-cased but not converted between Unicode and punycode (the
 tracker sends what the browser's location shows); an empty query (`?`) is dropped; the
-order of the kept parameters is preserved; a URL that cannot be split is returned as is.
+order of the kept parameters is preserved; a URL that cannot be split, or has a port that is
+not one, is returned as is (see `canonical_url`).
 """
 
 from __future__ import annotations
@@ -22,32 +23,45 @@ def _is_tracking(name: str) -> bool:
 
 
 def _netloc(parts) -> str:
+    """host[:port] with userinfo; raises ValueError for a port that is not one."""
     host = parts.hostname or ""
     if ":" in host:  # IPv6 literal
         host = f"[{host}]"
-    try:
-        port = parts.port
-    except ValueError:
-        port = None
+    port = parts.port  # ValueError when not a number in 0-65535
     if port is not None and port != _DEFAULT_PORTS.get(parts.scheme.lower()):
         host = f"{host}:{port}"
     userinfo = parts.netloc.rpartition("@")[0]
     return f"{userinfo}@{host}" if userinfo else host
 
 
-@functools.lru_cache(maxsize=65536)
-def canonical_url(url: str) -> str:
-    """The URL analysts group by: see the module docstring for the rules."""
-    try:
-        parts = urlsplit(url.strip())
-    except ValueError:
-        return url
+def _canonical_once(url: str) -> str:
+    parts = urlsplit(url.strip())
     query = parts.query
     if query:
         # Split on "&" ourselves so parameters we keep stay byte-for-byte as sent.
         kept = [p for p in query.split("&") if p and not _is_tracking(p.partition("=")[0])]
         query = "&".join(kept)
-    return urlunsplit((parts.scheme.lower(), _netloc(parts), parts.path, query, ""))
+    # Dropping the fragment or the tracking parameters can leave the URL ending in spaces
+    # ("/a ?utm_source=x"), which the next reading would strip: strip them now.
+    return urlunsplit((parts.scheme.lower(), _netloc(parts), parts.path, query, "")).rstrip()
+
+
+@functools.lru_cache(maxsize=65536)
+def canonical_url(url: str) -> str:
+    """The URL analysts group by: see the module docstring for the rules.
+
+    Never raises, and is idempotent for every input (canonical_url(canonical_url(x)) ==
+    canonical_url(x); tests/test_urls_reference.py runs the URL standard's test inputs and
+    generated URLs): a URL that cannot be split, has an invalid port, or whose canonical
+    form would read back as another URL (a path starting with "//" and no host, which
+    urlunsplit turns into a host) is returned as it came."""
+    try:
+        once = _canonical_once(url)
+        if _canonical_once(once) != once:
+            return url
+    except ValueError:
+        return url
+    return once
 
 
 @functools.lru_cache(maxsize=65536)
