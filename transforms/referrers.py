@@ -1,9 +1,12 @@
 """Referrer category and registrable domain, as Parse.ly defines them. Pure functions.
 
 Categories: `direct` (no referrer), `internal` (the referrer's registrable domain is the
-site's or the page's), `search`, `social` (from the lists in data/referrers.json, shipped
-with the package), `other` (anything else, including referrers that are not http(s) URLs,
-which get no domain).
+site's or the page's), `ai` (an AI assistant: ChatGPT, Gemini, Perplexity, Claude, ...),
+`search`, `social` (from data/referrers.json: Matomo's maintained, CC0 lists of AI
+assistants, search engines and social networks, shipped with the package; see its `_about`
+for the source commit, the matching rules and how to refresh it), `other` (anything else:
+webmail, which no permissive list covers, and referrers that are not http(s) URLs, which
+get no domain). `ai` is an addition to Parse.ly's five (docs/decisions.md).
 """
 
 from __future__ import annotations
@@ -11,7 +14,9 @@ from __future__ import annotations
 import functools
 import ipaddress
 import json
+import re
 from importlib import resources
+from urllib.parse import urlsplit
 
 from publicsuffixlist import PublicSuffixList
 
@@ -23,17 +28,68 @@ def _psl() -> PublicSuffixList:
     return PublicSuffixList()  # the list ships inside the wheel: no download
 
 
+_TLD_PREFIXES = r"(?:(?:com|org|net|co|it|edu)\.)?"  # '{}' as the last label also matches co.uk, com.au, ...
+
+
+def _pattern(host: str) -> str:
+    """A regex for a host entry, '{}' standing for one label (the last also for co.uk, ...)."""
+    pieces = host.split("{}")
+    out = []
+    for i, piece in enumerate(pieces):
+        out.append(re.escape(piece))
+        if i < len(pieces) - 1:
+            last = i == len(pieces) - 2 and host.endswith("{}")
+            out.append(_TLD_PREFIXES + "[a-z0-9-]+" if last else "[a-z0-9-]+")
+    return "".join(out)
+
+
+class _Matcher:
+    """One category's entries: exact hosts, hosts with '{}' placeholders, host + path."""
+
+    def __init__(self, entries: list[str], subdomains: bool):
+        self.subdomains = subdomains
+        self.hosts: set[str] = set()
+        self.paths: list[tuple[re.Pattern, str]] = []  # a handful: (host regex, path prefix)
+        patterns = []
+        for entry in entries:
+            host, slash, path = entry.partition("/")
+            if slash:
+                self.paths.append((re.compile(r"\A" + _pattern(host) + r"\Z"), "/" + path))
+            elif "{}" in host:
+                patterns.append(_pattern(host))
+            else:
+                self.hosts.add(host)
+        # An anchored alternation of literals and [a-z0-9-]+: linear in the host's length.
+        self._wild = re.compile(r"\A(?:" + "|".join(patterns) + r")\Z") if patterns else None
+
+    def _host_matches(self, host: str) -> bool:
+        return host in self.hosts or (self._wild is not None and self._wild.match(host) is not None)
+
+    def matches(self, host: str, path: str) -> bool:
+        if self.subdomains:  # the host or any parent domain of it
+            labels = host.split(".")
+            candidates = [".".join(labels[i:]) for i in range(len(labels) - 1)]
+        else:  # the host, or without its www.
+            candidates = [host, host[4:]] if host.startswith("www.") else [host]
+        for candidate in candidates:
+            if self._host_matches(candidate):
+                return True
+            if any(h.match(candidate) and path.startswith(p) for h, p in self.paths):
+                return True
+        return False
+
+
 @functools.cache
-def _lists() -> dict[str, dict[str, frozenset[str]]]:
+def _lists() -> dict[str, _Matcher]:
     data = json.loads(resources.files("weir.transforms").joinpath("data/referrers.json").read_text("utf-8"))
-    out = {}
-    for category in ("search", "social"):
-        entries = data[category]
-        out[category] = {
-            "hosts": frozenset(e for e in entries if not e.endswith(".*")),
-            "brands": frozenset(e[:-2] for e in entries if e.endswith(".*")),
-        }
-    return out
+    # AI first (gemini.google.com is not Google search, x.com/i/grok is not X); social before
+    # search, because the source lists the search boxes of social networks (facebook.com,
+    # youtube.com) as search engines too, and a reader from there comes from the network.
+    return {
+        "ai": _Matcher(data["ai"], subdomains=True),
+        "social": _Matcher(data["social"], subdomains=True),
+        "search": _Matcher(data["search"], subdomains=False),
+    }
 
 
 @functools.lru_cache(maxsize=65536)
@@ -50,20 +106,9 @@ def registrable_domain(host: str | None) -> str | None:
     return _psl().privatesuffix(host) or host
 
 
-def _brand(domain: str) -> str:
-    """google for google.co.uk: the registrable domain without its public suffix."""
-    suffix = _psl().publicsuffix(domain)
-    return domain[: -len(suffix) - 1] if suffix and domain.endswith("." + suffix) else domain
-
-
-def _list_category(host: str, domain: str) -> str | None:
-    for category, entries in _lists().items():
-        # Most specific first: news.ycombinator.com is listed as a host, google.* as a brand.
-        labels = host.split(".")
-        for i in range(len(labels) - 1):
-            if ".".join(labels[i:]) in entries["hosts"]:
-                return category
-        if _brand(domain) in entries["brands"]:
+def _list_category(host: str, path: str) -> str | None:
+    for category, matcher in _lists().items():
+        if matcher.matches(host, path):
             return category
     return None
 
@@ -82,4 +127,11 @@ def classify(referrer: str | None, site: str, page_host: str | None) -> tuple[st
     own = {registrable_domain(site.lower()), registrable_domain(page_host)}
     if domain in own:
         return "internal", domain
-    return _list_category(host, domain) or "other", domain
+    return _list_category(host, _path_of(referrer)) or "other", domain
+
+
+def _path_of(url: str) -> str:
+    try:
+        return urlsplit(url).path or "/"
+    except ValueError:
+        return "/"
