@@ -11,6 +11,7 @@ types. User agents repeat heavily, so results are memoised per string.
 from __future__ import annotations
 
 import functools
+import re
 from typing import NamedTuple
 
 from ua_parser import parse
@@ -19,24 +20,27 @@ from weir.transforms.crawlers import is_crawler
 
 DESKTOP_OS = frozenset(
     {
-        "Windows",
-        "Mac OS X",
-        "macOS",
-        "Linux",
-        "Ubuntu",
-        "Fedora",
-        "Chrome OS",
-        "ChromeOS",
-        "FreeBSD",
-        "OpenBSD",
-        "Debian",
-        "Windows NT",
+        "Windows", "Mac OS X", "macOS", "Linux", "Ubuntu", "Kubuntu", "Xubuntu", "Fedora", "Chrome OS", "ChromeOS",
+        "FreeBSD", "OpenBSD", "NetBSD", "Debian", "Windows NT", "CentOS", "Red Hat", "SUSE", "openSUSE", "Mint",
+        "Linux Mint", "Arch Linux", "Gentoo", "Slackware", "Mandriva", "Solaris", "Mageia", "elementary OS",
     }
-)
-TABLET_DEVICES = ("iPad", "Kindle", "Tablet", "Nexus 7", "Nexus 9", "Nexus 10", "Galaxy Tab", "SM-T", "Lenovo Tab")
+)  # fmt: skip
 MOBILE_OS = frozenset(
     {"iOS", "Android", "Windows Phone", "BlackBerry OS", "KaiOS", "Firefox OS", "Symbian OS", "HarmonyOS"}
 )
+# Model names of Android tablets that say "Mobile" or come from apps that say nothing: Samsung
+# SM-T/SM-X/SM-P/GT-P, Lenovo TB-, Huawei MediaPad/MatePad (AGS, BAH, KOB), Amazon Kindle
+# Fire (KF..), Nexus 7/9/10, and the words Tab, Pad, Tablet in a model.
+_TABLET_MODEL = re.compile(
+    r"\b(?:SM-[TXP]\d|GT-P\d|TB-?[A-Z0-9]|Lenovo ?TB|AGS\d?-|BAH\d?-|KOB2?-|KF[A-Z]{2,4}\b|Nexus (?:7|9|10)\b)"
+    r"|(?:Tab|Pad|Tablet)(?:\b|\d)|MediaPad|MatePad|\biPad",
+    re.IGNORECASE,
+)
+# Android television and set-top boxes, which do not say "Mobile" but are not tablets.
+_TV = re.compile(r"\b(?:Android TV|GoogleTV|SmartTV|SMART-TV|BRAVIA|AFT[A-Z]{1,4}\b|MiBOX|CrKey|TV Box|\bTV\b)", re.I)
+# Feature phones: WAP/MIDP-era browsers, KaiOS, Series 40.
+_FEATURE_PHONE = re.compile(r"MIDP|J2ME|UP\.Browser|WAP2?\.0|Series ?40|SymbianOS|KAIOS|BREW|Obigo|NetFront", re.I)
+_WINDOWS_PHONE = re.compile(r"Windows Phone|IEMobile|Lumia", re.I)
 
 
 class UserAgentInfo(NamedTuple):
@@ -47,13 +51,23 @@ class UserAgentInfo(NamedTuple):
 
 
 def _device_type(ua: str, os_family: str, device_family: str) -> str:
-    if any(t in device_family for t in TABLET_DEVICES) or "Tablet" in ua or "iPad" in ua:
-        return "tablet"
-    if os_family == "Android" and "Mobile" not in ua:
-        return "tablet"  # Android's convention: phones say "Mobile", tablets do not
-    if os_family in MOBILE_OS or "Mobi" in ua:
+    # "Tablet PC" is Windows' (and Surface-on-Linux) pen-input token: a desktop, not a tablet.
+    tablet_token = "Tablet" in ua.replace("Tablet PC", "")
+    if _WINDOWS_PHONE.search(ua) or _FEATURE_PHONE.search(ua):
         return "mobile"
-    if os_family in DESKTOP_OS or os_family.startswith("Windows") or os_family.startswith("Mac"):
+    if os_family == "Android" or "Android" in ua:
+        if _TV.search(ua):
+            return "other"
+        if _TABLET_MODEL.search(device_family) or _TABLET_MODEL.search(ua) or tablet_token:
+            return "tablet"
+        if "Mobile" in ua or not ua.startswith("Mozilla/"):
+            return "mobile"  # phones say "Mobile"; app user agents say neither, and are mostly phones
+        return "tablet"  # Android's convention: tablet browsers do not say "Mobile"
+    if "iPad" in ua or tablet_token or any(t in device_family for t in ("iPad", "Kindle")):
+        return "tablet"
+    if os_family in MOBILE_OS or "Mobi" in ua or "iPhone" in ua:
+        return "mobile"
+    if os_family in DESKTOP_OS or os_family.startswith(("Windows", "Mac")) or "X11" in ua:
         return "desktop"
     return "other"
 
