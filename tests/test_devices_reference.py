@@ -57,3 +57,32 @@ CASES = [
 @pytest.mark.parametrize("ua, expected", CASES, ids=[c[0][:60] for c in CASES])
 def test_device_type(ua, expected):
     assert parse_user_agent(ua).device_type == expected
+
+
+BOTS = [
+    "meta-externalagent/1.1 (+https://developers.facebook.com/docs/sharing/webmasters/crawler)",
+    "anthropic-ai",
+    "cohere-ai",
+    "Mozilla/5.0 AppleWebKit/537.36 (KHTML, like Gecko; compatible; Perplexity-User/1.0; +https://perplexity.ai/perplexity-user)",
+    "Mozilla/5.0 (Linux; Android 6.0.1; Nexus 5X Build/MMB29P) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/135.0.0.0 Mobile Safari/537.36 (compatible; Google-Agent)",
+    "Amazon CloudFront",
+    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/120.0.0.0 Safari/537.36",
+    "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
+]  # fmt: skip
+PEOPLE = [  # phones whose model names contain "bot"
+    "Mozilla/5.0 (Linux; Android 11; ROBOT-X1) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Mobile Safari/537.36",
+    "Mozilla/5.0 (Linux; Android 10; BOT-AL00 Build/HUAWEIBOT-AL00) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/99.0 Mobile Safari/537.36",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("ua", BOTS, ids=[u[:40] for u in BOTS])
+def test_current_crawlers_are_bots(ua):
+    assert parse_user_agent(ua).is_bot
+
+
+@pytest.mark.parametrize("ua", PEOPLE, ids=[u[:50] for u in PEOPLE])
+def test_a_phone_named_bot_is_a_person(ua):
+    info = parse_user_agent(ua)
+    assert not info.is_bot and info.device_type == "mobile"

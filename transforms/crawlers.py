@@ -1,4 +1,9 @@
-"""Is this user agent a crawler? CrawlerDetect's maintained patterns, matched in linear time.
+"""Is this user agent a crawler? Two maintained pattern lists, matched in linear time.
+
+CrawlerDetect's patterns (the `crawlerdetect` package) and, because that list lags behind
+new crawlers (AI agents, monitoring services), monperrus/crawler-user-agents' patterns
+(MIT, shipped as data/crawler_patterns.json with its source commit; refreshed by
+data/refresh_crawlers.py). A user agent either list names is a crawler.
 
 The patterns are the `crawlerdetect` package's (a port of the maintained CrawlerDetect list);
 only the engine differs. The package joins ~1,500 patterns into one Python `re` alternation,
@@ -15,6 +20,8 @@ in linear time too. The result equals `CrawlerDetect().is_crawler(ua)` for every
 from __future__ import annotations
 
 import functools
+import json
+from importlib import resources
 
 import re2
 from crawlerdetect.providers.crawlers import data as _CRAWLERS
@@ -44,11 +51,39 @@ def _compiled() -> tuple:
     return crawlers, exclusions, re2.compile("yandex", opts)
 
 
+@functools.cache
+def _more():
+    data = json.loads(resources.files("weir.transforms").joinpath("data/crawler_patterns.json").read_text("utf-8"))
+    opts = _options()
+    opts.case_sensitive = True  # the list's patterns carry their own case, as its users match them
+    return re2.compile("(?:" + "|".join(data["patterns"]) + ")", opts)
+
+
 def is_crawler(user_agent: str | None) -> bool:
-    """A user agent string -> True when CrawlerDetect's list names it a crawler."""
-    ua = (user_agent or "").strip()
+    """A user agent string -> True when either list names it a crawler."""
+    ua = _without_device_model((user_agent or "").strip())
     if not ua:
         return False
+    return _crawlerdetect(ua) or _more().search(ua) is not None
+
+
+def _without_device_model(ua: str) -> str:
+    """A browser's user agent without its Android device model: phones named ROBOT-X1 or
+    BOT-AL00 are not crawlers, though the lists' generic "bot" patterns would say so."""
+    head = "Mozilla/5.0 (Linux; Android "
+    if not ua.startswith(head):
+        return ua
+    close = ua.find(")", len(head))
+    inside = ua[len(head) : close if close > 0 else len(ua)]
+    parts = inside.split("; ")
+    if len(parts) < 2:
+        return ua
+    model = parts[-1]  # the model and its Build/... (which often repeats the model)
+    return ua.replace(model, "", 1) if model else ua
+
+
+def _crawlerdetect(ua: str) -> bool:
+    """Equal to `CrawlerDetect().is_crawler(ua)` (tests/test_crawlers.py)."""
     crawlers, exclusions, yandex = _compiled()
     agent = exclusions.sub("", ua)
     if not agent:
