@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 
 import re2
+from _refresh import commit_of, write  # beside this script
 
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "crawler_patterns.json")
 
@@ -30,11 +30,10 @@ def build(checkout: str) -> dict:
             kept.append(entry["pattern"])
         except re2.error:
             left_out.append(entry["pattern"])
-    commit = subprocess.run(["git", "-C", checkout, "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
     return {
         "_about": {
             "source": "https://github.com/monperrus/crawler-user-agents",
-            "commit": commit or "unknown",
+            "commit": commit_of(checkout),
             "licence": "MIT (Copyright (c) 2017 Martin Monperrus)",
             "refresh": "python transforms/data/refresh_crawlers.py <checkout of the source>",
             "left_out": left_out,
@@ -45,7 +44,5 @@ def build(checkout: str) -> dict:
 
 if __name__ == "__main__":
     data = build(sys.argv[1])
-    with open(OUT, "w", encoding="utf-8") as fh:
-        json.dump(data, fh, indent=1, ensure_ascii=False)
-        fh.write("\n")
+    write(OUT, data)
     print(f"{OUT}: {len(data['patterns'])} patterns, {len(data['_about']['left_out'])} left out")

@@ -11,13 +11,12 @@ cases in tests/test_referrers_reference.py say what must stay true.
 
 from __future__ import annotations
 
-import json
 import os
 import re
-import subprocess
 import sys
 
 import yaml
+from _refresh import commit_of, write  # beside this script
 
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "referrers.json")
 # weir's decisions on top of the source, kept here so a refresh keeps them (docs/decisions.md):
@@ -44,11 +43,10 @@ def build(checkout: str) -> dict:
     search = sorted({u for configs in engines for c in configs for u in _entries(c["urls"])} - NOT_SEARCH)
     social = sorted({u for urls in load("Socials.yml").values() for u in _entries(urls)})
     ai = sorted({u for urls in load("AIAssistants.yml").values() for u in _entries(urls)})
-    commit = subprocess.run(["git", "-C", checkout, "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
     return {
         "_about": {
             "source": "https://github.com/matomo-org/searchengine-and-social-list",
-            "commit": commit or "unknown",
+            "commit": commit_of(checkout),
             "licence": "CC0 1.0 Universal",
             "refresh": "python transforms/data/refresh_referrers.py <checkout of the source>",
             "weir_exclusions": sorted(NOT_SEARCH),
@@ -68,7 +66,5 @@ def build(checkout: str) -> dict:
 
 if __name__ == "__main__":
     data = build(sys.argv[1])
-    with open(OUT, "w", encoding="utf-8") as fh:
-        json.dump(data, fh, indent=1, ensure_ascii=False)
-        fh.write("\n")
+    write(OUT, data)
     print(f"{OUT}: {len(data['search'])} search, {len(data['social'])} social, {len(data['ai'])} ai entries")
