@@ -143,6 +143,23 @@ def start_pubsub(tmp: str) -> tuple[str, int]:
         pytest.skip(str(exc))
 
 
+def wait_closed(host: str, timeout: float = 10.0) -> None:
+    """Until nothing accepts connections at host:port: a killed emulator's process group can
+    take a moment to die, and what it accepts meanwhile it acknowledges and then loses."""
+    import socket
+
+    addr, _, port = host.rpartition(":")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection((addr or "127.0.0.1", int(port)), timeout=0.5):
+                pass
+        except OSError:
+            return
+        time.sleep(0.05)
+    raise RuntimeError(f"{host} still accepts connections after {timeout} s")
+
+
 def stop_pubsub(pid: int) -> None:
     import signal
 

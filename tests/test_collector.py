@@ -176,6 +176,10 @@ def test_an_outage_loses_nothing(pubsub, tmp_path, reliability):
         seen_before = pull_all(names, {e["event_id"] for e in before})
         assert {e["event_id"] for e in before} <= set(seen_before)
         os.killpg(pubsub["pid"], signal.SIGKILL)  # Pub/Sub goes away mid-load
+        # Events posted while the dying emulator still answers are acknowledged by it and die
+        # with it (an emulator keeps nothing; Pub/Sub itself keeps what it acknowledged), so
+        # the outage starts when it no longer answers (CI once lost a batch to that window).
+        emulators.wait_closed(pubsub["host"])
         started = time.monotonic()
         during = []
         for i in range(300, 900, 30):
@@ -327,6 +331,7 @@ def test_sigterm_spills_what_the_collector_still_holds(pubsub, tmp_path, reliabi
     names, proc, port = start_collector(tmp_path, "weir-t")
     try:
         os.killpg(pubsub["pid"], signal.SIGKILL)  # nothing can be published from now on
+        emulators.wait_closed(pubsub["host"])
         sent = set()
         for i in range(0, 90, 30):
             batch = [event(1000 + i + j) for j in range(30)]
