@@ -27,6 +27,7 @@ from apache_beam.options.pipeline_options import GoogleCloudOptions, PipelineOpt
 
 from weir.pipelines.commit import CommitStagedDays
 from weir.pipelines.flags import LOCAL_RUNNERS
+from weir.pipelines.gc_tuning import collector_tuned
 from weir.pipelines.graph import build
 from weir.pipelines.options import WeirOptions, graph_config, validate
 from weir.transforms.read import ReadArchive
@@ -141,7 +142,8 @@ def run_rebuild(
     started = time.monotonic()
     staging = _staging_run(options, staging_root)
     try:  # staging goes whatever happens: a failure, Ctrl-C (KeyboardInterrupt), a refusal
-        return _run(opts, options, warehouse, staging, progress, commit_in_job, force, started)
+        with collector_tuned():
+            return _run(opts, options, warehouse, staging, progress, commit_in_job, force, started)
     finally:
         _cleanup(staging)
 

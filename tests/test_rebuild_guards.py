@@ -121,3 +121,14 @@ def test_ctrl_c_stops_a_rebuild_cleanly(tmp_path, reliability):
     assert err.strip() == "weir rebuild: interrupted" and "rebuilt" not in out
     assert staging_runs(str(home)) == []
     fault.survived()
+
+
+def test_the_collector_is_tuned_during_a_run_and_restored_after():
+    import gc
+
+    from weir.pipelines.gc_tuning import GEN0_THRESHOLD, collector_tuned
+
+    before = gc.get_threshold()
+    with collector_tuned():
+        assert gc.get_threshold()[0] == GEN0_THRESHOLD and gc.get_freeze_count() > 0
+    assert gc.get_threshold() == before and gc.get_freeze_count() == 0

@@ -45,6 +45,8 @@ ENVIRONMENT = f"""environment variables:
   PUBSUB_EMULATOR_HOST    a Pub/Sub emulator to use instead of starting one (or the endpoint
                           standing in for Pub/Sub with --project)
   WEIR_PUBSUB_EMULATOR    'drongo' to use the PyPI Pub/Sub server instead of Google's emulator
+  WEIR_GC_TUNING          0: run a local rebuild with Python's default garbage collector
+                          (for measuring; see docs/performance.md)
   GOOGLE_APPLICATION_CREDENTIALS  a service account key, when Application Default Credentials
                           are not set up (with --project)
 
