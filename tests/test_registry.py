@@ -26,7 +26,7 @@ def event(i: int, action: str = "pageview", section: str = "news", **kw) -> dict
         "site": "a.com",
         "url": "https://a.com/x",
         "visitor_id": f"v{i % 4}",
-        "metadata": {"section": section},
+        "metadata": {"section": section, "tags": [section]},
         "ip": IP,
         **kw,
     }
@@ -36,14 +36,15 @@ def _heartbeat_count(e) -> int:
     return int(not e["is_bot"] and e["action"] == "heartbeat")
 
 
-def _section(e):
-    return (e.get("metadata") or {}).get("section")
+def _first_tag(e):
+    tags = (e.get("metadata") or {}).get("tags") or []
+    return tags[0] if tags else None
 
 
 def test_a_new_metric_and_dimension_are_one_entry_each(pipeline):
     heartbeats = Metric("heartbeats", "sum", _heartbeat_count, "Human heartbeat events.")
-    section = Dimension("section", _section, "metadata.section of the page.")
-    config = GraphConfig(metrics=METRICS + (heartbeats,), dimensions=DIMENSIONS + (section,))
+    first_tag = Dimension("first_tag", _first_tag, "The page's first tag.")
+    config = GraphConfig(metrics=METRICS + (heartbeats,), dimensions=DIMENSIONS + (first_tag,))
     events = [
         event(1),
         event(2, "heartbeat", engaged_seconds=5),
@@ -60,7 +61,7 @@ def test_a_new_metric_and_dimension_are_one_entry_each(pipeline):
         )
         by_section = (
             out["breakdown_metrics_1d"]
-            | beam.Filter(lambda r: r["dimension"] == "section")
+            | beam.Filter(lambda r: r["dimension"] == "first_tag")
             | beam.Map(lambda r: (r["value"], r["pageviews"], r["heartbeats"], r["engaged_seconds"]))
         )
         assert_that(by_section, equal_to([("news", 1, 2, 10), ("sport", 1, 1, 1)]), label="dimension")
@@ -83,3 +84,21 @@ def test_table_reference_lists_every_metric_and_dimension():
     readme = open(os.path.join(os.path.dirname(__file__), "..", "docs", "tables.md"), encoding="utf-8").read()
     for name in [m.name for m in METRICS] + [d.name for d in DIMENSIONS]:
         assert f"`{name}`" in readme, name
+
+
+def test_sections_are_a_breakdown_and_sum_to_the_urls(tmp_path):
+    from tests.conftest import rebuilt_warehouse
+    from weir.traffic.generator import SECTIONS, generate_day
+
+    wh = rebuilt_warehouse(str(tmp_path), generate_day("2026-11-20", events=1500, seed=5))
+    by_section = dict(
+        wh.query("SELECT value, SUM(pageviews) FROM breakdown_metrics_1d WHERE dimension = 'section' GROUP BY 1").rows
+    )
+    assert set(by_section) <= {*SECTIONS, "(none)"} and len(set(by_section) & set(SECTIONS)) > 1  # (none): no metadata
+    total = wh.query("SELECT SUM(pageviews) FROM url_metrics_1d").rows[0][0]
+    assert sum(by_section.values()) == total  # one section per page: every page view once
+    visitors = wh.query(
+        "SELECT value, HLL_COUNT.MERGE(visitors_sketch) FROM breakdown_metrics_1d WHERE dimension = 'section' "
+        "GROUP BY 1 ORDER BY 2 DESC LIMIT 1"
+    ).rows[0]
+    assert visitors[1] > 0  # visitors merge from sketches per section

@@ -123,8 +123,13 @@ def _field(name: str) -> Callable[[Event], str | None]:
     return get
 
 
+def _section(event: Event) -> str | None:
+    section = (event.get("metadata") or {}).get("section")
+    return section if isinstance(section, str) else None
+
+
 DIMENSIONS: tuple[Dimension, ...] = (
-    Dimension("referrer_category", _field("referrer_category"), "internal, search, social, other or direct."),
+    Dimension("referrer_category", _field("referrer_category"), "internal, ai, search, social, other or direct."),
     Dimension("referrer_domain", _field("referrer_domain"), "Registrable domain of the referrer."),
     Dimension("campaign", _field("utm_campaign"), "utm_campaign of the page URL."),
     Dimension("utm_source", _field("utm_source"), "utm_source of the page URL."),
@@ -135,6 +140,7 @@ DIMENSIONS: tuple[Dimension, ...] = (
     Dimension("visitor_type", _field("visitor_type"), "new or returning (from session_index)."),
     Dimension("channel", _field("channel"), "Delivery channel (extra.channel, default website)."),
     Dimension("action", _field("action"), "The event's action; counts custom actions by name."),
+    Dimension("section", _section, "metadata.section of the page, as the tracker read it (issue #18)."),
 )
 
 
