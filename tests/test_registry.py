@@ -102,3 +102,52 @@ def test_sections_are_a_breakdown_and_sum_to_the_urls(tmp_path):
         "GROUP BY 1 ORDER BY 2 DESC LIMIT 1"
     ).rows[0]
     assert visitors[1] > 0  # visitors merge from sketches per section
+
+
+def test_authors_and_tags_are_a_row_per_value_and_visitors_merge(pipeline):
+    stories = [
+        # v1 reads two stories of Ann (once with Bob): one visitor of Ann, not two.
+        {**event(1), "url": "https://a.com/s1", "visitor_id": "v1", "metadata": {"authors": ["Ann", "Bob"]}},
+        {**event(2), "url": "https://a.com/s2", "visitor_id": "v1", "metadata": {"authors": ["Ann", "Ann"]}},
+        {**event(3), "url": "https://a.com/s2", "visitor_id": "v2", "metadata": {"authors": "Ann"}},
+        {**event(4), "url": "https://a.com/s3", "visitor_id": "v3", "metadata": {}},
+        {**event(5), "url": "https://a.com/s4", "visitor_id": "v4", "metadata": {"tags": [f"t{i}" for i in range(30)]}},
+    ]
+    with pipeline as p:
+        out = build(p, beam.Create([raw(orjson.dumps(e)) for e in stories]), None)
+        authors = (
+            out["breakdown_metrics_1d"]
+            | beam.Filter(lambda r: r["dimension"] == "author")
+            | beam.Map(lambda r: (r["value"], r["pageviews"]))
+            | beam.CombinePerKey(sum)  # per author, across its URLs
+        )
+        assert_that(
+            authors,
+            equal_to([("Ann", 3), ("Bob", 1), ("(none)", 2)]),
+            label="pageviews_per_author",
+        )
+        tags = out["breakdown_metrics_1d"] | beam.Filter(lambda r: r["dimension"] == "tag" and r["value"] != "(none)")
+        assert_that(tags | beam.combiners.Count.Globally(), equal_to([25]), label="tags_capped")
+    # Visitors of an author across stories: test_an_authors_visitors_merge_across_stories.
+
+
+def test_an_authors_visitors_merge_across_stories(tmp_path):
+    from tests.conftest import rebuilt_warehouse
+
+    day = "2025-11-20"
+    events = [
+        {**event(1), "url": "https://a.com/s1", "visitor_id": "v1", "metadata": {"authors": ["Ann", "Bob"]}},
+        {**event(2), "url": "https://a.com/s2", "visitor_id": "v1", "metadata": {"authors": ["Ann"]}},
+        {**event(3), "url": "https://a.com/s2", "visitor_id": "v2", "metadata": {"authors": ["Ann"]}},
+    ]
+    wh = rebuilt_warehouse(str(tmp_path), [(T0 + 60_000, orjson.dumps(e)) for e in events])
+    rows = wh.query(
+        "SELECT value, SUM(pageviews), HLL_COUNT.MERGE(visitors_sketch) FROM breakdown_metrics_1d "
+        "WHERE dimension = 'author' GROUP BY 1 ORDER BY 1"
+    ).rows
+    assert rows == [("Ann", 3, 2), ("Bob", 1, 1)]  # v1 read Ann twice: one visitor
+    from weir.checks.verify import verify_day
+
+    checks = verify_day(wh, day)
+    assert all(c.ok for c in checks), [c for c in checks if not c.ok]
+    assert any(c.at_least and "[author]" in c.what for c in checks)

@@ -22,7 +22,7 @@ from apache_beam.transforms.timeutil import TimeDomain
 from apache_beam.transforms.userstate import ReadModifyWriteStateSpec, TimerSpec, on_timer
 
 from weir.transforms.counting import counter
-from weir.transforms.metrics import DIMENSIONS, METRICS, NONE_VALUE, Dimension, Metric
+from weir.transforms.metrics import DIMENSIONS, MAX_VALUES, METRICS, NONE_VALUE, Dimension, Metric
 from weir.transforms.records import Event
 from weir.transforms.sketches import add_key, finished, union
 from weir.transforms.timeutil import bucket_5m, day_str
@@ -141,8 +141,9 @@ class KeyContributions:
         sum_metrics, distinct_metrics = _split(metrics)
         self._sums = [(i, m.value) for i, m in enumerate(sum_metrics)]
         self._keys = [(len(sum_metrics) + i, m.value) for i, m in enumerate(distinct_metrics)]
-        self._dims = [(d.name, d.value) for d in dimensions]
+        self._dims = [(d.name, d.value, d.multi) for d in dimensions]
         self._row_keys: dict[tuple, tuple] = {}
+        self._dropped = counter("dimension_values_dropped")
 
     def contribution(self, event: Event) -> tuple | None:
         """What one event adds to a row, as positions in the row's accumulator: `(sums, keys)`,
@@ -163,18 +164,29 @@ class KeyContributions:
             return None
         return tuple(sums), tuple(keys)
 
+    def _multi(self, values) -> tuple:
+        """A list dimension's distinct values, in order, at most MAX_VALUES (the rest counted)."""
+        distinct = tuple(dict.fromkeys(v for v in values if v))
+        if len(distinct) > MAX_VALUES:
+            self._dropped.inc(len(distinct) - MAX_VALUES)
+            distinct = distinct[:MAX_VALUES]
+        return distinct
+
     def __call__(self, event: Event) -> list[tuple[Key, tuple]]:
         contrib = self.contribution(event)
         if contrib is None:
             return []
-        values = tuple([value_of(event) for _, value_of in self._dims])
+        values = tuple(
+            [self._multi(value_of(event)) if multi else value_of(event) for _, value_of, multi in self._dims]
+        )
         row_keys = self._row_keys.get(values)
         if row_keys is None:  # events repeat a few combinations of dimension values
             if len(self._row_keys) >= ROW_KEYS_CACHED:
                 self._row_keys.clear()
             row_keys = [(URL_LEVEL, URL_LEVEL)]
-            for (name, _), value in zip(self._dims, values, strict=True):
-                row_keys.append((name, NONE_VALUE if value is None or value == "" else str(value)))
+            for (name, _, multi), value in zip(self._dims, values, strict=True):
+                for one in (value or (None,)) if multi else (value,):
+                    row_keys.append((name, NONE_VALUE if one is None or one == "" else str(one)))
             row_keys = self._row_keys[values] = tuple(row_keys)
         return [((event["site"], event["url"], bucket_5m(event["ts"])), (contrib, row_keys))]
 

@@ -20,6 +20,7 @@ from typing import Any, Literal
 
 from weir.transforms.fingerprint import farm_fingerprint
 from weir.transforms.records import Event
+from weir.transforms.rows import str_list
 
 STANDARD_ACTIONS = frozenset({"pageview", "heartbeat", "videostart", "videoheartbeat"})
 NONE_VALUE = "(none)"
@@ -38,11 +39,21 @@ class Metric:
 
 @dataclass(frozen=True)
 class Dimension:
-    """One breakdown dimension: the event's value for it (None -> NONE_VALUE)."""
+    """One breakdown dimension: the event's value for it (None -> NONE_VALUE).
+
+    A `multi` dimension's value is a list (authors, tags): the event adds to one row per
+    distinct value (at most MAX_VALUES, so one event cannot make unbounded work; the rest are
+    counted in `dimension_values_dropped`), and to the NONE_VALUE row when the list is empty.
+    A visitor who read two stories of one author is one visitor of that author: each row
+    keeps its own sketch, and rows are merged, never summed."""
 
     name: str
-    value: Callable[[Event], str | None]
+    value: Callable[[Event], Any]
     description: str
+    multi: bool = False
+
+
+MAX_VALUES = 25  # per multi-valued dimension and event
 
 
 def _human(event: Event) -> bool:
@@ -128,6 +139,14 @@ def _section(event: Event) -> str | None:
     return section if isinstance(section, str) else None
 
 
+def _metadata_list(name: str) -> Callable[[Event], list[str]]:
+    def get(event: Event) -> list[str]:
+        return str_list((event.get("metadata") or {}).get(name))
+
+    get.__name__ = f"get_{name}"
+    return get
+
+
 DIMENSIONS: tuple[Dimension, ...] = (
     Dimension("referrer_category", _field("referrer_category"), "internal, ai, search, social, other or direct."),
     Dimension("referrer_domain", _field("referrer_domain"), "Registrable domain of the referrer."),
@@ -141,6 +160,8 @@ DIMENSIONS: tuple[Dimension, ...] = (
     Dimension("channel", _field("channel"), "Delivery channel (extra.channel, default website)."),
     Dimension("action", _field("action"), "The event's action; counts custom actions by name."),
     Dimension("section", _section, "metadata.section of the page, as the tracker read it (issue #18)."),
+    Dimension("author", _metadata_list("authors"), "Each of metadata.authors (a row per author).", multi=True),
+    Dimension("tag", _metadata_list("tags"), "Each of metadata.tags (a row per tag).", multi=True),
 )
 
 

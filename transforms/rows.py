@@ -27,7 +27,8 @@ def _json_text(value: Any) -> str | None:
     return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode("utf-8")
 
 
-def _str_list(value: Any) -> list[str]:
+def str_list(value: Any) -> list[str]:
+    """A metadata list (authors, tags): its strings; one string is a list of one."""
     if isinstance(value, str):
         return [value]
     if isinstance(value, list):
@@ -69,8 +70,8 @@ def event_row(event: Event) -> dict[str, Any]:
         "channel": event["channel"],
         "title": title if isinstance(title, str) else None,
         "section": section if isinstance(section, str) else None,
-        "authors": _str_list(metadata.get("authors")),
-        "tags": _str_list(metadata.get("tags")),
+        "authors": str_list(metadata.get("authors")),
+        "tags": str_list(metadata.get("tags")),
         "metadata": _json_text(event.get("metadata")),
         "extra": _json_text(event.get("extra")),
     }
