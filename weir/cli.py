@@ -66,6 +66,7 @@ EXAMPLES = {
     "verify": "weir verify --date 2026-11-30",
     "compare": "weir compare --date 2026-11-30 --left web_analytics --right rebuilt --grain 5m",
     "collect": "weir collect --port 8080 --cors-origin https://news.example",
+    "serve": "weir serve --port 8000   (then: curl 'localhost:8000/api/top?by=section&minutes=60')",
     "bench-collect": "weir bench-collect --seconds 10 --concurrency 16",
     "emulator": "weir emulator status",
     "bench": "weir bench --events 100000 --freshness-seconds 0",
@@ -430,6 +431,17 @@ def cmd_collect(args) -> int:
     return 0
 
 
+def cmd_serve(args) -> int:
+    import uvicorn
+
+    from weir.serve.app import create_app
+
+    _, warehouse = _warehouse(args)
+    print(f"weir serve: the stats API on http://{args.host}:{args.port}/api/ (description: /api/openapi.json)")
+    uvicorn.run(create_app(warehouse), host=args.host, port=args.port, log_level="warning")
+    return 0
+
+
 def cmd_bench_collect(args) -> int:
     from weir.bench.collector import run_collector_bench
 
@@ -576,6 +588,11 @@ def parser() -> argparse.ArgumentParser:
         help="Which tables when comparing datasets (a stream has only 5m rows).",
     )
 
+    sv = sub.add_parser("serve", help="The stats API: top pages, right now, time series (JSON or CSV).")
+    _common(sv)
+    sv.add_argument("--port", type=int, default=8000)
+    sv.add_argument("--host", default="127.0.0.1", help="Address to listen on (default: this machine only).")
+
     co = sub.add_parser("collect", help="The collector: tracker hits over HTTP in, Pub/Sub out.")
     _common(co)
     co.add_argument("--port", type=int, default=8080)
@@ -670,6 +687,7 @@ def _run(args, rest: list[str]) -> int:
             "compare": cmd_compare,
             "plot": cmd_plot,
             "collect": cmd_collect,
+            "serve": cmd_serve,
             "bench-collect": cmd_bench_collect,
         }
         return commands[args.command](args)

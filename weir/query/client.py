@@ -108,6 +108,21 @@ class QueryClient:
         sql, params = query.statement()
         return self.warehouse.query(sql, params).records()
 
+    def top(self, query) -> list[dict]:
+        """A `weir.query.top.TopQuery`'s rows: the top values with page views, visitors
+        (merged from sketches) and engaged seconds."""
+        sql, params = query.statement()
+        return self.warehouse.query(sql, params).records()
+
+    def right_now(self, site: str | None = None, minutes: int = 30, now: dt.datetime | None = None) -> dict:
+        """Page views and visitors of the last `minutes`, beside the same minutes a week earlier."""
+        from weir.query.top import right_now_statement
+
+        now = now or dt.datetime.now(dt.timezone.utc)
+        sql, params = right_now_statement(site, minutes, now)
+        row = self.warehouse.query(sql, params).records()[0]
+        return {"minutes": minutes, **{k: int(v or 0) for k, v in row.items()}}
+
     def week_ago(self, query: SeriesQuery) -> list[dict]:
         """The same series one week earlier, with `ts` moved forward a week to line up."""
         week = dt.timedelta(days=7)

@@ -1,0 +1,134 @@
+"""`weir serve`'s stats API (issue #18): answers equal the query client's SQL over the same
+warehouse, parameters are checked (a 400 names the bad one), hostile values reach SQL only
+as parameters, and CSV comes out of every listing."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from starlette.testclient import TestClient
+
+from tests.conftest import rebuilt_warehouse
+from weir.serve.app import create_app
+from weir.traffic.generator import generate_day
+
+NOW = dt.datetime.now(dt.timezone.utc)
+TODAY = NOW.date()
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    home = str(tmp_path_factory.mktemp("serve"))
+    records = generate_day(TODAY.isoformat(), events=3000, seed=11) + generate_day(
+        (TODAY - dt.timedelta(days=7)).isoformat(), events=3000, seed=12
+    )
+    wh = rebuilt_warehouse(home, records)
+    return wh, TestClient(create_app(wh))
+
+
+def _since_midnight(client, path, **params):
+    start = dt.datetime.combine(TODAY, dt.time(), dt.timezone.utc)
+    return client.get(
+        path, params={"start": start.isoformat(), "end": (start + dt.timedelta(days=1)).isoformat(), **params}
+    )
+
+
+def test_top_urls_equal_the_tables(served):
+    wh, client = served
+    answer = _since_midnight(client, "/api/top", limit=5)
+    assert answer.status_code == 200, answer.text
+    rows = answer.json()["rows"]
+    expected = wh.query(
+        f"SELECT url, SUM(pageviews) FROM url_metrics_1d WHERE bucket_date = '{TODAY}' GROUP BY 1 "
+        "ORDER BY 2 DESC, 1 LIMIT 5"
+    ).rows
+    assert [(r["url"], r["pageviews"]) for r in rows] == expected
+    assert all(r["visitors"] > 0 and "engaged_seconds_per_visitor" in r for r in rows)
+
+
+@pytest.mark.parametrize("by", ["section", "author", "tag", "referrer_category", "device_type", "campaign"])
+def test_top_by_a_dimension(served, by):
+    wh, client = served
+    rows = _since_midnight(client, "/api/top", by=by, limit=50).json()["rows"]
+    expected = wh.query(
+        "SELECT value, SUM(pageviews) FROM breakdown_metrics_1d WHERE dimension = @d AND bucket_date = @day "
+        "GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 50",
+        {"d": by, "day": TODAY},
+    ).rows
+    assert [(r[by], r["pageviews"]) for r in rows] == expected and rows
+
+
+def test_csv(served):
+    _, client = served
+    answer = _since_midnight(client, "/api/top", by="section", format="csv")
+    assert answer.headers["content-type"].startswith("text/csv")
+    lines = answer.text.splitlines()
+    assert lines[0].split(",")[:3] == ["section", "pageviews", "visitors"] and len(lines) > 2
+
+
+def test_right_now_beside_a_week_ago(served):
+    _, client = served
+    answer = client.get("/api/now")
+    assert answer.status_code == 200, answer.text
+    rows = answer.json()["rows"]
+    assert [r["minutes"] for r in rows] == [5, 30]
+    assert set(rows[0]) == {"minutes", "pageviews", "visitors", "pageviews_week_ago", "visitors_week_ago"}
+    assert rows[1]["pageviews"] >= rows[0]["pageviews"]
+
+
+def test_timeseries_with_the_week_ago_line(served):
+    wh, client = served
+    rows = _since_midnight(client, "/api/timeseries", granularity="1h", dimension="section", value="news").json()[
+        "rows"
+    ]
+    assert rows and all("pageviews_week_ago" in r for r in rows)
+    assert (
+        sum(r["pageviews"] for r in rows)
+        == wh.query(
+            "SELECT SUM(pageviews) FROM breakdown_metrics_5m WHERE dimension = 'section' AND value = 'news' "
+            "AND DATE(bucket_start) = @day",
+            {"day": TODAY},
+        ).rows[0][0]
+    )
+    assert any(r["pageviews_week_ago"] > 0 for r in rows)
+
+
+@pytest.mark.parametrize(
+    "path, params, name",
+    [
+        ("/api/top", {"by": "url; DROP TABLE events"}, "by"),
+        ("/api/top", {"limit": "ten"}, "limit"),
+        ("/api/top", {"limit": "100000"}, "limit"),
+        ("/api/top", {"minutes": "-5"}, "minutes"),
+        ("/api/top", {"start": "yesterday"}, "start"),
+        ("/api/top", {"order_by": "pageviews DESC; --"}, "order_by"),
+        ("/api/top", {"format": "xml"}, "format"),
+        ("/api/timeseries", {"metric": "nope"}, "metric"),
+        ("/api/timeseries", {"granularity": "7m"}, "granularity"),
+        ("/api/timeseries", {"dimension": "1=1"}, "dimension"),
+    ],
+)
+def test_a_bad_parameter_is_a_400_naming_it(served, path, params, name):
+    _, client = served
+    answer = client.get(path, params=params)
+    assert answer.status_code == 400 and answer.json()["error"].startswith(name)
+
+
+@pytest.mark.parametrize("site", ["x' OR '1'='1", 'a.com"; DROP TABLE events; --', "%", "\u0000"])
+def test_hostile_values_are_only_parameters(served, site):
+    wh, client = served
+    before = wh.query("SELECT COUNT(*) FROM events").rows
+    for path in ("/api/top", "/api/now", "/api/timeseries"):
+        answer = client.get(path, params={"site": site})
+        assert answer.status_code == 200, answer.text
+        rows = answer.json()["rows"]
+        if path == "/api/top":
+            assert rows == []  # no site is called that
+    assert wh.query("SELECT COUNT(*) FROM events").rows == before
+
+
+def test_the_api_describes_itself(served):
+    _, client = served
+    spec = client.get("/api/openapi.json").json()
+    assert spec["openapi"].startswith("3.") and {"/api/top", "/api/now", "/api/timeseries"} <= set(spec["paths"])

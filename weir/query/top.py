@@ -1,0 +1,92 @@
+"""Top lists and "right now": the newsroom's questions as BigQuery SQL (issue #18).
+
+    TopQuery(by="author", start=..., end=..., site="dailyglobe.example", limit=10)
+    -> SQL over url_metrics_* (by="url") or breakdown_metrics_* (by a dimension), with page
+       views and engaged seconds summed and visitors merged from sketches (never summed).
+
+Ranges that start within the last 7 days read the 5-minute tables, older ones the daily
+tables (whole days). Callers' values reach SQL only as query parameters; the dimension and
+ordering are checked against the registry before any SQL is built.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from weir.transforms.metrics import DIMENSIONS
+
+ORDER_BY = ("pageviews", "visitors", "engaged_seconds")
+FIVE_MINUTE_DAYS = 7  # url_metrics_5m keeps 8 days; a range starting earlier reads the daily tables
+MAX_LIMIT = 1000
+
+
+def _dimensions() -> frozenset[str]:
+    return frozenset(d.name for d in DIMENSIONS)
+
+
+@dataclass(frozen=True)
+class TopQuery:
+    """The top values of `by` ("url" or a breakdown dimension) between start and end."""
+
+    by: str
+    start: dt.datetime
+    end: dt.datetime
+    site: str | None = None
+    limit: int = 10
+    order_by: str = "pageviews"
+
+    def __post_init__(self):
+        if self.by != "url" and self.by not in _dimensions():
+            raise ValueError(f"by must be url or one of {', '.join(sorted(_dimensions()))}; got {self.by!r}")
+        if self.order_by not in ORDER_BY:
+            raise ValueError(f"order_by must be one of {', '.join(ORDER_BY)}; got {self.order_by!r}")
+        if not 1 <= self.limit <= MAX_LIMIT:
+            raise ValueError(f"limit must be from 1 to {MAX_LIMIT}; got {self.limit}")
+        if self.end <= self.start:
+            raise ValueError("end must be after start")
+
+    def statement(self, now: dt.datetime | None = None) -> tuple[str, dict]:
+        now = now or dt.datetime.now(dt.timezone.utc)
+        recent = self.start >= now - dt.timedelta(days=FIVE_MINUTE_DAYS)
+        grain, bucket = ("5m", "bucket_start") if recent else ("1d", "TIMESTAMP(bucket_date)")
+        table = f"{'url' if self.by == 'url' else 'breakdown'}_metrics_{grain}"
+        key = "url" if self.by == "url" else "value"
+        where = [f"{bucket} >= @start", f"{bucket} < @end"]
+        params: dict = {"start": self.start, "end": self.end, "limit": self.limit}
+        if self.by != "url":
+            where.append("dimension = @dimension")
+            params["dimension"] = self.by
+        if self.site:
+            where.append("site = @site")
+            params["site"] = self.site
+        sql = (
+            f"SELECT {key} AS {self.by}, SUM(pageviews) AS pageviews, "
+            f"HLL_COUNT.MERGE(visitors_sketch) AS visitors, SUM(engaged_seconds) AS engaged_seconds "
+            f"FROM {table} WHERE {' AND '.join(where)} GROUP BY 1 "
+            f"ORDER BY {self.order_by} DESC, 1 LIMIT @limit"
+        )
+        return sql, params
+
+
+def right_now_statement(site: str | None, minutes: int, now: dt.datetime) -> tuple[str, dict]:
+    """Page views and visitors in the last `minutes` and the same minutes a week earlier."""
+    if not 5 <= minutes <= 24 * 60:
+        raise ValueError(f"minutes must be from 5 to 1440; got {minutes}")
+    week = dt.timedelta(days=7)
+    since = now - dt.timedelta(minutes=minutes)
+    params: dict = {"since": since, "now": now, "since_wk": since - week, "now_wk": now - week}
+    site_filter = ""
+    if site:
+        site_filter = " AND site = @site"
+        params["site"] = site
+    sql = f"""SELECT
+      SUM(IF(bucket_start >= @since AND bucket_start < @now, pageviews, 0)) AS pageviews,
+      HLL_COUNT.MERGE(IF(bucket_start >= @since AND bucket_start < @now, visitors_sketch, NULL)) AS visitors,
+      SUM(IF(bucket_start >= @since_wk AND bucket_start < @now_wk, pageviews, 0)) AS pageviews_week_ago,
+      HLL_COUNT.MERGE(IF(bucket_start >= @since_wk AND bucket_start < @now_wk, visitors_sketch, NULL))
+        AS visitors_week_ago
+    FROM url_metrics_5m
+    WHERE ((bucket_start >= @since AND bucket_start < @now)
+        OR (bucket_start >= @since_wk AND bucket_start < @now_wk)){site_filter}"""
+    return sql, params

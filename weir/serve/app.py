@@ -1,0 +1,202 @@
+"""The stats API: /api/top, /api/now, /api/timeseries, /api/openapi.json.
+
+Every answer comes from `weir.query.client.QueryClient`, the same client `weir sql` and
+`weir plot` use. A bad parameter is a 400 whose body names it and says why; nothing the
+caller sends reaches SQL but as a query parameter (tests/test_serve.py sends hostile ones).
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from weir.query.client import GRAINS, QueryClient, SeriesQuery
+from weir.query.top import MAX_LIMIT, ORDER_BY, TopQuery
+from weir.transforms.metrics import DIMENSIONS, METRICS
+from weir.warehouse.base import QueryError, Warehouse
+
+MAX_HOURS = 24 * 31
+
+
+class BadParameter(ValueError):
+    def __init__(self, name: str, why: str):
+        super().__init__(f"{name}: {why}")
+        self.name = name
+
+
+def _int(request: Request, name: str, default: int, low: int, high: int) -> int:
+    raw = request.query_params.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise BadParameter(name, f"not an integer: {raw[:50]!r}") from None
+    if not low <= value <= high:
+        raise BadParameter(name, f"must be from {low} to {high}")
+    return value
+
+
+def _time(request: Request, name: str) -> dt.datetime | None:
+    raw = request.query_params.get(name)
+    if raw is None:
+        return None
+    try:
+        value = dt.datetime.fromisoformat(raw)
+    except ValueError:
+        raise BadParameter(name, f"not an ISO 8601 time: {raw[:50]!r}") from None
+    return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
+
+
+def _range(request: Request, default_minutes: int) -> tuple[dt.datetime, dt.datetime]:
+    start, end = _time(request, "start"), _time(request, "end")
+    if start is None:
+        minutes = _int(request, "minutes", default_minutes, 5, MAX_HOURS * 60)
+        end = end or dt.datetime.now(dt.timezone.utc)
+        start = end - dt.timedelta(minutes=minutes)
+    end = end or dt.datetime.now(dt.timezone.utc)
+    if end <= start:
+        raise BadParameter("end", "must be after start")
+    return start, end
+
+
+def _choice(request: Request, name: str, default: str | None, choices) -> str | None:
+    value = request.query_params.get(name, default)
+    if value is not None and value not in choices:
+        raise BadParameter(name, f"must be one of {', '.join(sorted(choices))}")
+    return value
+
+
+def _answer(request: Request, rows: list[dict], extra: dict | None = None) -> Response:
+    fmt = _choice(request, "format", "json", {"json", "csv"})
+    if fmt == "csv":
+        buf = io.StringIO()
+        columns = list(rows[0]) if rows else []
+        writer = csv.writer(buf)
+        writer.writerow(columns)
+        for row in rows:
+            writer.writerow([_plain(row[c]) for c in columns])
+        return Response(buf.getvalue(), media_type="text/csv")
+    return JSONResponse({**(extra or {}), "rows": [{k: _plain(v) for k, v in r.items()} for r in rows]})
+
+
+def _plain(value):
+    return value.isoformat() if isinstance(value, (dt.datetime, dt.date)) else value
+
+
+def create_app(warehouse: Warehouse) -> Starlette:
+    client = QueryClient(warehouse)
+    by_choices = {"url", *(d.name for d in DIMENSIONS)}
+
+    async def top(request: Request) -> Response:
+        start, end = _range(request, 60)
+        query = TopQuery(
+            by=_choice(request, "by", "url", by_choices),
+            start=start,
+            end=end,
+            site=request.query_params.get("site"),
+            limit=_int(request, "limit", 10, 1, MAX_LIMIT),
+            order_by=_choice(request, "order_by", "pageviews", set(ORDER_BY)),
+        )
+        rows = client.top(query)
+        for row in rows:  # engaged time per visitor, as the newsroom reads it
+            row["engaged_seconds_per_visitor"] = (
+                round(row["engaged_seconds"] / row["visitors"], 1) if row["visitors"] else 0
+            )
+        return _answer(request, rows, {"by": query.by, "start": start.isoformat(), "end": end.isoformat()})
+
+    async def now(request: Request) -> Response:
+        site = request.query_params.get("site")
+        figures = [client.right_now(site, m) for m in (5, 30)]
+        return _answer(request, figures, {"site": site})
+
+    async def timeseries(request: Request) -> Response:
+        start, end = _range(request, 24 * 60)
+        dimension = _choice(request, "dimension", None, {d.name for d in DIMENSIONS})
+        value = request.query_params.get("value")
+        query = SeriesQuery(
+            metric=_choice(request, "metric", "pageviews", {m.name for m in METRICS}),
+            start=start,
+            end=end,
+            granularity=_choice(request, "granularity", "1h", set(GRAINS)),
+            site=request.query_params.get("site"),
+            url=request.query_params.get("url"),
+            dimension=dimension,
+            values=(value,) if value is not None else (),
+        )
+        week = {r["ts"]: r[query.metric] for r in client.week_ago(query)}
+        rows = [{**r, f"{query.metric}_week_ago": week.get(r["ts"], 0)} for r in client.timeseries(query)]
+        return _answer(request, rows, {"metric": query.metric, "granularity": query.granularity})
+
+    async def openapi(request: Request) -> Response:
+        return JSONResponse(OPENAPI)
+
+    app = Starlette(
+        routes=[
+            Route("/api/top", top),
+            Route("/api/now", now),
+            Route("/api/timeseries", timeseries),
+            Route("/api/openapi.json", openapi),
+        ],
+        exception_handlers={BadParameter: _bad, ValueError: _bad, QueryError: _failed},
+    )
+    return app
+
+
+async def _bad(request: Request, exc: Exception) -> Response:
+    return JSONResponse({"error": str(exc)}, status_code=400)
+
+
+async def _failed(request: Request, exc: Exception) -> Response:
+    return JSONResponse({"error": f"the query failed: {str(exc)[:300]}"}, status_code=500)
+
+
+_COMMON = [
+    {"name": "site", "in": "query", "schema": {"type": "string"}, "description": "One site (default: all)."},
+    {"name": "format", "in": "query", "schema": {"enum": ["json", "csv"]}},
+]
+_RANGE = [
+    {"name": "minutes", "in": "query", "schema": {"type": "integer"}, "description": "The last N minutes."},
+    {"name": "start", "in": "query", "schema": {"type": "string", "format": "date-time"}},
+    {"name": "end", "in": "query", "schema": {"type": "string", "format": "date-time"}},
+]
+OPENAPI = {
+    "openapi": "3.1.0",
+    "info": {"title": "weir stats API", "version": "1"},
+    "paths": {
+        "/api/top": {
+            "get": {
+                "summary": "Top URLs, sections, authors, tags, referrers, ... with page views, visitors, engaged time",
+                "parameters": [
+                    *_COMMON,
+                    *_RANGE,
+                    {"name": "by", "in": "query", "schema": {"type": "string"}, "description": "url or a dimension"},
+                    {"name": "limit", "in": "query", "schema": {"type": "integer", "maximum": MAX_LIMIT}},
+                    {"name": "order_by", "in": "query", "schema": {"enum": list(ORDER_BY)}},
+                ],
+            }
+        },
+        "/api/now": {"get": {"summary": "Page views and visitors of the last 5 and 30 minutes, and a week earlier",
+                              "parameters": _COMMON}},
+        "/api/timeseries": {
+            "get": {
+                "summary": "A metric over time with the week-ago series",
+                "parameters": [
+                    *_COMMON,
+                    *_RANGE,
+                    {"name": "metric", "in": "query", "schema": {"type": "string"}},
+                    {"name": "granularity", "in": "query", "schema": {"enum": list(GRAINS)}},
+                    {"name": "url", "in": "query", "schema": {"type": "string"}},
+                    {"name": "dimension", "in": "query", "schema": {"type": "string"}},
+                    {"name": "value", "in": "query", "schema": {"type": "string"}},
+                ],
+            }
+        },
+    },
+}  # fmt: skip
