@@ -132,3 +132,51 @@ def test_the_api_describes_itself(served):
     _, client = served
     spec = client.get("/api/openapi.json").json()
     assert spec["openapi"].startswith("3.") and {"/api/top", "/api/now", "/api/timeseries"} <= set(spec["paths"])
+
+
+KEY_ALL, KEY_GLOBE = "k-all-0123456789abcdef", "k-globe-0123456789abcdef"
+
+
+@pytest.fixture(scope="module")
+def keyed(served):
+    wh, _ = served
+    return TestClient(create_app(wh, {KEY_ALL: None, KEY_GLOBE: ("dailyglobe.example",)}))
+
+
+def test_without_a_known_key_401(keyed):
+    assert keyed.get("/api/top").status_code == 401
+    assert keyed.get("/api/top", headers={"Authorization": "Bearer nope"}).status_code == 401
+    assert keyed.get("/api/openapi.json").status_code == 200  # the description holds no data
+
+
+def test_a_key_sees_only_its_sites(keyed, served):
+    wh, _ = served
+    globe = {"X-API-Key": KEY_GLOBE}
+    start = dt.datetime.combine(TODAY, dt.time(), dt.timezone.utc)
+    params = {"start": start.isoformat(), "end": (start + dt.timedelta(days=1)).isoformat(), "limit": 1000}
+    rows = keyed.get("/api/top", params=params, headers=globe).json()["rows"]
+    assert rows and all("dailyglobe.example" in r["url"] for r in rows)
+    everyone = keyed.get("/api/top", params=params, headers={"X-API-Key": KEY_ALL}).json()["rows"]
+    assert len(everyone) > len(rows)
+    assert keyed.get("/api/top", params={"site": "othersite.example"}, headers=globe).status_code == 403
+    assert keyed.get("/api/now", params={"site": "othersite.example"}, headers=globe).status_code == 403
+    assert keyed.get("/api/timeseries", headers=globe).status_code == 400  # a limited key names its site
+    ok = keyed.get("/api/timeseries", params={"site": "dailyglobe.example"}, headers=globe)
+    assert ok.status_code == 200, ok.text
+
+
+@pytest.mark.parametrize(
+    "content, complaint",
+    [
+        ('{"keys": {}}', "expected"),
+        ('{"keys": {"short": "*"}}', "16 characters"),
+        ('{"keys": {"0123456789abcdefg": 5}}', "list"),
+    ],
+)
+def test_a_bad_key_file_is_refused(tmp_path, content, complaint):
+    from weir.serve.app import load_keys
+
+    path = tmp_path / "keys.json"
+    path.write_text(content)
+    with pytest.raises(ValueError, match=complaint):
+        load_keys(str(path))

@@ -434,11 +434,14 @@ def cmd_collect(args) -> int:
 def cmd_serve(args) -> int:
     import uvicorn
 
-    from weir.serve.app import create_app
+    from weir.serve.app import create_app, load_keys
 
+    keys = load_keys(args.keys) if args.keys else None
+    if keys is None and args.host not in ("127.0.0.1", "localhost", "::1"):
+        raise ValueError(f"--host {args.host} serves other machines: give --keys FILE (docs/api.md)")
     _, warehouse = _warehouse(args)
     print(f"weir serve: the stats API on http://{args.host}:{args.port}/api/ (description: /api/openapi.json)")
-    uvicorn.run(create_app(warehouse), host=args.host, port=args.port, log_level="warning")
+    uvicorn.run(create_app(warehouse, keys), host=args.host, port=args.port, log_level="warning")
     return 0
 
 
@@ -592,6 +595,7 @@ def parser() -> argparse.ArgumentParser:
     _common(sv)
     sv.add_argument("--port", type=int, default=8000)
     sv.add_argument("--host", default="127.0.0.1", help="Address to listen on (default: this machine only).")
+    sv.add_argument("--keys", default=None, help='API key file: {"keys": {"<key>": ["site", ...] or "*"}}.')
 
     co = sub.add_parser("collect", help="The collector: tracker hits over HTTP in, Pub/Sub out.")
     _common(co)

@@ -114,12 +114,12 @@ class QueryClient:
         sql, params = query.statement()
         return self.warehouse.query(sql, params).records()
 
-    def right_now(self, site: str | None = None, minutes: int = 30, now: dt.datetime | None = None) -> dict:
+    def right_now(self, site: str | None = None, minutes: int = 30, now: dt.datetime | None = None, sites=None) -> dict:
         """Page views and visitors of the last `minutes`, beside the same minutes a week earlier."""
         from weir.query.top import right_now_statement
 
         now = now or dt.datetime.now(dt.timezone.utc)
-        sql, params = right_now_statement(site, minutes, now)
+        sql, params = right_now_statement(site, minutes, now, sites)
         row = self.warehouse.query(sql, params).records()[0]
         return {"minutes": minutes, **{k: int(v or 0) for k, v in row.items()}}
 

@@ -35,6 +35,7 @@ class TopQuery:
     site: str | None = None
     limit: int = 10
     order_by: str = "pageviews"
+    sites: tuple[str, ...] | None = None  # when set, only these sites (an API key's)
 
     def __post_init__(self):
         if self.by != "url" and self.by not in _dimensions():
@@ -60,6 +61,9 @@ class TopQuery:
         if self.site:
             where.append("site = @site")
             params["site"] = self.site
+        if self.sites is not None:
+            where.append("site IN UNNEST(@sites)")
+            params["sites"] = list(self.sites)
         sql = (
             f"SELECT {key} AS {self.by}, SUM(pageviews) AS pageviews, "
             f"HLL_COUNT.MERGE(visitors_sketch) AS visitors, SUM(engaged_seconds) AS engaged_seconds "
@@ -69,7 +73,9 @@ class TopQuery:
         return sql, params
 
 
-def right_now_statement(site: str | None, minutes: int, now: dt.datetime) -> tuple[str, dict]:
+def right_now_statement(
+    site: str | None, minutes: int, now: dt.datetime, sites: tuple[str, ...] | None = None
+) -> tuple[str, dict]:
     """Page views and visitors in the last `minutes` and the same minutes a week earlier."""
     if not 5 <= minutes <= 24 * 60:
         raise ValueError(f"minutes must be from 5 to 1440; got {minutes}")
@@ -80,6 +86,9 @@ def right_now_statement(site: str | None, minutes: int, now: dt.datetime) -> tup
     if site:
         site_filter = " AND site = @site"
         params["site"] = site
+    if sites is not None:
+        site_filter += " AND site IN UNNEST(@sites)"
+        params["sites"] = list(sites)
     sql = f"""SELECT
       SUM(IF(bucket_start >= @since AND bucket_start < @now, pageviews, 0)) AS pageviews,
       HLL_COUNT.MERGE(IF(bucket_start >= @since AND bucket_start < @now, visitors_sketch, NULL)) AS visitors,

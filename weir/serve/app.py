@@ -24,6 +24,35 @@ from weir.warehouse.base import QueryError, Warehouse
 MAX_HOURS = 24 * 31
 
 
+class Denied(Exception):
+    def __init__(self, status: int, why: str):
+        super().__init__(why)
+        self.status = status
+
+
+def load_keys(path: str) -> dict[str, tuple[str, ...] | None]:
+    """An API key file, `{"keys": {"<key>": ["site", ...] or "*"}}` -> key: its sites (None: all).
+    Raises ValueError with what is wrong."""
+    import json
+
+    with open(path, encoding="utf-8") as fh:
+        data = json.load(fh)
+    keys = data.get("keys") if isinstance(data, dict) else None
+    if not isinstance(keys, dict) or not keys:
+        raise ValueError(f'{path}: expected {{"keys": {{"<key>": ["site", ...] or "*"}}}}')
+    out: dict[str, tuple[str, ...] | None] = {}
+    for key, sites in keys.items():
+        if len(key) < 16:
+            raise ValueError(f"{path}: a key must be at least 16 characters")
+        if sites == "*":
+            out[key] = None
+        elif isinstance(sites, list) and sites and all(isinstance(s, str) for s in sites):
+            out[key] = tuple(sites)
+        else:
+            raise ValueError(f'{path}: the sites of a key are a list of names or "*"')
+    return out
+
+
 class BadParameter(ValueError):
     def __init__(self, name: str, why: str):
         super().__init__(f"{name}: {why}")
@@ -90,17 +119,37 @@ def _plain(value):
     return value.isoformat() if isinstance(value, (dt.datetime, dt.date)) else value
 
 
-def create_app(warehouse: Warehouse) -> Starlette:
+def create_app(warehouse: Warehouse, keys: dict[str, tuple[str, ...] | None] | None = None) -> Starlette:
+    """The API over `warehouse`. With `keys` (see `load_keys`), every request needs one
+    (`Authorization: Bearer <key>` or `X-API-Key`): 401 without a known key, 403 for a site
+    the key does not cover; a key's answers only ever hold its sites."""
     client = QueryClient(warehouse)
     by_choices = {"url", *(d.name for d in DIMENSIONS)}
 
+    def access(request: Request, need_site: bool = False) -> tuple[str | None, tuple[str, ...] | None]:
+        """(the site asked for, the sites the key may see: None for all)."""
+        site = request.query_params.get("site")
+        if keys is None:
+            return site, None
+        given = request.headers.get("x-api-key") or request.headers.get("authorization", "").removeprefix("Bearer ")
+        if given not in keys:
+            raise Denied(401, "a valid API key is needed (Authorization: Bearer <key>)")
+        sites = keys[given]
+        if sites is not None and site is not None and site not in sites:
+            raise Denied(403, f"this key does not cover site {site[:100]!r}")
+        if sites is not None and site is None and need_site:
+            raise BadParameter("site", "required with a key limited to some sites")
+        return site, sites
+
     async def top(request: Request) -> Response:
+        site, sites = access(request)
         start, end = _range(request, 60)
         query = TopQuery(
             by=_choice(request, "by", "url", by_choices),
             start=start,
             end=end,
-            site=request.query_params.get("site"),
+            site=site,
+            sites=sites,
             limit=_int(request, "limit", 10, 1, MAX_LIMIT),
             order_by=_choice(request, "order_by", "pageviews", set(ORDER_BY)),
         )
@@ -112,11 +161,12 @@ def create_app(warehouse: Warehouse) -> Starlette:
         return _answer(request, rows, {"by": query.by, "start": start.isoformat(), "end": end.isoformat()})
 
     async def now(request: Request) -> Response:
-        site = request.query_params.get("site")
-        figures = [client.right_now(site, m) for m in (5, 30)]
+        site, sites = access(request)
+        figures = [client.right_now(site, m, sites=sites) for m in (5, 30)]
         return _answer(request, figures, {"site": site})
 
     async def timeseries(request: Request) -> Response:
+        site, _ = access(request, need_site=True)  # a limited key names its site
         start, end = _range(request, 24 * 60)
         dimension = _choice(request, "dimension", None, {d.name for d in DIMENSIONS})
         value = request.query_params.get("value")
@@ -125,7 +175,7 @@ def create_app(warehouse: Warehouse) -> Starlette:
             start=start,
             end=end,
             granularity=_choice(request, "granularity", "1h", set(GRAINS)),
-            site=request.query_params.get("site"),
+            site=site,
             url=request.query_params.get("url"),
             dimension=dimension,
             values=(value,) if value is not None else (),
@@ -134,7 +184,7 @@ def create_app(warehouse: Warehouse) -> Starlette:
         rows = [{**r, f"{query.metric}_week_ago": week.get(r["ts"], 0)} for r in client.timeseries(query)]
         return _answer(request, rows, {"metric": query.metric, "granularity": query.granularity})
 
-    async def openapi(request: Request) -> Response:
+    async def openapi(request: Request) -> Response:  # open: it says nothing about the data
         return JSONResponse(OPENAPI)
 
     app = Starlette(
@@ -144,13 +194,17 @@ def create_app(warehouse: Warehouse) -> Starlette:
             Route("/api/timeseries", timeseries),
             Route("/api/openapi.json", openapi),
         ],
-        exception_handlers={BadParameter: _bad, ValueError: _bad, QueryError: _failed},
+        exception_handlers={BadParameter: _bad, ValueError: _bad, QueryError: _failed, Denied: _denied},
     )
     return app
 
 
 async def _bad(request: Request, exc: Exception) -> Response:
     return JSONResponse({"error": str(exc)}, status_code=400)
+
+
+async def _denied(request: Request, exc: Denied) -> Response:
+    return JSONResponse({"error": str(exc)}, status_code=exc.status)
 
 
 async def _failed(request: Request, exc: Exception) -> Response:
