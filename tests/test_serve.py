@@ -180,3 +180,10 @@ def test_a_bad_key_file_is_refused(tmp_path, content, complaint):
     path.write_text(content)
     with pytest.raises(ValueError, match=complaint):
         load_keys(str(path))
+
+
+def test_serving_other_machines_needs_keys(tmp_path, capsys):
+    from weir.cli import main
+
+    assert main(["serve", "--host", "0.0.0.0", "--home", str(tmp_path)]) == 2
+    assert "--keys" in capsys.readouterr().err
