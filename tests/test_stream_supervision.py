@@ -7,8 +7,6 @@ made to fail on every element, as a bug or an unwritable value would.
 
 from __future__ import annotations
 
-import json
-import os
 import time
 import uuid
 
@@ -18,7 +16,7 @@ import pytest
 from tests import emulators
 from weir.pipelines import graph as graph_module
 from weir.pipelines.graph import GraphConfig
-from weir.pipelines.local.status import STATUS_FILE
+from weir.pipelines.local.status import read_status
 from weir.pipelines.local.stream import StreamFailed, run_stream
 from weir.pubsub import PubSubNames, ensure_topology
 from weir.pubsub.publish import publish
@@ -41,6 +39,12 @@ def pubsub(tmp_path, monkeypatch):
     emulators.stop_pubsub(pid)
 
 
+def _run(home: str, names, tmp_path, duration_s: float):
+    """A local stream of `names` into `home`, quiet, for at most `duration_s`."""
+    archive = str(tmp_path / "archive")
+    return run_stream(home, "web_analytics", names, archive, GraphConfig(streaming=True), duration_s, lambda _m: None)
+
+
 @pytest.mark.reliability
 def test_a_failing_pipeline_stops_the_stream_loudly(pubsub, tmp_path, monkeypatch, reliability):
     fault = reliability.fault("stream: a step fails on every element; the stream stops with the reason, archive kept")
@@ -53,17 +57,9 @@ def test_a_failing_pipeline_stops_the_stream_loudly(pubsub, tmp_path, monkeypatc
     home = str(tmp_path / "home")
     started = time.monotonic()
     with pytest.raises(StreamFailed, match="the pipeline failed: .*cannot encode this event"):
-        run_stream(
-            home,
-            "web_analytics",
-            names,
-            str(tmp_path / "archive"),
-            GraphConfig(streaming=True),
-            duration_s=240,
-            progress=lambda _m: None,
-        )
+        _run(home, names, tmp_path, duration_s=240)
     assert time.monotonic() - started < 240  # stopped by the failure, not by the clock
-    status = json.load(open(os.path.join(home, STATUS_FILE)))
+    status = read_status(home)
     assert status["running"] is False and "cannot encode this event" in status["error"]
     assert status["archived"] == 1  # the event itself is safe in the archive, for a rebuild
     fault.survived()
@@ -89,20 +85,12 @@ def test_a_dead_emulator_stops_the_stream_instead_of_hanging_it(tmp_path, monkey
     started = time.monotonic()
     try:
         with pytest.raises(StreamFailed, match="Pub/Sub has not answered for 3 s"):
-            run_stream(
-                home,
-                "web_analytics",
-                names,
-                str(tmp_path / "archive"),
-                GraphConfig(streaming=True),
-                duration_s=180,
-                progress=lambda _m: None,
-            )
+            _run(home, names, tmp_path, duration_s=180)
     finally:
         killer.cancel()
         emulators.stop_pubsub(pid)
     assert time.monotonic() - started < 90  # stopped soon after the emulator died, not hung
-    status = json.load(open(os.path.join(home, STATUS_FILE)))
+    status = read_status(home)
     assert status["running"] is False and "has not answered" in status["error"]
     assert status["archived"] == 1  # archived before the emulator died
     fault.survived()

@@ -21,6 +21,8 @@ tests/test_sql_fidelity.py with the value BigQuery's documentation gives):
 
 from __future__ import annotations
 
+import functools
+
 import sqlglot
 from sqlglot import exp
 
@@ -89,6 +91,7 @@ def _is_date(node: exp.Expression | None) -> bool:
     return isinstance(node, exp.Column) and node.name in _date_columns()
 
 
+@functools.cache
 def _date_columns() -> frozenset[str]:
     from weir import schemas
 
