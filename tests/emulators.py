@@ -12,6 +12,7 @@ A missing emulator skips its tests on a developer's machine; with WEIR_REQUIRE_E
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import shutil
@@ -158,6 +159,23 @@ def wait_closed(host: str, timeout: float = 10.0) -> None:
             return
         time.sleep(0.05)
     raise RuntimeError(f"{host} still accepts connections after {timeout} s")
+
+
+@contextlib.contextmanager
+def private_pubsub(tmp: str):
+    """A Pub/Sub emulator of one test module's own, as PUBSUB_EMULATOR_HOST while inside;
+    yields its host, then stops it and puts the variable back."""
+    host, pid = start_pubsub(tmp)
+    old = os.environ.get("PUBSUB_EMULATOR_HOST")
+    os.environ["PUBSUB_EMULATOR_HOST"] = host
+    try:
+        yield host
+    finally:
+        stop_pubsub(pid)
+        if old is None:
+            os.environ.pop("PUBSUB_EMULATOR_HOST", None)
+        else:
+            os.environ["PUBSUB_EMULATOR_HOST"] = old
 
 
 def stop_pubsub(pid: int) -> None:

@@ -31,17 +31,10 @@ def run(*args: str, env: dict, check: bool = True) -> subprocess.CompletedProces
 @pytest.fixture(scope="module")
 def cloud(tmp_path_factory):
     """An endpoint standing in for Google Cloud, and a project whose topology 'Terraform' made."""
-    host, pid = emulators.start_pubsub(str(tmp_path_factory.mktemp("endpoint")))
     names = PubSubNames(f"weir-cloud-{uuid.uuid4().hex[:6]}")
-    old = os.environ.get("PUBSUB_EMULATOR_HOST")
-    os.environ["PUBSUB_EMULATOR_HOST"] = host
-    ensure_topology(names)
-    yield host, names
-    emulators.stop_pubsub(pid)
-    if old is None:
-        os.environ.pop("PUBSUB_EMULATOR_HOST", None)
-    else:
-        os.environ["PUBSUB_EMULATOR_HOST"] = old
+    with emulators.private_pubsub(str(tmp_path_factory.mktemp("endpoint"))) as host:
+        ensure_topology(names)
+        yield host, names
 
 
 def pulled(names: PubSubNames, expected: int, timeout_s: float = 60) -> list[dict]:

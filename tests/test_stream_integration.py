@@ -31,15 +31,8 @@ FIVE_MIN_COLUMNS = (
 
 @pytest.fixture(scope="module")
 def pubsub(tmp_path_factory):
-    host, pid = emulators.start_pubsub(str(tmp_path_factory.mktemp("pubsub")))
-    old = os.environ.get("PUBSUB_EMULATOR_HOST")
-    os.environ["PUBSUB_EMULATOR_HOST"] = host
-    yield host
-    emulators.stop_pubsub(pid)
-    if old is None:
-        os.environ.pop("PUBSUB_EMULATOR_HOST", None)
-    else:
-        os.environ["PUBSUB_EMULATOR_HOST"] = old
+    with emulators.private_pubsub(str(tmp_path_factory.mktemp("pubsub"))) as host:
+        yield host
 
 
 def recent_traffic(events: int, seed: int, minutes: int = 12) -> list[bytes]:

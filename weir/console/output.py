@@ -15,7 +15,8 @@ import orjson
 from weir.warehouse import QueryResult
 
 
-def _plain(value: Any) -> Any:
+def plain(value: Any) -> Any:
+    """A value as JSON carries it: BYTES as base64, times as ISO 8601 (UTC), NUMERIC as text."""
     if isinstance(value, (bytes, bytearray, memoryview)):
         return base64.b64encode(bytes(value)).decode("ascii")  # BYTES as BigQuery shows them
     if isinstance(value, dt.datetime):
@@ -27,7 +28,7 @@ def _plain(value: Any) -> Any:
     if isinstance(value, decimal.Decimal):
         return str(value)
     if isinstance(value, list):
-        return [_plain(v) for v in value]
+        return [plain(v) for v in value]
     return value
 
 
@@ -42,8 +43,8 @@ def _cell(value: Any) -> str:
     if isinstance(value, (bytes, bytearray, memoryview)):
         return f"<{len(bytes(value))} bytes>"
     if isinstance(value, list):
-        return orjson.dumps(_plain(value)).decode()
-    return str(_plain(value))
+        return orjson.dumps(plain(value)).decode()
+    return str(plain(value))
 
 
 def _csv_value(value: Any) -> Any:
@@ -53,8 +54,8 @@ def _csv_value(value: Any) -> Any:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, list):
-        return orjson.dumps(_plain(value)).decode()
-    return _plain(value)
+        return orjson.dumps(plain(value)).decode()
+    return plain(value)
 
 
 def _shorten(text: str, width: int) -> str:
@@ -88,16 +89,21 @@ def print_result(result: QueryResult, fmt: str = "table", out: TextIO | None = N
     out = out or sys.stdout  # at call time: a default of sys.stdout is frozen at import
     if fmt == "json":
         for row in result.rows:
-            out.write(orjson.dumps({c: _plain(v) for c, v in zip(result.columns, row, strict=False)}).decode() + "\n")
+            out.write(orjson.dumps({c: plain(v) for c, v in zip(result.columns, row, strict=False)}).decode() + "\n")
     elif fmt == "csv":
-        buf = io.StringIO()
-        writer = csv.writer(buf)
-        writer.writerow(result.columns)
-        for row in result.rows:
-            writer.writerow([_csv_value(v) for v in row])
-        out.write(buf.getvalue())
+        out.write(csv_text(result))
     else:
         out.write(format_table(result) + "\n")
+
+
+def csv_text(result: QueryResult) -> str:
+    """The result as BigQuery's CSV export writes it: a header, then one line a row."""
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow(result.columns)
+    for row in result.rows:
+        writer.writerow([_csv_value(v) for v in row])
+    return buf.getvalue()
 
 
 def format_table(result: QueryResult, width: int | None = None) -> str:

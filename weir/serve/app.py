@@ -7,19 +7,18 @@ caller sends reaches SQL but as a query parameter (tests/test_serve.py sends hos
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from weir.console.output import csv_text, plain
 from weir.query.client import GRAINS, QueryClient, SeriesQuery
 from weir.query.top import MAX_LIMIT, ORDER_BY, TopQuery
 from weir.transforms.metrics import DIMENSIONS, METRICS
-from weir.warehouse.base import QueryError, Warehouse
+from weir.warehouse.base import QueryError, QueryResult, Warehouse
 
 MAX_HOURS = 24 * 31
 
@@ -105,18 +104,9 @@ def _choice(request: Request, name: str, default: str | None, choices) -> str | 
 def _answer(request: Request, rows: list[dict], extra: dict | None = None) -> Response:
     fmt = _choice(request, "format", "json", {"json", "csv"})
     if fmt == "csv":
-        buf = io.StringIO()
         columns = list(rows[0]) if rows else []
-        writer = csv.writer(buf)
-        writer.writerow(columns)
-        for row in rows:
-            writer.writerow([_plain(row[c]) for c in columns])
-        return Response(buf.getvalue(), media_type="text/csv")
-    return JSONResponse({**(extra or {}), "rows": [{k: _plain(v) for k, v in r.items()} for r in rows]})
-
-
-def _plain(value):
-    return value.isoformat() if isinstance(value, (dt.datetime, dt.date)) else value
+        return Response(csv_text(QueryResult(columns, [tuple(r.values()) for r in rows])), media_type="text/csv")
+    return JSONResponse({**(extra or {}), "rows": [{k: plain(v) for k, v in r.items()} for r in rows]})
 
 
 def create_app(warehouse: Warehouse, keys: dict[str, tuple[str, ...] | None] | None = None) -> Starlette:
