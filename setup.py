@@ -26,7 +26,7 @@ setup(
     package_dir={"weir": "weir", **{f"weir.{m}": m for m in MAPPED}},
     package_data={
         "weir.schemas": ["*.json", "*.avsc", "bigquery/*.json", "views/*.sql"],
-        "weir.transforms": ["data/*.json"],
+        "weir.transforms": ["data/*.json", "data/*.txt"],
     },
     install_requires=[
         f"apache-beam[gcp]=={BEAM_VERSION}",
@@ -38,6 +38,7 @@ setup(
         "pyfarmhash>=0.4,<1",
         "ua-parser[regex]>=1.0,<2",
         "publicsuffixlist>=1.0",
+        "ada-url>=1.15,<5",  # the URL standard's host parser (transforms/urls.host_of)
         "crawlerdetect>=0.4,<1",  # its patterns; matched by google-re2 (transforms/crawlers.py)
         "google-re2>=1.1,<2",
         "google-cloud-bigquery>=3.20,<4",

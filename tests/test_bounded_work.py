@@ -21,6 +21,7 @@ from weir.transforms.enrich import enrich_event
 
 UA = validate.MAX_USER_AGENT_CHARS
 URL = validate.MAX_URL_CHARS
+_BRANDS = "SAMSUNG Galaxy LG MOT DROID vivo Fly Meizu HTC One Acer a101 Blu Dash AGM Ultra 2 GSmart Mercury "
 BASE = {"event_id": "e", "action": "pageview", "ts": 1_763_600_000_000, "site": "x.com", "visitor_id": "v"}
 
 HOSTILE = {
@@ -29,6 +30,9 @@ HOSTILE = {
     "user agent: after a browser prefix": {"user_agent": "Mozilla/5.0 (" + "x" * (UA - 14)},
     "user agent: many tokens": {"user_agent": "Mozilla/5.0 (" + "Windows; " * ((UA - 14) // 9)},
     "user agent: yandex lookahead": {"user_agent": "yandex" * (UA // 6)},
+    # Brand names whose device-detector regexes have lookarounds (confirmed by Python's re).
+    "user agent: device brands": {"user_agent": ("Mozilla/5.0 (Linux; Android 10; " + _BRANDS * 60)[:UA]},
+    "user agent: device brands, confirmable": {"user_agent": ("Mozilla/5.0 (Linux; Android 10; " + _BRANDS * 60)[:500]},
     "url: long path": {"url": "https://x.com/" + "a" * (URL - 14)},
     "url: many tracking parameters": {"url": ("https://x.com/?" + "&utm_a=b" * (URL // 8))[:URL]},
     "url: escapes": {"url": "https://x.com/" + "%41" * ((URL - 14) // 3)},

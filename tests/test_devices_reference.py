@@ -42,6 +42,18 @@ CASES = [
     ("Mozilla/5.0 (Mobile; Nokia 8110 4G; rv:48.0) Gecko/48.0 Firefox/48.0 KAIOS/2.5", "mobile"),
     ("Mozilla/5.0 (Windows NT 10.0; ARM; Lumia 950) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/46.0 Safari/537.36 "
      "Edge/14.14295", "mobile"),
+    # Known only by model: device-detector's database (transforms.devices) says what these are.
+    ("Mozilla/5.0 (Linux; Android 4.4.4; TF-LED40S63T2S_536D400PF33_FHD) AppleWebKit/537.36 (KHTML, like Gecko) "
+     "Chrome/81.0.4044.117 Safari/537.36", "other"),  # a television
+    ("Dalvik/1.6.0 (Linux; U; Android 4.4.4; Telefunken Shell 536D315PH41_HD Build/KTU84P)", "other"),  # a Shell TV
+    ("HbbTV/1.1.1 (;;;;) Mozilla/5.0 (compatible; ANTGalio/3.0.2.1.22.43.08; Linux2.6.18-7.1/7405d0-smp)", "other"),
+    ("Mozilla/5.0 (Linux; Android 4.4.2; CarPad-II-P Build/KOT49H) AppleWebKit/537.36 (KHTML, like Gecko) "
+     "Version/4.0 Chrome/30.0.0.0 Safari/537.36", "other"),  # a car unit, not a tablet
+    ("Pinterest for Android/9.0.4 (K83CA; 9)", "tablet"),  # a Kyocera tablet, from an app
+    ("Mozilla/5.0 (Linux; Android 13; ZTE V70) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/116.0.5845.141 Mobile "
+     "Safari/537.36 OPR/102.0.4880.46", "tablet"),  # a tablet that says "Mobile"
+    ("Mozilla/5.0 (Linux; Android 4.4.4; NBX-T8A1IE Build/KTU84P) AppleWebKit/537.36 (KHTML, like Gecko) "
+     "Chrome/36.0.1985.135 Safari/537.36", "mobile"),  # a phone that does not say "Mobile"
     # Unchanged: the common cases.
     ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.1 "
      "Mobile/15E148 Safari/604.1", "mobile"),
@@ -69,6 +81,10 @@ BOTS = [
     "Amazon CloudFront",
     "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/120.0.0.0 Safari/537.36",
     "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
+    # Monitoring and health checks, which only device-detector's bots.yml of the three lists names.
+    "Amazon-Route53-Health-Check-Service (ref b0eb04d5-cb5e-40e7-839b-558e52fc3f0d; report http://amzn.to/1vsZADi)",
+    "collectd/5.5.1",
+    "Datadog Agent/5.10.1",
 ]  # fmt: skip
 PEOPLE = [  # phones whose model names contain "bot"
     "Mozilla/5.0 (Linux; Android 11; ROBOT-X1) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Mobile Safari/537.36",

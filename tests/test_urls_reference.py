@@ -1,5 +1,6 @@
 """canonical_url against the URL standard's test inputs and generated URLs (issue #17):
-never raises, idempotent for every input, and leaves what it cannot read as it came.
+never raises, idempotent for every input, and leaves what it cannot read as it came; and
+host_of gives the host the standard gives, for every valid http(s) case of the suite.
 
 tests/data/urltestdata.json is the web-platform-tests URL suite (see tests/data/README.md).
 """
@@ -13,10 +14,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from weir.transforms.urls import canonical_url
+from weir.transforms.urls import canonical_url, host_of
 
 DATA = os.path.join(os.path.dirname(__file__), "data", "urltestdata.json")
-WPT = [case["input"] for case in json.load(open(DATA, encoding="utf-8")) if isinstance(case, dict)]
+CASES = [case for case in json.load(open(DATA, encoding="utf-8")) if isinstance(case, dict)]
+WPT = [case["input"] for case in CASES]
+WEB = [c for c in CASES if c.get("base") is None and not c.get("failure") and c.get("protocol") in ("http:", "https:")]
 
 
 def test_the_suite_is_all_there():
@@ -26,6 +29,19 @@ def test_the_suite_is_all_there():
 def test_idempotent_and_never_raising_on_every_input_of_the_url_standard():
     broken = [(x, canonical_url(x)) for x in WPT if canonical_url(canonical_url(x)) != canonical_url(x)]
     assert broken == []
+
+
+def test_the_host_is_the_standards_for_every_valid_web_url():
+    # IDNA to punycode, IPv4 in hex or octal, backslashes, "http:example.com": as browsers read them.
+    assert len(WEB) > 100
+    got = {c["input"]: host_of(c["input"]) for c in WEB}
+    wrong = [(c["input"], got[c["input"]], c["hostname"]) for c in WEB if got[c["input"]] != c["hostname"].strip("[]")]
+    assert wrong == []
+
+
+def test_a_host_the_standard_refuses_keeps_the_reading_it_had():
+    assert host_of("http://exa mple.com/") == "exa mple.com"  # urlsplit's, so no event loses its host
+    assert host_of("not a url") is None
 
 
 PIECES = st.sampled_from(

@@ -3,7 +3,9 @@
 CrawlerDetect's patterns (the `crawlerdetect` package) and, because that list lags behind
 new crawlers (AI agents, monitoring services), monperrus/crawler-user-agents' patterns
 (MIT, shipped as data/crawler_patterns.json with its source commit; refreshed by
-data/refresh_crawlers.py). A user agent either list names is a crawler.
+data/refresh_crawlers.py) and device-detector's bots.yml (LGPL-3.0+, data/device_bots.json,
+refreshed by data/refresh_devices.py; monitoring, feed fetchers and health checks the other
+two miss). A user agent any list names is a crawler.
 
 The patterns are the `crawlerdetect` package's (a port of the maintained CrawlerDetect list);
 only the engine differs. The package joins ~1,500 patterns into one Python `re` alternation,
@@ -26,6 +28,8 @@ from importlib import resources
 import re2
 from crawlerdetect.providers.crawlers import data as _CRAWLERS
 from crawlerdetect.providers.exclusions import data as _EXCLUSIONS
+
+from weir.transforms.regexlist import RegexList
 
 _LOOKAHEAD = "(?!"
 
@@ -64,7 +68,13 @@ def is_crawler(user_agent: str | None) -> bool:
     ua = _without_device_model((user_agent or "").strip())
     if not ua:
         return False
-    return _crawlerdetect(ua) or _more().search(ua) is not None
+    return _crawlerdetect(ua) or _more().search(ua) is not None or _device_detector().first(ua) is not None
+
+
+@functools.cache
+def _device_detector() -> RegexList:
+    text = resources.files("weir.transforms").joinpath("data/device_bots.json").read_text("utf-8")
+    return RegexList(json.loads(text)["regexes"])
 
 
 def _without_device_model(ua: str) -> str:

@@ -69,8 +69,13 @@ class _Matcher:
         if self.subdomains:  # the host or any parent domain of it
             labels = host.split(".")
             candidates = [".".join(labels[i:]) for i in range(len(labels) - 1)]
-        else:  # the host, or without its www.
+        else:  # the host, without its www., or a host it is inside of below its registrable
+            # domain: it.images.search.yahoo.com is in images.search.yahoo.com's service, but
+            # mail.google.com is not in google.com's (a registrable domain is a brand, not a
+            # search engine), so a listed search host never spreads to a brand's other products.
             candidates = [host, host[4:]] if host.startswith("www.") else [host]
+            labels, floor = host.split("."), (registrable_domain(host) or host).count(".")
+            candidates += [".".join(labels[i:]) for i in range(1, len(labels)) if len(labels) - i - 1 > floor]
         for candidate in candidates:
             if self._host_matches(candidate):
                 return True

@@ -12,6 +12,8 @@ from __future__ import annotations
 import functools
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
+import ada_url
+
 CLICK_IDS = frozenset({"gclid", "fbclid", "msclkid"})
 CAMPAIGN_FIELDS = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content")
 _DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -84,9 +86,19 @@ MAX_HOST_CHARS = 253  # DNS (RFC 1035); a longer "host" names nothing and only c
 
 @functools.lru_cache(maxsize=65536)
 def host_of(url: str) -> str | None:
-    """Lower-cased host of a URL, or None when it has none (or one longer than DNS allows)."""
+    """Lower-cased host of a URL, or None when it has none (or one longer than DNS allows).
+
+    The host as a browser reads it, by the URL standard's parser (`ada-url`, the one Node.js
+    uses): IDNA to punycode ("faß.example" -> "xn--fa-hia.example", as location.href and
+    document.referrer show it), IPv4 in any notation to dotted decimal, backslashes and
+    missing slashes after http: as browsers take them. A URL the standard refuses (a space
+    in the host, say) falls back to urlsplit's reading, so no event that had a host loses it."""
+    url = url.strip()
     try:
-        host = urlsplit(url.strip()).hostname
+        host = ada_url.URL(url).hostname.strip("[]").lower()  # IPv6 without brackets, as urlsplit gives it
     except ValueError:
-        return None
+        try:
+            host = urlsplit(url).hostname
+        except ValueError:
+            return None
     return host if host and len(host) <= MAX_HOST_CHARS else None

@@ -17,6 +17,7 @@ from typing import NamedTuple
 from ua_parser import parse
 
 from weir.transforms.crawlers import is_crawler
+from weir.transforms.devices import device_kind
 
 DESKTOP_OS = frozenset(
     {
@@ -50,7 +51,20 @@ class UserAgentInfo(NamedTuple):
     is_bot: bool
 
 
+# device-detector's types (transforms.devices) in weir's four (SPEC: device_type).
+_KINDS = {"desktop": "desktop", "smartphone": "mobile", "phablet": "mobile", "feature phone": "mobile"}
+_KINDS["tablet"] = "tablet"
+
+
 def _device_type(ua: str, os_family: str, device_family: str) -> str:
+    kind = device_kind(ua)
+    if kind is not None:
+        return _KINDS.get(kind, "other")  # televisions, consoles, cars, wearables, ...
+    return _heuristic_type(ua, os_family, device_family)
+
+
+def _heuristic_type(ua: str, os_family: str, device_family: str) -> str:
+    """When the model database does not know the device: the OS and the Mobile/Tablet tokens."""
     # "Tablet PC" is Windows' (and Surface-on-Linux) pen-input token: a desktop, not a tablet.
     tablet_token = "Tablet" in ua.replace("Tablet PC", "")
     if _WINDOWS_PHONE.search(ua) or _FEATURE_PHONE.search(ua):

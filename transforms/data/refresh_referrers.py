@@ -51,7 +51,8 @@ def build(checkout: str) -> dict:
             "refresh": "python transforms/data/refresh_referrers.py <checkout of the source>",
             "weir_exclusions": sorted(NOT_SEARCH),
             "matching": (
-                "search: the referrer's host, or the host without a leading 'www.', equals an entry; "
+                "search: the referrer's host, the host without a leading 'www.', or a parent of the host "
+                "that is longer than its registrable domain equals an entry; "
                 "'{}' stands for one label (a country code) and, as the last label, also for a combined "
                 "suffix such as co.uk. social and ai: the host is the entry or a subdomain of it; an entry "
                 "with a path also needs the referrer's path to start with it. ai is tried first, then "
