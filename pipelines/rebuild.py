@@ -31,7 +31,7 @@ from weir.pipelines.gc_tuning import collector_tuned
 from weir.pipelines.graph import build
 from weir.pipelines.options import WeirOptions, graph_config, validate
 from weir.transforms.read import ReadArchive
-from weir.transforms.sinks import StagedFilesSink, staged_files
+from weir.transforms.sinks import StagedFilesSink, staged_files, staged_rows
 from weir.warehouse import Warehouse, WarehouseRef
 
 log = logging.getLogger(__name__)
@@ -99,15 +99,18 @@ def _staging_run(options: PipelineOptions, local_root: str | None, remote: bool 
     return FileSystems.join(staging_location(options, local_root, remote), f"run-{uuid.uuid4().hex[:12]}")
 
 
-def build_rebuild(options: PipelineOptions, staging: str, commit: WarehouseRef | None = None) -> beam.Pipeline:
-    """The rebuild job: the graph over `--input`, staged under `staging`; with `commit`, the
-    job's last step replaces the days in that warehouse itself (pipelines.commit)."""
+def build_rebuild(
+    options: PipelineOptions, staging: str, commit: WarehouseRef | None = None, staging_format: str = "ndjson"
+) -> beam.Pipeline:
+    """The rebuild job: the graph over `--input`, staged under `staging` in `staging_format`
+    (the warehouse's: transforms.sinks); with `commit`, the job's last step replaces the days
+    in that warehouse itself (pipelines.commit)."""
     opts = options.view_as(WeirOptions)
     opts.mode = "rebuild"  # what this job is, whatever --mode said
     validate(opts)
     config = graph_config(opts)
     pipeline = beam.Pipeline(runner=_runner(options), options=options)
-    sink = StagedFilesSink(staging)
+    sink = StagedFilesSink(staging, fmt=staging_format)
     build(pipeline, ReadArchive(opts.input), sink, config)
     if commit is not None:
         pipeline | "Commit" >> CommitStagedDays(commit, staging, opts.date, sink.written)
@@ -150,7 +153,7 @@ def run_rebuild(
 
 def _run(opts, options, warehouse, staging, progress, commit_in_job, force, started) -> RebuildResult:
     progress(f"rebuild: reading {', '.join(opts.input)}")
-    result = build_rebuild(options, staging, commit_in_job).run()
+    result = build_rebuild(options, staging, commit_in_job, warehouse.staging_format).run()
     result.wait_until_finish()
     counters = counters_of(result)
     progress(
@@ -185,14 +188,6 @@ def _refuse_non_events(counters: dict) -> None:
         )
 
 
-def _staged_rows(paths: list[str]) -> int:
-    rows = 0
-    for path in paths:
-        with FileSystems.open(path) as fh:
-            rows += sum(1 for line in fh if line.strip())
-    return rows
-
-
 def _refuse_shrinking(warehouse: Warehouse, staged: dict, days: set[str]) -> None:
     """Raises WouldShrink when a day would keep less than (1 - MAX_SHRINK) of its events."""
     if not days:
@@ -205,7 +200,7 @@ def _refuse_shrinking(warehouse: Warehouse, staged: dict, days: set[str]) -> Non
     ).rows
     shrinking = []
     for day, before in sorted(held):
-        after = _staged_rows(staged.get("events", {}).get(day, []))
+        after = staged_rows(staged.get("events", {}).get(day, []))
         if after < (1 - MAX_SHRINK) * before:
             shrinking.append(f"{day} ({before:,} -> {after:,} events)")
     if shrinking:

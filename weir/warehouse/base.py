@@ -32,6 +32,7 @@ class Warehouse(abc.ABC):
     """Tables of SPEC section 3 in one dataset, and BigQuery Standard SQL over them."""
 
     dataset: str
+    staging_format: str = "ndjson"  # what a rebuild stages for replace_days (transforms.sinks.FORMATS)
 
     @abc.abstractmethod
     def ensure_tables(self) -> None:
@@ -41,7 +42,8 @@ class Warehouse(abc.ABC):
     def replace_days(self, staged: dict[str, dict[str, list[str]]], days: set[str]) -> dict[str, int]:
         """Makes each table's partitions for `days` hold exactly the staged rows.
 
-        `staged` is {table: {day: [NDJSON file paths]}} (see `transforms.sinks.staged_files`);
+        `staged` is {table: {day: [file paths]}} in `staging_format` (see
+        `transforms.sinks.staged_files`);
         a day with no staged file for a table becomes empty in that table. Returns the rows
         loaded per table. Running it twice with the same files leaves the same tables.
         """
