@@ -27,6 +27,7 @@ setup(
     package_data={
         "weir.schemas": ["*.json", "*.avsc", "bigquery/*.json", "views/*.sql"],
         "weir.transforms": ["data/*.json", "data/*.txt"],
+        "weir.serve": ["static/*"],
     },
     install_requires=[
         f"apache-beam[gcp]=={BEAM_VERSION}",
@@ -55,6 +56,7 @@ setup(
         "test": [
             "pytest>=8",
             "hypothesis>=6.100,<7",  # property tests of hostile input (tests/test_hostile_records.py)
+            "websockets>=12,<18",  # the dashboard test drives Chromium over DevTools (tests/cdp.py)
             "ruff>=0.5",
             "gcp-storage-emulator==2026.7.19",
             "httpx>=0.27",

@@ -94,6 +94,39 @@ def test_timeseries_with_the_week_ago_line(served):
     assert any(r["pageviews_week_ago"] > 0 for r in rows)
 
 
+def test_timeseries_is_zero_filled_on_a_time_axis(served):
+    wh, client = served
+    url = wh.query(
+        "SELECT url FROM url_metrics_5m WHERE DATE(bucket_start) = @day ORDER BY pageviews DESC, url LIMIT 1",
+        {"day": TODAY},
+    ).rows[0][0]
+    rows = _since_midnight(client, "/api/timeseries", granularity="5m", url=url).json()["rows"]
+    assert len(rows) == 288  # every 5-minute bucket of the day, counted or not
+    stamps = [dt.datetime.fromisoformat(r["ts"]) for r in rows]
+    assert all(b - a == dt.timedelta(minutes=5) for a, b in zip(stamps, stamps[1:], strict=False))
+    assert any(r["pageviews"] == 0 for r in rows) and any(r["pageviews"] > 0 for r in rows)
+    expected = wh.query(
+        "SELECT SUM(pageviews) FROM url_metrics_5m WHERE url = @url AND DATE(bucket_start) = @day",
+        {"url": url, "day": TODAY},
+    ).rows[0][0]
+    assert sum(r["pageviews"] for r in rows) == expected
+
+
+def test_the_week_ago_line_has_its_own_buckets(served):
+    wh, client = served
+    rows = _since_midnight(client, "/api/timeseries", granularity="5m", dimension="section", value="news").json()[
+        "rows"
+    ]
+    assert len(rows) == 288 and all(r["value"] == "news" for r in rows)
+    week_ago = wh.query(
+        "SELECT SUM(pageviews) FROM breakdown_metrics_5m WHERE dimension = 'section' AND value = 'news' "
+        "AND DATE(bucket_start) = @day",
+        {"day": TODAY - dt.timedelta(days=7)},
+    ).rows[0][0]
+    # Counted even in buckets where today has nothing yet.
+    assert sum(r["pageviews_week_ago"] for r in rows) == week_ago > 0
+
+
 @pytest.mark.parametrize(
     "path, params, name",
     [

@@ -440,6 +440,7 @@ def cmd_serve(args) -> int:
     if keys is None and args.host not in ("127.0.0.1", "localhost", "::1"):
         raise ValueError(f"--host {args.host} serves other machines: give --keys FILE (docs/api.md)")
     _, warehouse = _warehouse(args)
+    print(f"weir serve: the live dashboard on http://{args.host}:{args.port}/")
     print(f"weir serve: the stats API on http://{args.host}:{args.port}/api/ (description: /api/openapi.json)")
     uvicorn.run(create_app(warehouse, keys), host=args.host, port=args.port, log_level="warning")
     return 0
@@ -591,7 +592,7 @@ def parser() -> argparse.ArgumentParser:
         help="Which tables when comparing datasets (a stream has only 5m rows).",
     )
 
-    sv = sub.add_parser("serve", help="The stats API: top pages, right now, time series (JSON or CSV).")
+    sv = sub.add_parser("serve", help="The live dashboard and the stats API: top pages, right now, time series.")
     _common(sv)
     sv.add_argument("--port", type=int, default=8000)
     sv.add_argument("--host", default="127.0.0.1", help="Address to listen on (default: this machine only).")

@@ -22,11 +22,20 @@ from dataclasses import dataclass, field
 from weir.transforms.metrics import DIMENSIONS, METRICS
 from weir.warehouse.base import QueryResult, Warehouse
 
+GRAIN_SECONDS = {"5m": 300, "1h": 3600, "1d": 86400}
 GRAINS = {
     "5m": ("5m", "bucket_start"),
     "1h": ("5m", "TIMESTAMP_TRUNC(bucket_start, HOUR)"),
     "1d": ("1d", "TIMESTAMP(bucket_date)"),
 }
+
+
+def buckets(start: dt.datetime, end: dt.datetime, granularity: str) -> list[dt.datetime]:
+    """The bucket starts a series of `granularity` has from `start` (the first bucket that
+    starts at or after it, as the query's `>= @start`) to before `end`, in UTC."""
+    step = GRAIN_SECONDS[granularity]
+    first = -(-int(start.timestamp()) // step) * step
+    return [dt.datetime.fromtimestamp(t, dt.timezone.utc) for t in range(first, int(end.timestamp()), step)]
 
 
 @dataclass(frozen=True)
@@ -122,6 +131,24 @@ class QueryClient:
         sql, params = right_now_statement(site, minutes, now, sites)
         row = self.warehouse.query(sql, params).records()[0]
         return {"minutes": minutes, **{k: int(v or 0) for k, v in row.items()}}
+
+    def with_week_ago(self, query: SeriesQuery) -> list[dict]:
+        """The series and, beside each bucket, the same bucket a week earlier
+        (`<metric>_week_ago`): every bucket from `start` to `end`, 0 where nothing counted
+        (a chart's x axis is time, not the rows that exist). A dimension without one chosen
+        value gives a row per (bucket, value) that has data, unfilled."""
+        metric = query.metric
+        week = {(r["ts"], r.get("value")): r[metric] for r in self.week_ago(query)}
+        rows = self.timeseries(query)
+        if query.dimension and len(query.values) != 1:
+            return [{**r, f"{metric}_week_ago": week.get((r["ts"], r.get("value")), 0)} for r in rows]
+        value = query.values[0] if query.values else None
+        have = {r["ts"]: r for r in rows}
+        out = []
+        for ts in buckets(query.start, query.end, query.granularity):
+            row = have.get(ts) or {"ts": ts, **({"value": value} if query.dimension else {}), metric: 0}
+            out.append({**row, f"{metric}_week_ago": week.get((ts, value), 0)})
+        return out
 
     def week_ago(self, query: SeriesQuery) -> list[dict]:
         """The same series one week earlier, with `ts` moved forward a week to line up."""

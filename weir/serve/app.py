@@ -1,4 +1,5 @@
-"""The stats API: /api/top, /api/now, /api/timeseries, /api/openapi.json.
+"""The stats API (/api/top, /api/now, /api/timeseries, /api/openapi.json) and the live
+dashboard at / (static files in weir/serve/static/, which call the API like any client).
 
 Every answer comes from `weir.query.client.QueryClient`, the same client `weir sql` and
 `weir plot` use. A bad parameter is a 400 whose body names it and says why; nothing the
@@ -8,11 +9,13 @@ caller sends reaches SQL but as a query parameter (tests/test_serve.py sends hos
 from __future__ import annotations
 
 import datetime as dt
+from importlib import resources
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
 
 from weir.console.output import csv_text, plain
 from weir.query.client import GRAINS, QueryClient, SeriesQuery
@@ -21,6 +24,12 @@ from weir.transforms.metrics import DIMENSIONS, METRICS
 from weir.warehouse.base import QueryError, QueryResult, Warehouse
 
 MAX_HOURS = 24 * 31
+STATIC = str(resources.files("weir.serve").joinpath("static"))  # a directory of the installed package
+# The page runs only its own script and calls only this server (nothing from the internet).
+_PAGE_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'",
+    "X-Content-Type-Options": "nosniff",
+}
 
 
 class Denied(Exception):
@@ -170,15 +179,19 @@ def create_app(warehouse: Warehouse, keys: dict[str, tuple[str, ...] | None] | N
             dimension=dimension,
             values=(value,) if value is not None else (),
         )
-        week = {r["ts"]: r[query.metric] for r in client.week_ago(query)}
-        rows = [{**r, f"{query.metric}_week_ago": week.get(r["ts"], 0)} for r in client.timeseries(query)]
+        rows = client.with_week_ago(query)
         return _answer(request, rows, {"metric": query.metric, "granularity": query.granularity})
 
     async def openapi(request: Request) -> Response:  # open: it says nothing about the data
         return JSONResponse(OPENAPI)
 
+    async def dashboard(request: Request) -> Response:  # open: the page holds no data, the API does
+        return FileResponse(f"{STATIC}/index.html", headers=_PAGE_HEADERS)
+
     app = Starlette(
         routes=[
+            Route("/", dashboard),
+            Mount("/static", StaticFiles(directory=STATIC), name="static"),
             Route("/api/top", top),
             Route("/api/now", now),
             Route("/api/timeseries", timeseries),

@@ -1,0 +1,154 @@
+// weir's live dashboard: polls the stats API every few seconds and redraws in place.
+// Every value from the data goes into the page as text (textContent, SVG attributes), never
+// as markup: URLs, sections and authors come from the tracked pages, so they are untrusted.
+(function () {
+  "use strict";
+  var REFRESH_MS = 5000;
+  var params = new URLSearchParams(location.search);
+  var state = { site: params.get("site") || "", key: params.get("key") || "", url: null, seen: null };
+  var status = (window.weirDashboard = { refreshes: 0, lastError: null });
+
+  function $(id) { return document.getElementById(id); }
+  function fmt(n) { return n == null ? "–" : Number(n).toLocaleString("en-US"); }
+
+  function api(path, query) {
+    var q = new URLSearchParams(query);
+    if (state.site) q.set("site", state.site);
+    var headers = state.key ? { "X-API-Key": state.key } : {};
+    return fetch("api/" + path + "?" + q.toString(), { headers: headers }).then(function (r) {
+      if (!r.ok) return r.json().then(function (b) { throw new Error(path + ": " + (b.error || r.status)); });
+      return r.json();
+    });
+  }
+
+  function change(now, before) {
+    if (!before) return now ? "new this week" : "";
+    var pct = Math.round((100 * (now - before)) / before);
+    return (pct >= 0 ? "+" : "") + pct + "% on a week ago (" + fmt(before) + ")";
+  }
+
+  function drawNow(body) {
+    body.rows.forEach(function (row) {
+      ["visitors", "pageviews"].forEach(function (m) {
+        var id = "now-" + m + "-" + row.minutes;
+        $(id).textContent = fmt(row[m]);
+        var wk = $(id + "-wk");
+        wk.textContent = change(row[m], row[m + "_week_ago"]);
+        wk.className = row[m] >= row[m + "_week_ago"] ? "up" : "down";
+      });
+    });
+  }
+
+  function drawTop(body) {
+    var tbody = $("top-pages").tBodies[0];
+    var fresh = document.createDocumentFragment();
+    var urls = {};
+    body.rows.forEach(function (row) {
+      var tr = document.createElement("tr");
+      tr.dataset.url = row.url;
+      if (state.seen && !state.seen[row.url]) tr.className = "new";
+      urls[row.url] = true;
+      var a = document.createElement("a");
+      a.textContent = row.url.replace(/^https?:\/\//, "");
+      a.title = row.url;
+      a.className = row.url === state.url ? "chosen" : "";
+      a.addEventListener("click", function () { choose(row.url); });
+      var first = document.createElement("td");
+      first.appendChild(a);
+      tr.appendChild(first);
+      [row.pageviews, row.visitors, row.engaged_seconds_per_visitor].forEach(function (v) {
+        var td = document.createElement("td");
+        td.textContent = fmt(v);
+        tr.appendChild(td);
+      });
+      fresh.appendChild(tr);
+    });
+    tbody.replaceChildren(fresh);
+    state.seen = urls;
+  }
+
+  function drawBars(id, body) {
+    var max = Math.max.apply(null, body.rows.map(function (r) { return r.pageviews; }).concat([1]));
+    var items = body.rows.map(function (row) {
+      var li = document.createElement("li");
+      var bar = document.createElement("i");
+      bar.style.width = ((100 * row.pageviews) / max).toFixed(1) + "%";
+      var name = document.createElement("span");
+      name.textContent = row[body.by];
+      var n = document.createElement("b");
+      n.textContent = fmt(row.pageviews);
+      li.append(bar, name, n);
+      return li;
+    });
+    $(id).replaceChildren.apply($(id), items);
+  }
+
+  function polyline(points, cls) {
+    var p = document.createElementNS("http://www.w3.org/2000/svg", "polyline");
+    p.setAttribute("points", points.join(" "));
+    p.setAttribute("class", cls);
+    return p;
+  }
+
+  function drawSeries(body) {
+    var svg = $("series");
+    var rows = body.rows;
+    var max = 1;
+    rows.forEach(function (r) { max = Math.max(max, r.pageviews, r.pageviews_week_ago); });
+    var w = 640, h = 170, step = rows.length > 1 ? w / (rows.length - 1) : w;
+    function at(i, v) { return (i * step).toFixed(1) + "," + (h - (h - 12) * (v / max)).toFixed(1); }
+    var label = document.createElementNS("http://www.w3.org/2000/svg", "text");
+    label.setAttribute("x", "4");
+    label.setAttribute("y", "10");
+    label.textContent = "max " + fmt(max);
+    svg.replaceChildren(
+      polyline(rows.map(function (r, i) { return at(i, r.pageviews_week_ago); }), "week"),
+      polyline(rows.map(function (r, i) { return at(i, r.pageviews); }), "today"),
+      label
+    );
+  }
+
+  function choose(url) {
+    state.url = url;
+    $("series-title").textContent = (url ? url.replace(/^https?:\/\//, "") : "All pages") +
+      ": page views per 5 minutes, last 24 h";
+    $("series-reset").hidden = !url;
+    refresh();
+  }
+
+  function refresh() {
+    var series = { granularity: "5m", minutes: 1440 };
+    if (state.url) series.url = state.url;
+    return Promise.all([
+      api("now", {}).then(drawNow),
+      api("top", { by: "url", minutes: 30, limit: 15 }).then(drawTop),
+      api("top", { by: "referrer_category", minutes: 30, limit: 8 }).then(function (b) { drawBars("referrers", b); }),
+      api("top", { by: "section", minutes: 1440, limit: 8 }).then(function (b) { drawBars("sections", b); }),
+      api("top", { by: "author", minutes: 1440, limit: 8 }).then(function (b) { drawBars("authors", b); }),
+      api("timeseries", series).then(drawSeries),
+    ]).then(
+      function () {
+        status.refreshes += 1;
+        status.lastError = null;
+        $("live").className = "live";
+        $("updated").textContent = new Date().toLocaleTimeString("en-GB");
+      },
+      function (err) {
+        status.lastError = String(err.message || err);
+        $("live").className = "live stale";
+        $("updated").textContent = "failed: " + status.lastError;
+      }
+    );
+  }
+
+  $("site").value = state.site;
+  $("controls").addEventListener("submit", function (e) {
+    e.preventDefault();
+    state.site = $("site").value.trim();
+    state.seen = null;
+    refresh();
+  });
+  $("series-reset").addEventListener("click", function () { choose(null); });
+  refresh();
+  setInterval(refresh, REFRESH_MS);
+})();
