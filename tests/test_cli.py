@@ -203,3 +203,26 @@ def test_every_subcommand_help_has_a_description_defaults_and_an_example():
         with_default = [a for a in sp._actions if a.default not in (None, False) and a.option_strings and a.nargs != 0]
         if [a for a in with_default if a.default != "==SUPPRESS=="]:
             assert "(default: " in text or "default" in text.lower(), name
+
+
+def test_demo_today_holds_today_until_now_and_a_week_ago(tmp_path):
+    import datetime as dt
+
+    home = str(tmp_path / "home")
+    out = weir("demo", "--today", "--events", "2000", home=home)
+    assert "weir serve" in out.stdout
+    now = dt.datetime.now(dt.timezone.utc)
+    rows = weir(
+        "sql",
+        "SELECT CAST(DATE(event_ts) AS STRING) AS day, MAX(received_at) AS newest FROM events GROUP BY 1 ORDER BY 1",
+        "--format",
+        "json",
+        home=home,
+    ).stdout.splitlines()
+    days = [json.loads(r) for r in rows]
+    today, week_ago = now.date(), now.date() - dt.timedelta(days=7)
+    # A visit that began just before midnight may end after it: its day is the one after.
+    assert {d["day"] for d in days} >= {str(week_ago), str(today)} or now.hour == 0
+    newest = max(dt.datetime.fromisoformat(d["newest"].replace("Z", "+00:00")) for d in days)
+    assert newest <= now  # nothing from the rest of today
+    assert weir("demo", "--today", "--date", "2025-11-20", home=home, check=False).returncode == 2

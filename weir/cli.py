@@ -55,7 +55,8 @@ exit codes: 0 ok, 1 a check found a difference (verify, compare, emulator status
 
 
 EXAMPLES = {
-    "demo": "weir demo --events 30000 --date 2026-11-30\n  weir demo --live --rate 200 --duration 60",
+    "demo": "weir demo --events 30000 --date 2026-11-30\n  weir demo --today && weir serve\n"
+    "  weir demo --live --rate 200 --duration 60",
     "rebuild": "weir rebuild --input '.weir/archive/dt=2026-11-30/*/*.avro' --date 2026-11-30",
     "sql": 'weir sql "SELECT url, SUM(pageviews) pv FROM url_metrics_1d GROUP BY url ORDER BY pv DESC LIMIT 5"',
     "init": "weir init --project my-project --dataset web_analytics",
@@ -115,7 +116,7 @@ def _warehouse(args):
 
 
 def cmd_demo(args) -> int:
-    from weir.demo import run_demo, run_live
+    from weir.demo import run_demo, run_live, run_today
 
     _local_only(args, "the demo runs on this machine only (for Google Cloud see docs/google-cloud.md)")
     if args.live:
@@ -123,7 +124,14 @@ def cmd_demo(args) -> int:
         sent = run_live(names, args.rate, args.duration)
         print(f"weir demo --live: published {sent:,} events")
         return 0
-    run_demo(config.resolve(args.home, None, args.dataset), events=args.events, day=args.date)
+    settings = config.resolve(args.home, None, args.dataset)
+    if args.today:
+        if args.date:
+            raise ValueError("--today and --date name two days: give one")
+        run_today(settings, events=args.events)
+        print("Watch it: weir serve, then open http://127.0.0.1:8000/")
+        return 0
+    run_demo(settings, events=args.events, day=args.date)
     return 0
 
 
@@ -502,6 +510,11 @@ def parser() -> argparse.ArgumentParser:
     _common(d)
     d.add_argument("--events", type=int, default=30_000, help="About how many events to generate.")
     d.add_argument("--date", default=None, help="Day to generate (default: yesterday, UTC).")
+    d.add_argument(
+        "--today",
+        action="store_true",
+        help="Today until now, and the same day a week ago: data for the dashboard (weir serve).",
+    )
     d.add_argument(
         "--live",
         action="store_true",

@@ -45,8 +45,21 @@ ORDER BY dead_letters DESC, error_kind
 """
 
 
-def run_demo(settings: Settings, events: int = 30_000, day: str | None = None, say=print) -> dict:
-    """Generates, archives, rebuilds and reports one day; returns the figures it printed."""
+def run_today(settings: Settings, events: int = 30_000, say=print) -> dict:
+    """`weir demo --today`: the same weekday a week ago (the dashboard's week-ago lines), then
+    today until now, as `run_demo` makes them; returns today's figures."""
+    today = dt.datetime.now(dt.timezone.utc).date()
+    week_ago = (today - dt.timedelta(days=7)).isoformat()
+    say(f"weir demo --today: {week_ago} first, for the week-ago comparisons")
+    run_demo(settings, events=events, day=week_ago, say=lambda _m: None)
+    return run_demo(settings, events=events, day=today.isoformat(), say=say, until_now=True)
+
+
+def run_demo(
+    settings: Settings, events: int = 30_000, day: str | None = None, say=print, until_now: bool = False
+) -> dict:
+    """Generates, archives, rebuilds and reports one day; returns the figures it printed.
+    `until_now` keeps only the records received by now (a demo of today so far)."""
     day = day or (dt.datetime.now(dt.timezone.utc).date() - dt.timedelta(days=1)).isoformat()
     parse_day(day)  # every argument is checked before anything is written
     if events < 1:
@@ -58,6 +71,9 @@ def run_demo(settings: Settings, events: int = 30_000, day: str | None = None, s
     say(f"[1/4] generating ~{events:,} events for {day} on {len(DEFAULT_SITES)} sites ...")
     t0 = time.monotonic()
     records = generate_day(day, events=events)
+    if until_now:
+        now_ms = int(time.time() * 1000)
+        records = [r for r in records if r[0] <= now_ms]
     for old in glob.glob(os.path.join(archive_day, "*", f"{DEMO_PREFIX}-*.avro")):
         os.remove(old)  # the demo's own files of an earlier run, and nothing else
     paths = write_avro_archive(records, settings.archive_root, prefix=DEMO_PREFIX)
