@@ -99,7 +99,7 @@ def table(name: str) -> TableSpec:
     return tables()[name]
 
 
-VIEWS = ("url_timeseries", "url_benchmarks", "top_urls_today", "referrers_today")
+VIEWS = ("url_timeseries", "url_benchmarks", "top_urls_today", "referrers_today", "content")
 
 
 def view_sql(name: str, dataset: str) -> str:

@@ -26,7 +26,7 @@ locals {
   schemas_dir = "${path.module}/../schemas"
   catalog     = jsondecode(file("${local.schemas_dir}/tables.json"))
   tables      = local.catalog.tables
-  views       = ["url_timeseries", "url_benchmarks", "top_urls_today", "referrers_today"]
+  views       = ["url_timeseries", "url_benchmarks", "top_urls_today", "referrers_today", "content"]
   # Tables the streaming job upserts by key (transforms/bigquery_stream.py UPSERT_TABLES).
   upsert_tables = ["url_metrics_5m", "breakdown_metrics_5m"]
   names = {

@@ -220,3 +220,25 @@ def test_serving_other_machines_needs_keys(tmp_path, capsys):
 
     assert main(["serve", "--host", "0.0.0.0", "--home", str(tmp_path)]) == 2
     assert "--keys" in capsys.readouterr().err
+
+
+def test_one_pages_content_and_metrics(served):
+    wh, client = served
+    url, site = wh.query(
+        "SELECT url, site FROM url_metrics_5m WHERE DATE(bucket_start) = @day ORDER BY pageviews DESC, url LIMIT 1",
+        {"day": TODAY},
+    ).rows[0]
+    answer = _since_midnight(client, "/api/content", url=url)
+    assert answer.status_code == 200, answer.text
+    (row,) = answer.json()["rows"]
+    meta = wh.query("SELECT title, section FROM content WHERE url = @url", {"url": url}).rows[0]
+    assert (row["site"], row["url"], row["title"], row["section"]) == (site, url, *meta)
+    expected = wh.query(
+        "SELECT SUM(pageviews), HLL_COUNT.MERGE(visitors_sketch) FROM url_metrics_5m "
+        "WHERE url = @url AND DATE(bucket_start) = @day",
+        {"url": url, "day": TODAY},
+    ).rows[0]
+    assert (row["pageviews"], row["visitors"]) == tuple(expected)
+    assert _since_midnight(client, "/api/content", url="https://nowhere.example/' OR 1=1 --").json()["rows"] == []
+    missing = client.get("/api/content")
+    assert missing.status_code == 400 and missing.json()["error"].startswith("url:")

@@ -17,8 +17,16 @@ from tests.test_collector import pubsub, pull_all, start_collector  # noqa: F401
 from weir.pubsub import PubSubNames
 
 TRACKER_DIR = os.path.join(os.path.dirname(__file__), "..", "tracker")
-PAGE = """<!doctype html><html><head><title>A test story</title>
+PAGE = """<!doctype html><html><head><title>A test story | The Test Times</title>
 <meta property="article:section" content="news">
+<meta property="article:tag" content="not-used">
+<link rel="canonical" href="/stories/a-test-story">
+<script type="application/ld+json">{ not JSON: a broken block is skipped }</script>
+<script type="application/ld+json">{"@context": "https://schema.org", "@graph": [
+  {"@type": "WebSite", "name": "The Test Times"},
+  {"@type": "NewsArticle", "headline": "A test story", "datePublished": "2026-12-01T08:00:00Z",
+   "author": [{"@type": "Person", "name": "Ada Reporter"}, {"@type": "Person", "name": "Bo Editor"}],
+   "keywords": "floods, weather , floods"}]}</script>
 <script>window.weirConfig = {endpoint: "http://127.0.0.1:%(collector)d/events", site: "test.example"};</script>
 <script src="/weir.js"></script>
 <script>
@@ -102,12 +110,20 @@ def test_tracker_sends_pageview_heartbeats_and_custom_events(pubsub, tmp_path): 
         by_action.setdefault(e["action"], []).append(e)
     pageview = by_action["pageview"][0]
     assert pageview["site"] == "test.example" and pageview["url"] == url
-    assert pageview["metadata"] == {"title": "A test story", "section": "news"}
+    assert pageview["metadata"] == {
+        "title": "A test story",  # JSON-LD's headline, not the document's title
+        "section": "news",  # no articleSection in the JSON-LD: the article:section tag
+        "published": "2026-12-01T08:00:00Z",
+        "authors": ["Ada Reporter", "Bo Editor"],
+        "tags": ["floods", "weather"],  # keywords, trimmed and each once
+        "canonical": f"http://127.0.0.1:{page_port}/stories/a-test-story",
+    }
     assert pageview["session_index"] == 1 and pageview["session_id"] and pageview["visitor_id"]
     assert "HeadlessChrome" in pageview["user_agent"] and pageview["received_at"] > pageview["ts"] - 60_000
     assert by_action["share"][0]["extra"] == {"network": "x"}
     heartbeats = by_action["heartbeat"]
     assert heartbeats and all(0 < h["engaged_seconds"] <= 10 for h in heartbeats)
+    assert all(h["metadata"] == pageview["metadata"] for h in heartbeats)  # engaged time by section, author
     assert sum(h["engaged_seconds"] for h in heartbeats) >= 20  # ~30 s on an engaged page
     assert {e["visitor_id"] for e in events} == {pageview["visitor_id"]}
     assert {e["session_id"] for e in events} == {pageview["session_id"]}

@@ -84,7 +84,9 @@
     if (engagedMs <= 0) return;
     var seconds = Math.round(engagedMs / 1000);
     engagedMs = 0;
-    track("heartbeat", {engaged_seconds: seconds});
+    var fields = {engaged_seconds: seconds};
+    if (Object.keys(meta).length) fields.metadata = meta;  // engaged time by section, author, tag
+    track("heartbeat", fields);
   }
 
   setInterval(function () { if (engaged()) engagedMs += TICK_MS; }, TICK_MS);
@@ -94,11 +96,49 @@
   d.addEventListener("visibilitychange", function () { if (d.visibilityState === "hidden") hidden(); });
   w.addEventListener("pagehide", hidden);
 
+  // What the page says about itself, as publishers already mark it up: JSON-LD (NewsArticle
+  // and kin) first, then Open Graph / article:* meta tags, then the document's title.
+  function text(v) { return typeof v === "string" && v.trim() ? v.trim().slice(0, 500) : null; }
+  function names(v) {
+    var out = [];
+    [].concat(v || []).forEach(function (x) {
+      var n = text(typeof x === "string" ? x : x && x.name);
+      if (n && out.indexOf(n) < 0 && out.length < 25) out.push(n);
+    });
+    return out;
+  }
+  function article() {
+    var found = null;
+    [].forEach.call(d.querySelectorAll('script[type="application/ld+json"]'), function (s) {
+      var items;
+      try { items = [].concat(JSON.parse(s.textContent)); } catch (e) { return; }  // a broken block is the page's
+      items.forEach(function (it) {
+        [].concat(it && it["@graph"] ? it["@graph"] : it).forEach(function (o) {
+          var t = [].concat(o && o["@type"] || []).join(" ");
+          if (!found && /Article|BlogPosting|Report/.test(t)) found = o;
+        });
+      });
+    });
+    return found || {};
+  }
+  function metaAll(prop) {
+    return [].map.call(d.querySelectorAll('meta[property="' + prop + '"]'), function (m) { return m.getAttribute("content"); });
+  }
+  var a = article();
   var meta = {};
-  var title = d.title;
-  if (title) meta.title = title;
-  var section = d.querySelector('meta[property="article:section"]');
-  if (section) meta.section = section.getAttribute("content");
+  var keywords = typeof a.keywords === "string" ? a.keywords.split(",") : a.keywords;
+  var fields = {
+    title: text(a.headline) || text(metaAll("og:title")[0]) || text(d.title),
+    section: text([].concat(a.articleSection || [])[0]) || text(metaAll("article:section")[0]),
+    published: text(a.datePublished) || text(metaAll("article:published_time")[0])
+  };
+  for (var k in fields) if (fields[k]) meta[k] = fields[k];
+  var authors = names(a.author).length ? names(a.author) : names(metaAll("article:author"));
+  var tags = names(keywords).length ? names(keywords) : names(metaAll("article:tag"));
+  if (authors.length) meta.authors = authors;
+  if (tags.length) meta.tags = tags;
+  var canonical = d.querySelector('link[rel="canonical"]');
+  if (canonical && canonical.href) meta.canonical = canonical.href;
 
   w.weir = {
     started: true,

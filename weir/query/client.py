@@ -132,6 +132,31 @@ class QueryClient:
         row = self.warehouse.query(sql, params).records()[0]
         return {"minutes": minutes, **{k: int(v or 0) for k, v in row.items()}}
 
+    def content(
+        self, url: str, start: dt.datetime, end: dt.datetime, site: str | None = None, sites=None
+    ) -> list[dict]:
+        """One page's metadata (the `content` view) with its page views, visitors (merged
+        sketches) and engaged seconds between `start` and `end`; [] for a page never seen."""
+        where, params = ["c.url = @url"], {"url": url, "start": start, "end": end}
+        if site:
+            where.append("c.site = @site")
+            params["site"] = site
+        if sites is not None:
+            where.append("c.site IN UNNEST(@sites)")
+            params["sites"] = list(sites)
+        sql = f"""SELECT c.site, c.url, c.title, c.section, c.authors, c.tags, c.published, c.canonical,
+              c.first_seen, c.last_seen,
+              COALESCE(SUM(m.pageviews), 0) AS pageviews,
+              COALESCE(HLL_COUNT.MERGE(m.visitors_sketch), 0) AS visitors,
+              COALESCE(SUM(m.engaged_seconds), 0) AS engaged_seconds
+            FROM content AS c
+            LEFT JOIN url_metrics_5m AS m
+              ON m.site = c.site AND m.url = c.url AND m.bucket_start >= @start AND m.bucket_start < @end
+            WHERE {" AND ".join(where)}
+            GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10
+            ORDER BY 1"""
+        return self.warehouse.query(sql, params).records()
+
     def with_week_ago(self, query: SeriesQuery) -> list[dict]:
         """The series and, beside each bucket, the same bucket a week earlier
         (`<metric>_week_ago`): every bucket from `start` to `end`, 0 where nothing counted

@@ -182,6 +182,15 @@ def create_app(warehouse: Warehouse, keys: dict[str, tuple[str, ...] | None] | N
         rows = client.with_week_ago(query)
         return _answer(request, rows, {"metric": query.metric, "granularity": query.granularity})
 
+    async def content(request: Request) -> Response:
+        site, sites = access(request)
+        url = request.query_params.get("url")
+        if not url:
+            raise BadParameter("url", "required: the page's URL as weir stores it (canonical)")
+        start, end = _range(request, 24 * 60)
+        rows = client.content(url, start, end, site=site, sites=sites)
+        return _answer(request, rows, {"url": url, "start": start.isoformat(), "end": end.isoformat()})
+
     async def openapi(request: Request) -> Response:  # open: it says nothing about the data
         return JSONResponse(OPENAPI)
 
@@ -195,6 +204,7 @@ def create_app(warehouse: Warehouse, keys: dict[str, tuple[str, ...] | None] | N
             Route("/api/top", top),
             Route("/api/now", now),
             Route("/api/timeseries", timeseries),
+            Route("/api/content", content),
             Route("/api/openapi.json", openapi),
         ],
         exception_handlers={BadParameter: _bad, ValueError: _bad, QueryError: _failed, Denied: _denied},
@@ -241,6 +251,13 @@ OPENAPI = {
         },
         "/api/now": {"get": {"summary": "Page views and visitors of the last 5 and 30 minutes, and a week earlier",
                               "parameters": _COMMON}},
+        "/api/content": {
+            "get": {
+                "summary": "One page's metadata (title, section, authors, tags, published) and its metrics",
+                "parameters": [*_COMMON, *_RANGE, {"name": "url", "in": "query", "required": True,
+                                                   "schema": {"type": "string"}}],
+            }
+        },
         "/api/timeseries": {
             "get": {
                 "summary": "A metric over time with the week-ago series",
