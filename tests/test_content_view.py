@@ -9,12 +9,13 @@ from tests.conftest import rebuilt_warehouse
 
 T0 = 1_764_000_000_000  # 2025-11-24 16:00 UTC
 URL = "https://www.dailyglobe.example/news/floods"
+FIREFOX = "Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0"
 
 
 def _record(n: int, minutes: int, action: str = "pageview", metadata=None, user_agent=None) -> tuple[int, bytes]:
     ts = T0 + minutes * 60_000
     event = {"event_id": f"e{n}", "action": action, "ts": ts, "site": "dailyglobe.example", "url": URL,
-             "visitor_id": f"v{n}", "user_agent": user_agent or "Mozilla/5.0 (X11; Linux x86_64) Firefox/120.0"}  # fmt: skip
+             "visitor_id": f"v{n}", "user_agent": user_agent or FIREFOX}  # fmt: skip
     if action == "heartbeat":
         event["engaged_seconds"] = 10
     if metadata is not None:
