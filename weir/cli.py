@@ -69,6 +69,7 @@ EXAMPLES = {
     "collect": "weir collect --port 8080 --cors-origin https://news.example",
     "serve": "weir serve --port 8000   (then: curl 'localhost:8000/api/top?by=section&minutes=60')",
     "bench-collect": "weir bench-collect --seconds 10 --concurrency 16",
+    "bench-serve": "weir bench-serve --days 7 --events-per-day 100000",
     "emulator": "weir emulator status",
     "bench": "weir bench --events 100000 --freshness-seconds 0",
 }
@@ -103,7 +104,7 @@ def _version() -> str:
         return "unknown"
 
 
-def _warehouse(args):
+def _warehouse(args, shared_reads: bool = False):
     from weir.warehouse import open_warehouse
 
     s = config.resolve(args.home, args.project, args.dataset)
@@ -112,7 +113,7 @@ def _warehouse(args):
     extra = {}
     if getattr(args, "bq_location", None):
         extra["location"] = args.bq_location
-    return s, open_warehouse(s.project, s.dataset, s.home, **extra)
+    return s, open_warehouse(s.project, s.dataset, s.home, shared_reads=shared_reads, **extra)
 
 
 def cmd_demo(args) -> int:
@@ -447,7 +448,7 @@ def cmd_serve(args) -> int:
     keys = load_keys(args.keys) if args.keys else None
     if keys is None and args.host not in ("127.0.0.1", "localhost", "::1"):
         raise ValueError(f"--host {args.host} serves other machines: give --keys FILE (docs/api.md)")
-    _, warehouse = _warehouse(args)
+    _, warehouse = _warehouse(args, shared_reads=True)
     print(f"weir serve: the live dashboard on http://{args.host}:{args.port}/")
     print(f"weir serve: the stats API on http://{args.host}:{args.port}/api/ (description: /api/openapi.json)")
     uvicorn.run(create_app(warehouse, keys), host=args.host, port=args.port, log_level="warning")
@@ -482,6 +483,14 @@ def cmd_emulator(args) -> int:
         print(f"Pub/Sub emulator at {state['host']} (pid {state['pid']}, {state.get('kind', 'gcloud')})")
         return 0
     print("stopped" if stop_emulator(settings.home) else "no emulator recorded under " + settings.home)
+    return 0
+
+
+def cmd_bench_serve(args) -> int:
+    from weir.bench.serve import run_serve_bench
+
+    _local_only(args, "it measures this machine, on generated data")
+    run_serve_bench(args.days, args.events_per_day, args.sites, args.requests)
     return 0
 
 
@@ -640,6 +649,13 @@ def parser() -> argparse.ArgumentParser:
     bc.add_argument("--concurrency", type=int, default=16)
     bc.add_argument("--batch", type=int, default=10, help="Events per request.")
 
+    bs = sub.add_parser("bench-serve", help="Time the stats API warm (p50/p95) over a week of generated traffic.")
+    _common(bs)
+    bs.add_argument("--days", type=int, default=7)
+    bs.add_argument("--events-per-day", dest="events_per_day", type=int, default=100_000)
+    bs.add_argument("--sites", type=int, default=5)
+    bs.add_argument("--requests", type=int, default=100, help="Timed requests per query.")
+
     em = sub.add_parser(
         "emulator",
         help="The local Pub/Sub emulator of this WEIR_HOME: start it, say whether it runs, stop it.",
@@ -707,6 +723,7 @@ def _run(args, rest: list[str]) -> int:
             "collect": cmd_collect,
             "serve": cmd_serve,
             "bench-collect": cmd_bench_collect,
+            "bench-serve": cmd_bench_serve,
         }
         return commands[args.command](args)
     except KeyboardInterrupt:  # Ctrl-C: one line, no traceback (a rebuild has removed its staging)

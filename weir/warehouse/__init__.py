@@ -7,15 +7,18 @@ from weir.warehouse.base import QueryError, QueryResult, Warehouse
 __all__ = ["QueryError", "QueryResult", "Warehouse", "WarehouseRef", "open_warehouse"]
 
 
-def open_warehouse(project: str | None, dataset: str, home: str, **bigquery_options) -> Warehouse:
-    """BigQuery when a project is given, else the local DuckDB warehouse under `home`."""
+def open_warehouse(
+    project: str | None, dataset: str, home: str, shared_reads: bool = False, **bigquery_options
+) -> Warehouse:
+    """BigQuery when a project is given, else the local DuckDB warehouse under `home`
+    (`shared_reads`: see LocalWarehouse; a server's choice)."""
     if project:
         from weir.warehouse.bigquery import BigQueryWarehouse
 
         return BigQueryWarehouse(project=project, dataset=dataset, **bigquery_options)
     from weir.warehouse.local import LocalWarehouse
 
-    return LocalWarehouse(home=home, dataset=dataset)
+    return LocalWarehouse(home=home, dataset=dataset, shared_reads=shared_reads)
 
 
 @dataclass(frozen=True)

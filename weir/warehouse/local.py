@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+import threading
 import time
 from collections.abc import Iterator
 
@@ -113,11 +114,20 @@ class LocalWarehouse(Warehouse):
 
     staging_format = "parquet"  # read without parsing; NDJSON files load too
 
-    def __init__(self, home: str, dataset: str = schemas.DEFAULT_DATASET, lock_wait_s: float | None = None):
+    def __init__(
+        self,
+        home: str,
+        dataset: str = schemas.DEFAULT_DATASET,
+        lock_wait_s: float | None = None,
+        shared_reads: bool = False,
+    ):
+        """`shared_reads` (weir serve): read-only queries share one connection while they come
+        in bursts (see `_SharedReader`); otherwise every operation opens and closes its own."""
         self.home = home
         self.dataset = dataset
         self.lock_wait_s = LOCK_WAIT_S if lock_wait_s is None else lock_wait_s
         self.path = warehouse_path(home)
+        self._shared = _SharedReader(self) if shared_reads else None
 
     @contextlib.contextmanager
     def _connect(
@@ -153,7 +163,11 @@ class LocalWarehouse(Warehouse):
         try:
             con.execute("SET TimeZone = 'UTC'")
             for name, (fn, params, ret) in UDFS.items() if functions else ():
-                con.create_function(name, fn, params, ret, null_handling="special")
+                try:
+                    con.create_function(name, fn, params, ret, null_handling="special")
+                except duckdb.CatalogException as exc:  # this process's database instance has it already
+                    if "already exists" not in str(exc):
+                        raise
             if self._schema_exists(con):
                 con.execute(f"SET schema = {_sql_str(self.dataset)}")
             yield con
@@ -294,7 +308,11 @@ class LocalWarehouse(Warehouse):
         if missing:
             raise QueryError(f"query parameters without a value: {', '.join('@' + n for n in sorted(missing))}")
         read_only = not write or all(reads for _, _, reads in translated)
-        with self._connect(read_only=read_only, sandboxed=not write) as con:
+        if read_only and not write and self._shared is not None:
+            connection = self._shared.connection()
+        else:
+            connection = self._connect(read_only=read_only, sandboxed=not write)
+        with connection as con:
             result = None
             for statement, names, _ in translated:
                 try:
@@ -309,3 +327,65 @@ class LocalWarehouse(Warehouse):
                 return QueryResult([], [])
             columns = [d[0] for d in result.description]
             return QueryResult(columns, result.fetchall())
+
+
+class _SharedReader:
+    """One read-only, sandboxed connection for a burst of queries, then the file is let go.
+
+    Opening the DuckDB file costs ~25 ms (connect, time zone, weir's functions, close),
+    measured, more than answering a dashboard's query. But an open connection holds the file's
+    lock, and the stream's landings need it: so the connection is closed once no query came
+    for LINGER_S, and at the latest after HOLD_S, and then the file is left alone for GAP_S
+    (a query arriving then waits) so that a waiting writer, which retries every 0.2 s, lands.
+    Queries opening connections of their own back to back left it no room (measured: one
+    landing in 3 s). Queries come from one thread at a time (the lock)."""
+
+    LINGER_S, HOLD_S, GAP_S = 0.3, 1.0, 0.4
+
+    def __init__(self, warehouse: LocalWarehouse):
+        self._warehouse = warehouse
+        self._lock = threading.RLock()
+        self._opened = self._used = self._closed = 0.0
+        self._cm = self._con = None
+        self._closer: threading.Thread | None = None
+
+    @contextlib.contextmanager
+    def connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        with self._lock:
+            now = time.monotonic()
+            if self._con is not None and now - self._opened > self.HOLD_S:
+                self._close()
+            if self._con is None and now - self._closed < self.GAP_S:
+                time.sleep(self.GAP_S - (now - self._closed))  # the writer's turn
+                now = time.monotonic()
+            if self._con is None:
+                self._cm = self._warehouse._connect(read_only=True, sandboxed=True)
+                self._con, self._opened = self._cm.__enter__(), now
+                if self._closer is None or not self._closer.is_alive():
+                    self._closer = threading.Thread(target=self._close_when_idle, daemon=True)
+                    self._closer.start()
+            try:
+                yield self._con
+            finally:
+                self._used = time.monotonic()
+
+    def _close(self) -> None:
+        cm, self._cm, self._con = self._cm, None, None
+        self._closed = time.monotonic()
+        if cm is not None:
+            cm.__exit__(None, None, None)
+
+    def _close_when_idle(self) -> None:
+        while True:
+            time.sleep(self.LINGER_S / 3)
+            with self._lock:
+                if self._con is None:
+                    return
+                now = time.monotonic()
+                if now - self._used > self.LINGER_S:
+                    self._close()
+                    self._closed = 0.0  # idle: no query to hold off, and no gap is owed
+                    return
+                if now - self._opened > self.HOLD_S:
+                    self._close()
+                    return

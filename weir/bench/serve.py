@@ -1,0 +1,127 @@
+"""`weir bench-serve`: the stats API warm, over a week of generated traffic (issue #18).
+
+Fills a local warehouse with `days` days of generated traffic ending now (today until now,
+like `weir demo --today`; about `events_per_day` events a day on `sites` sites, each day
+rebuilt by the batch pipeline), starts `weir serve` on loopback, and times what the
+dashboard asks for, over one kept-alive HTTP connection as a browser does: `warmup`
+requests of each, then `requests` timed ones. Prints p50/p95 per query and one summary line.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import http.client
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+
+from weir.bench.stats import percentile
+from weir.pubsub.emulator import free_port
+
+
+def _queries(now: dt.datetime) -> dict[str, str]:
+    midnight = dt.datetime.combine(now.date(), dt.time(), dt.timezone.utc)
+    today = urllib.parse.urlencode({"start": midnight.isoformat(), "end": now.isoformat(), "limit": 15})
+    return {
+        "top_today": f"/api/top?{today}",
+        "top_sections_today": f"/api/top?by=section&{today}",
+        "right_now": "/api/now",
+        "top_30_min": "/api/top?minutes=30&limit=15",
+        "series_7d_1h": "/api/timeseries?granularity=1h&minutes=10080",
+        "series_24h_5m": "/api/timeseries?granularity=5m&minutes=1440",
+    }
+
+
+def fill(home: str, days: int, events_per_day: int, sites: int, say=print) -> int:
+    """Generates and rebuilds the days; returns the records generated."""
+    from apache_beam.options.pipeline_options import PipelineOptions
+
+    from weir.pipelines.rebuild import run_rebuild
+    from weir.traffic.generator import generate_day, write_json_lines
+    from weir.warehouse.local import LocalWarehouse
+
+    names = [f"site{i:02d}.example" for i in range(sites)]
+    today = dt.datetime.now(dt.timezone.utc).date()
+    total = 0
+    warehouse = LocalWarehouse(home)
+    for back in range(days - 1, -1, -1):
+        day = (today - dt.timedelta(days=back)).isoformat()
+        records = generate_day(day, events=events_per_day, sites=names, url_seed=1)
+        if back == 0:
+            now_ms = int(time.time() * 1000)
+            records = [r for r in records if r[0] <= now_ms]  # today until now
+        path = write_json_lines(records, os.path.join(home, f"{day}.jsonl"))
+        total += len(records)
+        started = time.monotonic()
+        run_rebuild(
+            PipelineOptions([f"--input={path}", f"--date={day}"]),
+            warehouse,
+            staging_root=os.path.join(home, "staging"),
+            progress=lambda _m: None,
+        )
+        os.remove(path)
+        say(f"  {day}: {len(records):,} records rebuilt in {time.monotonic() - started:.1f} s")
+    return total
+
+
+def _timed(conn: http.client.HTTPConnection, path: str) -> float:
+    started = time.perf_counter()
+    conn.request("GET", path)
+    response = conn.getresponse()
+    body = response.read()
+    elapsed = time.perf_counter() - started
+    if response.status != 200:
+        raise RuntimeError(f"{path}: HTTP {response.status}: {body[:200]!r}")
+    return elapsed
+
+
+def run_serve_bench(
+    days: int = 7, events_per_day: int = 100_000, sites: int = 5, requests: int = 100, warmup: int = 5, say=print
+) -> dict:
+    home = tempfile.mkdtemp(prefix="weir-bench-serve-")
+    server = None
+    try:
+        say(f"filling a warehouse with {days} days of ~{events_per_day:,} events on {sites} sites ...")
+        total = fill(home, days, events_per_day, sites, say)
+        port = free_port()
+        weir = os.path.join(os.path.dirname(sys.executable), "weir")
+        server = subprocess.Popen(
+            [weir, "serve", "--port", str(port)],
+            env={**os.environ, "WEIR_HOME": home},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.STDOUT,
+        )
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                _timed(conn, "/api/openapi.json")
+                break
+            except (ConnectionError, OSError):
+                if time.monotonic() > deadline:
+                    raise
+                conn.close()
+                time.sleep(0.2)
+        figures = {}
+        for name, path in _queries(dt.datetime.now(dt.timezone.utc)).items():
+            for _ in range(warmup):
+                _timed(conn, path)
+            times = [_timed(conn, path) * 1000 for _ in range(requests)]
+            figures[name] = {"p50_ms": percentile(times, 50), "p95_ms": percentile(times, 95)}
+            say(f"  {name}: p50 {figures[name]['p50_ms']:.1f} ms, p95 {figures[name]['p95_ms']:.1f} ms")
+        worst = max(f["p95_ms"] for f in figures.values())
+        say(
+            f"serve_records={total} "
+            + " ".join(f"{n}_p95_ms={f['p95_ms']:.1f}" for n, f in figures.items())
+            + f" worst_p95_ms={worst:.1f}"
+        )
+        return {"records": total, "queries": figures, "worst_p95_ms": worst}
+    finally:
+        if server is not None:
+            server.terminate()
+            server.wait(timeout=30)
+        shutil.rmtree(home, ignore_errors=True)
