@@ -490,7 +490,7 @@ def cmd_bench_serve(args) -> int:
     from weir.bench.serve import run_serve_bench
 
     _local_only(args, "it measures this machine, on generated data")
-    run_serve_bench(args.days, args.events_per_day, args.sites, args.requests)
+    run_serve_bench(args.days, args.events_per_day, args.sites, args.requests, live_samples=args.live_samples)
     return 0
 
 
@@ -655,6 +655,13 @@ def parser() -> argparse.ArgumentParser:
     bs.add_argument("--events-per-day", dest="events_per_day", type=int, default=100_000)
     bs.add_argument("--sites", type=int, default=5)
     bs.add_argument("--requests", type=int, default=100, help="Timed requests per query.")
+    bs.add_argument(
+        "--live-samples",
+        dest="live_samples",
+        type=int,
+        default=10,
+        help="Page views published to a running weir stream, each timed until the API counts it (0 skips).",
+    )
 
     em = sub.add_parser(
         "emulator",
