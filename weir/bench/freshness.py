@@ -49,6 +49,16 @@ def _count(home: str) -> int:
         con.close()
 
 
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU a process has used so far (Linux /proc; None elsewhere)."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def measure_freshness(home: str, rate: float = 200, seconds: float = 30, settle_s: float = 60, say=print) -> dict:
     from google.cloud import pubsub_v1
 
@@ -70,6 +80,12 @@ def measure_freshness(home: str, rate: float = 200, seconds: float = 30, settle_
     seen: dict[int, float] = {}  # sample index -> seconds until it was queryable
     try:
         time.sleep(8)  # the stream's start-up is not what is measured
+        idle_from, idle_cpu = time.monotonic(), cpu_seconds(stream.pid)
+        time.sleep(2)  # what the stream spends with nothing to do, to take off below
+        idle_rate = None
+        if idle_cpu is not None and (now_cpu := cpu_seconds(stream.pid)) is not None:
+            idle_rate = (now_cpu - idle_cpu) / (time.monotonic() - idle_from)
+        busy_from, busy_cpu = time.monotonic(), cpu_seconds(stream.pid)
         say(f"freshness: publishing {rate:.0f} page views/s for {seconds:.0f} s into a running weir stream ...")
         sent, start = 0, time.monotonic()
         per_tick = max(1, int(rate))
@@ -101,6 +117,8 @@ def measure_freshness(home: str, rate: float = 200, seconds: float = 30, settle_
         while time.monotonic() < deadline and len(seen) < len(samples):
             _poll(home, samples, seen)
             time.sleep(POLL_S)
+        busy_s = time.monotonic() - busy_from
+        cpu_end = cpu_seconds(stream.pid)
     finally:
         stream_peak_mb = peak_rss_mb(stream.pid)
         stream.send_signal(signal.SIGINT)
@@ -108,6 +126,11 @@ def measure_freshness(home: str, rate: float = 200, seconds: float = 30, settle_
             stream.wait(timeout=90)
         except subprocess.TimeoutExpired:
             stream.kill()
+    cpu_us = None
+    if busy_cpu is not None and cpu_end is not None and idle_rate is not None and samples:
+        # From the first publish until every sample was counted (or the wait ran out),
+        # less the idle rate: the stream's CPU for these events, per event.
+        cpu_us = max(0.0, (cpu_end - busy_cpu) - idle_rate * busy_s) / samples[-1][1] * 1e6
     in_order = [round(seen.get(i, settle_s + seconds), 2) for i in range(len(samples))]
     unseen = len(samples) - len(seen)
     p50, p95 = percentile(in_order, 50), percentile(in_order, 95)
@@ -117,6 +140,7 @@ def measure_freshness(home: str, rate: float = 200, seconds: float = 30, settle_
     say(
         f"freshness: {len(samples)} one-second samples, {unseen} not seen within {settle_s:.0f} s; "
         f"p50 {p50:.1f} s, p95 {p95:.1f} s (last third of the samples: p95 {p95_late:.1f} s)"
+        + (f"; the stream's CPU {cpu_us:.0f} us per event" if cpu_us is not None else "")
     )
     return {
         "p50_s": p50,
@@ -127,6 +151,7 @@ def measure_freshness(home: str, rate: float = 200, seconds: float = 30, settle_
         "sent": samples[-1][1],
         "waits": in_order,  # per sample, in publishing order: shows a stream falling behind
         "peak_rss_mb": stream_peak_mb,
+        "cpu_us_per_event": cpu_us,
     }
 
 

@@ -5,10 +5,12 @@ Phases, each in a child process so its peak memory is its own:
   (orjson), computing per-URL 5-minute and daily page-view counts. What the machine can do.
 - enrich: parse + validate + enrich alone (no Beam), events/s, cold caches.
 - rebuild: the full batch graph on the FnApiRunner over the same file, through the local
-  warehouse commit; events/s and its ratio to the floor.
+  warehouse commit; events/s and its ratio to the floor; then over a day a quarter the
+  size, so the growth of its peak memory per record shows (issue #20).
 - freshness: page views published at a fixed rate into a running `weir stream` (local
   Pub/Sub emulator); p50/p95 of the time until each second's events are counted in a
-  queryable 5-minute row (weir.bench.freshness). `--freshness-seconds 0` skips it (`na`).
+  queryable 5-minute row (weir.bench.freshness), and the stream's CPU per event (its own
+  process, idle rate taken off). `--freshness-seconds 0` skips it (`na`).
 """
 
 from __future__ import annotations
@@ -179,12 +181,30 @@ def run_bench(
                 f"  {name}: {r['records']:,} records in {r['seconds']:.2f} s = {r['events_per_s']:,.0f} events/s, "
                 f"peak RSS {r['peak_rss_mb']:.0f} MB"
             )
+        # The rebuild's peak memory at a quarter of the size too, so its growth with the day shows.
+        quarter = write_json_lines(
+            generate_day(BENCH_DAY, events=max(1, events // 4), sites=_sites(sites)),
+            os.path.join(work, "quarter.jsonl"),
+        )
+        small = measure(_rebuild, quarter)
+        figures["rebuild_quarter"] = small
+        growth_kb = (
+            (figures["rebuild"]["peak_rss_mb"] - small["peak_rss_mb"])
+            * 1024
+            / (figures["rebuild"]["records"] - small["records"])
+            if figures["rebuild"]["records"] > small["records"]
+            else float("nan")
+        )
+        say(
+            f"  rebuild at a quarter of the size: {small['records']:,} records, peak RSS {small['peak_rss_mb']:.0f} MB "
+            f"(growth {growth_kb:.1f} KB per record between the two)"
+        )
         ratio = figures["rebuild"]["events_per_s"] / figures["floor"]["events_per_s"]
         peak = max(r["peak_rss_mb"] for r in figures.values())
         sql_cold = sql_cold_s()
         figures["sql"] = {"cold_s": sql_cold}
         say(f'  weir sql "SELECT 1" cold: {sql_cold:.2f} s (best of 3 fresh processes)')
-        p50 = p95 = p95_late = unseen = "na"
+        p50 = p95 = p95_late = unseen = cpu_us = "na"
         if freshness_seconds > 0:
             fresh = _freshness(work, freshness_rate, freshness_seconds, say)
             figures["freshness"] = fresh
@@ -192,6 +212,8 @@ def run_bench(
             # are lower bounds, and the summary says how many there were.
             p50, p95, unseen = f"{fresh['p50_s']:.1f}", f"{fresh['p95_s']:.1f}", str(fresh["unseen"])
             p95_late = f"{fresh['p95_last_third_s']:.1f}"
+            if fresh.get("cpu_us_per_event") is not None:
+                cpu_us = f"{fresh['cpu_us_per_event']:.0f}"
             if fresh.get("peak_rss_mb"):
                 say(f"  freshness: the stream's peak RSS {fresh['peak_rss_mb']:.0f} MB")
                 peak = max(peak, fresh["peak_rss_mb"])
@@ -200,7 +222,10 @@ def run_bench(
             f"floor_events_per_s={figures['floor']['events_per_s']:.0f} ratio={ratio:.4g} "
             f"enrich_events_per_s={figures['enrich']['events_per_s']:.0f} "
             f"freshness_p50_s={p50} freshness_p95_s={p95} peak_rss_mb={peak:.0f} freshness_unseen={unseen} "
-            f"freshness_p95_last_third_s={p95_late} sql_cold_s={sql_cold:.2f}"
+            f"freshness_p95_last_third_s={p95_late} sql_cold_s={sql_cold:.2f} "
+            f"rebuild_peak_rss_mb={figures['rebuild']['peak_rss_mb']:.0f} "
+            f"rebuild_quarter_peak_rss_mb={small['peak_rss_mb']:.0f} rebuild_growth_kb_per_record={growth_kb:.1f} "
+            f"stream_cpu_us_per_event={cpu_us}"
         )
         return figures
     finally:
