@@ -384,3 +384,18 @@ def test_cors_origins_are_configurable(tmp_path):
     assert client.options("/events", headers={"Origin": "https://other.example", **ask}).status_code == 400
     sent = client.post("/events", content=orjson.dumps([event(1)]), headers={"Origin": "https://other.example"})
     assert "access-control-allow-origin" not in sent.headers  # the browser will not let that page read it
+
+
+def test_a_collector_for_some_sites_refuses_the_others_and_counts_them(tmp_path):
+    relay = Relay(PubSubNames("unused"), str(tmp_path / "spill.jsonl"))  # not started: the buffer shows what was taken
+    client = TestClient(create_app(relay, sites=frozenset({"news.example"})))
+    ours, theirs = {**event(1), "site": "news.example"}, {**event(2), "site": "spam.example"}
+    assert client.post("/events", content=orjson.dumps([ours])).status_code == 202
+    refused = client.post("/events", content=orjson.dumps([ours, theirs]))  # refused whole: nothing handed on
+    assert refused.status_code == 403 and "spam.example" in refused.json()["error"]
+    assert client.get("/p.gif", params={"event_id": "q", "site": "spam.example"}).status_code == 403
+    assert client.get("/p.gif", params={"event_id": "q"}).status_code == 403  # no site is no site of ours
+    assert relay.buffer.qsize() == 1 and relay.counters["received"] == 1
+    metrics = client.get("/metrics").text
+    assert 'weir_collector_rejected_by_reason_total{reason="site_not_served"} 3.0' in metrics
+    assert "weir_collector_rejected_total 3.0" in metrics

@@ -8,8 +8,23 @@
  * Engaged time: the page is visible and the reader interacted (mouse, keys, scroll, touch)
  * within the last 5 s; every 5 s tick that is engaged adds 5 s, sent on a heartbeat every
  * 10 s and when the page is hidden. Sessions are client-side: a new one after 30 minutes
- * without activity, counted in session_index (1 = a new visitor). Events are batched (every
- * 500 ms or 100 events) and flushed with sendBeacon when the page is hidden.
+ * without activity, counted in session_index (1 = a new visitor).
+ *
+ * Delivery: events go to a queue in localStorage first (memory when storage is blocked),
+ * are sent in batches (every 500 ms, at most 100), and leave the queue only when the
+ * collector answered 2xx; while it fails, retries back off (1 s doubling to 60 s, with
+ * jitter). Each tab keeps its own queue (no tab overwrites or sends another's events); the
+ * queue of a tab gone for 30 s, closed offline say, is adopted and sent by the next page of
+ * the site. A queue keeps the newest 1,000 events; the next event sent says how many were
+ * dropped (extra.weir_dropped). At page hide a send that cannot go by fetch goes by
+ * sendBeacon and stays queued until a confirmed send: a copy sent twice has one event_id,
+ * which the pipeline's dedupe removes.
+ *
+ * Single-page sites: a page view on history.pushState/replaceState/popstate to a new URL
+ * (the previous page's engaged time sent first); `spa: false` turns that off, `manual: true`
+ * turns off every automatic page view (call weir.pageview()). Privacy: weir.optOut() and
+ * weir.optIn() are kept in storage; with `respectDnt: true`, Do Not Track and Global Privacy
+ * Control mean nothing is sent.
  */
 (function (w, d) {
   "use strict";
@@ -48,28 +63,90 @@
     return s;
   }
 
-  var queue = [];
-  function send(useBeacon) {
-    if (!queue.length) return;
-    var batch = queue.splice(0, queue.length);
-    var body = JSON.stringify(batch);
+  // The queue: this tab's events under its own key, so tabs never overwrite each other's;
+  // a tab gone for ORPHAN_MS (closed offline, say) leaves a queue the next tab adopts.
+  var tab = uuid(), QUEUE = "weir_q:" + tab, ALIVE = "weir_alive:" + tab, MAX_QUEUED = 1000, ORPHAN_MS = 30000;
+  var memory = [], durable = store("weir_probe", 1) === 1 && store("weir_probe") === 1;
+  function queued() { return durable ? store(QUEUE) || [] : memory; }
+  function keep(q) { if (durable) store(QUEUE, q); else memory = q; }
+  function enqueue(evs) {
+    var q = queued().concat(evs);
+    if (q.length > MAX_QUEUED) store("weir_dropped", (store("weir_dropped") || 0) + q.splice(0, q.length - MAX_QUEUED).length);
+    keep(q);
+  }
+  function adopt() {
+    if (!durable) return;
+    var now = Date.now();
+    store(ALIVE, now);
+    try {
+      for (var i = w.localStorage.length - 1; i >= 0; i--) {
+        var key = w.localStorage.key(i) || "", other = key.slice(7);
+        if (key.indexOf("weir_q:") !== 0 || other === tab || now - (store("weir_alive:" + other) || 0) < ORPHAN_MS) continue;
+        var theirs = store(key) || [];
+        w.localStorage.removeItem(key);
+        w.localStorage.removeItem("weir_alive:" + other);
+        enqueue(theirs);  // sent again if that tab's last send did land: one event_id, deduped downstream
+      }
+    } catch (e) { /* storage blocked meanwhile: nothing to adopt */ }
+  }
+
+  var backoffMs = 0, retryAt = 0, inFlight = null;
+  function post(batch) {
+    var dropped = store("weir_dropped");
+    if (dropped) batch[0].extra = Object.assign({}, batch[0].extra, {weir_dropped: dropped});
+    inFlight = batch;
     // text/plain keeps the request "simple": no CORS preflight, and sendBeacon accepts it.
-    if (useBeacon && navigator.sendBeacon && navigator.sendBeacon(endpoint, new Blob([body], {type: "text/plain"}))) return;
-    if (w.fetch) {
-      w.fetch(endpoint, {method: "POST", body: body, keepalive: true, headers: {"Content-Type": "text/plain"}})
-        .catch(function () { /* the collector is the durable part; nothing to retry here */ });
+    w.fetch(endpoint, {method: "POST", body: JSON.stringify(batch), keepalive: true, headers: {"Content-Type": "text/plain"}})
+      .then(function (r) {
+        // 2xx: delivered. 4xx but 408/429: never deliverable as it is (too large, not this
+        // collector's site), so it leaves the queue too. Anything else: try again later.
+        var gone = r.ok || (r.status >= 400 && r.status < 500 && r.status !== 408 && r.status !== 429);
+        if (dropped && r.ok) store("weir_dropped", 0);
+        return gone;
+      }, function () { return false; })
+      .then(function (gone) {
+        inFlight = null;
+        if (gone) {
+          var ids = {};
+          batch.forEach(function (e) { ids[e.event_id] = 1; });
+          keep(queued().filter(function (e) { return !ids[e.event_id]; }));
+          backoffMs = retryAt = 0;
+          if (queued().length) send(false);
+        } else {
+          backoffMs = Math.min(60000, backoffMs ? backoffMs * 2 : 1000);
+          retryAt = Date.now() + backoffMs * (0.5 + Math.random() / 2);
+        }
+      });
+  }
+  function send(hiding) {
+    var q = queued();
+    if (!q.length || optedOut()) return;
+    if (!inFlight && Date.now() >= retryAt && w.fetch) return post(q.slice(0, BATCH_MAX));
+    // Hiding while a send is out or backing off: what it does not carry goes by beacon; it
+    // stays queued until a send is confirmed (a second copy is deduped downstream).
+    if (hiding && navigator.sendBeacon) {
+      var out = {};
+      (inFlight || []).forEach(function (e) { out[e.event_id] = 1; });
+      var rest = q.filter(function (e) { return !out[e.event_id]; }).slice(0, BATCH_MAX);
+      if (rest.length) navigator.sendBeacon(endpoint, new Blob([JSON.stringify(rest)], {type: "text/plain"}));
     }
   }
 
+  function optedOut() {
+    var gpc = navigator.globalPrivacyControl === true, dnt = navigator.doNotTrack === "1" || w.doNotTrack === "1";
+    return store("weir_optout") === true || (cfg.respectDnt === true && (gpc || dnt));
+  }
+
   function track(action, fields) {
+    if (optedOut()) return null;
     var now = Date.now(), s = session(now);
     var ev = {
-      event_id: uuid(), action: action, ts: now, site: site, url: location.href,
-      referrer: d.referrer || "", visitor_id: visitorId, session_id: s.id, session_index: s.index
+      event_id: uuid(), action: action, ts: now, site: site, url: pageUrl || location.href,
+      referrer: pageReferrer, visitor_id: visitorId, session_id: s.id, session_index: s.index
     };
     for (var k in fields || {}) if (Object.prototype.hasOwnProperty.call(fields, k)) ev[k] = fields[k];
-    queue.push(ev);
-    if (queue.length >= BATCH_MAX) send(false);
+    enqueue([ev]);
+    if (queued().length >= BATCH_MAX) send(false);
     return ev.event_id;
   }
 
@@ -92,6 +169,7 @@
   setInterval(function () { if (engaged()) engagedMs += TICK_MS; }, TICK_MS);
   setInterval(heartbeat, HEARTBEAT_MS);
   setInterval(function () { send(false); }, FLUSH_MS);
+  setInterval(adopt, ORPHAN_MS / 3);
   function hidden() { heartbeat(); send(true); }
   d.addEventListener("visibilitychange", function () { if (d.visibilityState === "hidden") hidden(); });
   w.addEventListener("pagehide", hidden);
@@ -124,27 +202,57 @@
   function metaAll(prop) {
     return [].map.call(d.querySelectorAll('meta[property="' + prop + '"]'), function (m) { return m.getAttribute("content"); });
   }
-  var a = article();
-  var meta = {};
-  var keywords = typeof a.keywords === "string" ? a.keywords.split(",") : a.keywords;
-  var fields = {
-    title: text(a.headline) || text(metaAll("og:title")[0]) || text(d.title),
-    section: text([].concat(a.articleSection || [])[0]) || text(metaAll("article:section")[0]),
-    published: text(a.datePublished) || text(metaAll("article:published_time")[0])
-  };
-  for (var k in fields) if (fields[k]) meta[k] = fields[k];
-  var authors = names(a.author).length ? names(a.author) : names(metaAll("article:author"));
-  var tags = names(keywords).length ? names(keywords) : names(metaAll("article:tag"));
-  if (authors.length) meta.authors = authors;
-  if (tags.length) meta.tags = tags;
-  var canonical = d.querySelector('link[rel="canonical"]');
-  if (canonical && canonical.href) meta.canonical = canonical.href;
+  function pageMeta() {
+    var a = article(), meta = {};
+    var keywords = typeof a.keywords === "string" ? a.keywords.split(",") : a.keywords;
+    var fields = {
+      title: text(a.headline) || text(metaAll("og:title")[0]) || text(d.title),
+      section: text([].concat(a.articleSection || [])[0]) || text(metaAll("article:section")[0]),
+      published: text(a.datePublished) || text(metaAll("article:published_time")[0])
+    };
+    for (var k in fields) if (fields[k]) meta[k] = fields[k];
+    var authors = names(a.author).length ? names(a.author) : names(metaAll("article:author"));
+    var tags = names(keywords).length ? names(keywords) : names(metaAll("article:tag"));
+    if (authors.length) meta.authors = authors;
+    if (tags.length) meta.tags = tags;
+    var canonical = d.querySelector('link[rel="canonical"]');
+    if (canonical && canonical.href) meta.canonical = canonical.href;
+    return meta;
+  }
+
+  var meta = {}, pageUrl = null, pageReferrer = d.referrer || "";
+  function pageview() {
+    // A new page: the last one's engaged time first, then this one's view with its metadata.
+    if (pageUrl !== null) { heartbeat(); pageReferrer = pageUrl; }
+    pageUrl = location.href;
+    meta = pageMeta();
+    var fields = {url: pageUrl, referrer: pageReferrer};
+    if (Object.keys(meta).length) fields.metadata = meta;
+    return track("pageview", fields);
+  }
+  function routed() { if (location.href !== pageUrl) pageview(); }  // once per distinct URL
+  if (cfg.spa !== false && !cfg.manual && w.history && history.pushState) {
+    ["pushState", "replaceState"].forEach(function (name) {
+      var original = history[name];
+      history[name] = function () {
+        var out = original.apply(this, arguments);
+        routed();
+        return out;
+      };
+    });
+    w.addEventListener("popstate", routed);
+  }
 
   w.weir = {
     started: true,
+    pageview: pageview,
     track: function (action, extra) { return track(action, extra ? {extra: extra} : {}); },
     videoStart: function (videoId) { return track("videostart", {extra: {video_id: videoId}}); },
-    flush: function () { send(false); }
+    flush: function () { send(false); },
+    queued: function () { return queued().length; },  // events not yet confirmed by the collector
+    optOut: function () { store("weir_optout", true); keep([]); },
+    optIn: function () { store("weir_optout", false); }
   };
-  track("pageview", Object.keys(meta).length ? {metadata: meta} : {});
+  adopt();
+  if (!cfg.manual) pageview();
 })(window, document);

@@ -436,7 +436,17 @@ def cmd_collect(args) -> int:
     if args.trusted_proxy:
         print("collect: --trusted-proxy has no effect: the collector forwards no client address")
     print(f"collector on http://{args.host}:{args.port} -> {names.topic_path} (spill: {relay.spill_path})")
-    serve(relay, args.host, args.port, header_timeout_s=args.header_timeout, cors_origins=args.cors_origin or ("*",))
+    sites = frozenset(args.site) if args.site else None
+    if sites:
+        print(f"collect: events only for {', '.join(sorted(sites))}; others are refused with 403")
+    serve(
+        relay,
+        args.host,
+        args.port,
+        header_timeout_s=args.header_timeout,
+        cors_origins=args.cors_origin or ("*",),
+        sites=sites,
+    )
     return 0
 
 
@@ -635,6 +645,13 @@ def parser() -> argparse.ArgumentParser:
         dest="cors_origin",
         action="append",
         help="An origin whose pages may send events (e.g. https://news.example). Repeatable; default: any.",
+    )
+    co.add_argument(
+        "--site",
+        dest="site",
+        action="append",
+        help="A site this collector takes events for (the events' `site`). Repeatable; default: any. "
+        "A request with an event for another site is refused whole with 403 and counted.",
     )
     co.add_argument(
         "--header-timeout",

@@ -1,7 +1,7 @@
 """`weir bench-serve`: the stats API warm, over a week of generated traffic (issue #18).
 
-Fills a local warehouse with `days` days of generated traffic ending now (today until now,
-like `weir demo --today`; about `events_per_day` events a day on `sites` sites, each day
+Fills a local warehouse with `days` whole days of generated traffic and today until now
+(like `weir demo --today`; about `events_per_day` events a day on `sites` sites, each day
 rebuilt by the batch pipeline), starts `weir serve` on loopback, and times what the
 dashboard asks for, over one kept-alive HTTP connection as a browser does: `warmup`
 requests of each, then `requests` timed ones. Then, unless `live_samples` is 0, starts
@@ -54,7 +54,7 @@ def fill(home: str, days: int, events_per_day: int, sites: int, say=print) -> in
     today = dt.datetime.now(dt.timezone.utc).date()
     total = 0
     warehouse = LocalWarehouse(home)
-    for back in range(days - 1, -1, -1):
+    for back in range(days, -1, -1):  # `days` whole days, then today until now
         day = (today - dt.timedelta(days=back)).isoformat()
         records = generate_day(day, events=events_per_day, sites=names, url_seed=1)
         if back == 0:

@@ -50,11 +50,11 @@ HEADERS = {"Cache-Control": "no-cache, no-store, must-revalidate", "Pragma": "no
 
 
 class BadRequest(ValueError):
-    """A request the collector refuses whole: (status, reason)."""
+    """A request the collector refuses whole: (status, reason, kind: the metrics' label)."""
 
-    def __init__(self, status: int, reason: str):
+    def __init__(self, status: int, reason: str, kind: str = "invalid"):
         super().__init__(reason)
-        self.status, self.reason = status, reason
+        self.status, self.reason, self.kind = status, reason, kind
 
 
 def _from_query(params) -> dict:
@@ -72,12 +72,19 @@ def _from_query(params) -> dict:
     return event
 
 
-def _messages(events: list[dict], user_agent: str | None, now: int) -> list[tuple[bytes, dict]]:
-    """Stamps and encodes a request's events; raises `BadRequest` before anything is handed on."""
+def _messages(
+    events: list[dict], user_agent: str | None, now: int, sites: frozenset[str] | None = None
+) -> list[tuple[bytes, dict]]:
+    """Stamps and encodes a request's events; raises `BadRequest` before anything is handed on.
+    With `sites`, an event for any other site refuses the request (403)."""
     if user_agent is not None and len(user_agent) > MAX_USER_AGENT_CHARS:
-        raise BadRequest(431, f"User-Agent over {MAX_USER_AGENT_CHARS} characters")
+        raise BadRequest(431, f"User-Agent over {MAX_USER_AGENT_CHARS} characters", "too_large")
     out = []
     for event in events:
+        if sites is not None and event.get("site") not in sites:
+            site = event.get("site")
+            shown = repr(site[:100]) if isinstance(site, str) else "missing"
+            raise BadRequest(403, f"site {shown} is not one this collector serves", "site_not_served")
         if too_deep(event, MAX_JSON_DEPTH):
             raise BadRequest(400, f"an event nests deeper than {MAX_JSON_DEPTH} levels")
         event.pop("ip", None)  # never forwarded (module docstring)
@@ -92,21 +99,25 @@ def _messages(events: list[dict], user_agent: str | None, now: int) -> list[tupl
     return out
 
 
-def create_app(relay: Relay, lifespan=None, cors_origins: tuple[str, ...] = ("*",)) -> Starlette:
+def create_app(
+    relay: Relay, lifespan=None, cors_origins: tuple[str, ...] = ("*",), sites: frozenset[str] | None = None
+) -> Starlette:
     """The collector's routes over `relay`; `lifespan` (Starlette's) runs at start and stop;
-    `cors_origins` the origins whose pages may send events ("*": any)."""
+    `cors_origins` the origins whose pages may send events ("*": any); `sites` the sites it
+    takes events for (None: any)."""
     observed = CollectorMetrics(relay)
 
-    def reject(status: int, reason: str) -> Response:
+    def reject(status: int, reason: str, kind: str = "invalid") -> Response:
         relay.count("rejected")
+        relay.count(f"rejected:{kind}")  # /metrics: weir_collector_rejected_by_reason{reason=kind}
         return JSONResponse({"error": reason}, status_code=status, headers=HEADERS)
 
     def accept(request: Request, events: list[dict]) -> Response | None:
         """Hands every event on, or none: a refusal's Response, or None when all were taken."""
         try:
-            messages = _messages(events, request.headers.get("user-agent"), int(time.time() * 1000))
+            messages = _messages(events, request.headers.get("user-agent"), int(time.time() * 1000), sites)
         except BadRequest as bad:
-            return reject(bad.status, bad.reason)
+            return reject(bad.status, bad.reason, bad.kind)
         try:
             relay.submit_all(messages)
         except RelayUnavailable as exc:  # neither buffer nor disk would take them: no 2xx
@@ -115,7 +126,7 @@ def create_app(relay: Relay, lifespan=None, cors_origins: tuple[str, ...] = ("*"
 
     async def pixel(request: Request) -> Response:
         if len(request.url.query) > MAX_QUERY_BYTES:
-            return reject(414, f"query string over {MAX_QUERY_BYTES} bytes")
+            return reject(414, f"query string over {MAX_QUERY_BYTES} bytes", "too_large")
         if not request.query_params:
             return reject(400, "no event in the query string")
         refused = accept(request, [_from_query(request.query_params)])
@@ -124,7 +135,7 @@ def create_app(relay: Relay, lifespan=None, cors_origins: tuple[str, ...] = ("*"
     async def events(request: Request) -> Response:
         declared = request.headers.get("content-length")
         if declared and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-            return reject(413, f"body over {MAX_BODY_BYTES} bytes")
+            return reject(413, f"body over {MAX_BODY_BYTES} bytes", "too_large")
 
         async def read() -> bytes | None:
             body = bytearray()
@@ -137,9 +148,9 @@ def create_app(relay: Relay, lifespan=None, cors_origins: tuple[str, ...] = ("*"
         try:  # a client trickling its body holds no connection for long
             body = await asyncio.wait_for(read(), BODY_TIMEOUT_S)
         except asyncio.TimeoutError:
-            return reject(408, f"body not received within {BODY_TIMEOUT_S:g} s")
+            return reject(408, f"body not received within {BODY_TIMEOUT_S:g} s", "timeout")
         if body is None:
-            return reject(413, f"body over {MAX_BODY_BYTES} bytes")
+            return reject(413, f"body over {MAX_BODY_BYTES} bytes", "too_large")
         try:
             batch = orjson.loads(body)
         except orjson.JSONDecodeError:
@@ -149,7 +160,7 @@ def create_app(relay: Relay, lifespan=None, cors_origins: tuple[str, ...] = ("*"
         if not isinstance(batch, list) or not all(isinstance(e, dict) for e in batch):
             return reject(400, "body must be a JSON array of event objects")
         if len(batch) > MAX_EVENTS:
-            return reject(413, f"more than {MAX_EVENTS} events in one request")
+            return reject(413, f"more than {MAX_EVENTS} events in one request", "too_large")
         refused = accept(request, batch)
         return refused or JSONResponse({"accepted": len(batch)}, status_code=202, headers=HEADERS)
 

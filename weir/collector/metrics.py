@@ -34,6 +34,13 @@ class _RelayCollector:
             family = CounterMetricFamily(f"weir_collector_{name}", help_text)
             family.add_metric([], counts.get(name, 0))
             yield family
+        by_reason = CounterMetricFamily(
+            "weir_collector_rejected_by_reason", "Requests refused with a 4xx, by reason.", labels=["reason"]
+        )
+        for name, n in sorted(counts.items()):
+            if name.startswith("rejected:"):
+                by_reason.add_metric([name.split(":", 1)[1]], n)
+        yield by_reason
         yield GaugeMetricFamily(
             "weir_collector_buffer_depth", "Events in the in-memory buffer.", value=self._relay.buffer.qsize()
         )

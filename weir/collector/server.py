@@ -55,7 +55,14 @@ def bounded_protocol(header_timeout_s: float) -> type:
     return BoundedH11Protocol
 
 
-def serve(relay: Relay, host: str, port: int, header_timeout_s: float = HEADER_TIMEOUT_S, cors_origins=("*",)) -> None:
+def serve(
+    relay: Relay,
+    host: str,
+    port: int,
+    header_timeout_s: float = HEADER_TIMEOUT_S,
+    cors_origins=("*",),
+    sites: frozenset[str] | None = None,
+) -> None:
     """Runs the collector until SIGINT or SIGTERM; starts the relay, and closes it on the way out."""
 
     @contextlib.asynccontextmanager
@@ -67,7 +74,7 @@ def serve(relay: Relay, host: str, port: int, header_timeout_s: float = HEADER_T
             relay.close()
 
     config = uvicorn.Config(
-        create_app(relay, lifespan=lifespan, cors_origins=tuple(cors_origins)),
+        create_app(relay, lifespan=lifespan, cors_origins=tuple(cors_origins), sites=sites),
         host=host,
         port=port,
         http=bounded_protocol(header_timeout_s),
