@@ -82,6 +82,13 @@ def test_the_dashboard_shows_the_api_and_a_new_event_without_a_reload(pubsub, tm
             row["referrer_category"] for row in referrers
         ]
         assert browser.js("document.querySelectorAll('#series polyline').length") == 2
+        # A click on a section charts that section, with its week-ago line, from the API.
+        section = browser.js("document.querySelector('#sections li.pick span').textContent")
+        browser.js("document.querySelector('#sections li.pick').click()")
+        browser.wait_for(f"document.getElementById('series-title').textContent.startsWith('Section {section}:')")
+        series = api(port, f"timeseries?granularity=5m&minutes=1440&dimension=section&value={section}")["rows"]
+        peak = max(max(r["pageviews"], r["pageviews_week_ago"]) for r in series)
+        browser.wait_for(f"document.querySelector('#series text').textContent === 'max {fmt(peak)}'")
 
         # A page view of a new story, published now, shows up in the open page by itself.
         story = f"https://dailyglobe.example/news/breaking-{uuid.uuid4().hex[:8]}"

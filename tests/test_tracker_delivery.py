@@ -136,3 +136,27 @@ def test_an_opted_out_reader_sends_nothing(site, tmp_path, pubsub):
         emulators.stop(proc)
     urls = [orjson.loads(m[0].data)["url"].rsplit("/", 1)[1] for m in got.values()]
     assert urls == ["a.html"]
+
+
+def test_two_tabs_of_one_site_send_each_event_once(site, tmp_path, pubsub):
+    browser, base, port, names = site
+    proc = collector(tmp_path, names, port)
+    try:
+        open_page(browser, f"{base}/a.html")
+        browser.call("Runtime.evaluate", expression="window.other = window.open('/b.html'); 1", userGesture=True)
+        browser.wait_for("window.other && window.other.weir && window.other.weir.started")
+        # Both tabs track at once, each through its own tracker and queue.
+        both = "i => [weir.track('tick', {tab: 'a', i}), other.weir.track('tick', {tab: 'b', i})]"
+        ids = browser.js(f"[...Array(30).keys()].flatMap({both})")
+        browser.wait_for("weir.queued() === 0 && other.weir.queued() === 0", timeout_s=60)
+        got = pull_all(names, set(ids), timeout_s=60)
+        time.sleep(3)
+        got_late = pull_all(names, {"(never)"}, timeout_s=4)  # any second copy still on its way
+    finally:
+        emulators.stop(proc)
+    copies = {event_id: len(msgs) + len(got_late.get(event_id, [])) for event_id, msgs in got.items()}
+    assert set(ids) <= set(copies) and len(set(ids)) == 60
+    assert {copies[i] for i in ids} == {1}  # no event sent by both tabs, none twice
+    views = sorted(orjson.loads(m[0].data)["url"].rsplit("/", 1)[1] for m in got.values()
+                   if orjson.loads(m[0].data)["action"] == "pageview")  # fmt: skip
+    assert views == ["a.html", "b.html"]

@@ -5,7 +5,8 @@
   "use strict";
   var REFRESH_MS = 5000;
   var params = new URLSearchParams(location.search);
-  var state = { site: params.get("site") || "", key: params.get("key") || "", url: null, seen: null };
+  var state = { site: params.get("site") || "", key: params.get("key") || "", url: null, seen: null,
+                dimension: null, value: null };
   var status = (window.weirDashboard = { refreshes: 0, lastError: null });
 
   function $(id) { return document.getElementById(id); }
@@ -67,10 +68,15 @@
     state.seen = urls;
   }
 
-  function drawBars(id, body) {
+  function drawBars(id, body, pickable) {
     var max = Math.max.apply(null, body.rows.map(function (r) { return r.pageviews; }).concat([1]));
     var items = body.rows.map(function (row) {
       var li = document.createElement("li");
+      if (pickable && row[body.by] !== "(none)") {
+        li.className = "pick" + (state.dimension === body.by && state.value === row[body.by] ? " chosen" : "");
+        li.title = "chart " + body.by + " " + row[body.by];
+        li.addEventListener("click", function () { chooseValue(body.by, row[body.by]); });
+      }
       var bar = document.createElement("i");
       bar.style.width = ((100 * row.pageviews) / max).toFixed(1) + "%";
       var name = document.createElement("span");
@@ -110,21 +116,33 @@
 
   function choose(url) {
     state.url = url;
-    $("series-title").textContent = (url ? url.replace(/^https?:\/\//, "") : "All pages") +
-      ": page views per 5 minutes, last 24 h";
-    $("series-reset").hidden = !url;
+    state.dimension = state.value = null;
+    retitle(url ? url.replace(/^https?:\/\//, "") : "All pages");
+  }
+
+  function chooseValue(dimension, value) {
+    state.url = null;
+    state.dimension = dimension;
+    state.value = value;
+    retitle(dimension.charAt(0).toUpperCase() + dimension.slice(1) + " " + value);
+  }
+
+  function retitle(what) {
+    $("series-title").textContent = what + ": page views per 5 minutes, last 24 h";
+    $("series-reset").hidden = !(state.url || state.dimension);
     refresh();
   }
 
   function refresh() {
     var series = { granularity: "5m", minutes: 1440 };
     if (state.url) series.url = state.url;
+    if (state.dimension) { series.dimension = state.dimension; series.value = state.value; }
     return Promise.all([
       api("now", {}).then(drawNow),
       api("top", { by: "url", minutes: 30, limit: 15 }).then(drawTop),
       api("top", { by: "referrer_category", minutes: 30, limit: 8 }).then(function (b) { drawBars("referrers", b); }),
-      api("top", { by: "section", minutes: 1440, limit: 8 }).then(function (b) { drawBars("sections", b); }),
-      api("top", { by: "author", minutes: 1440, limit: 8 }).then(function (b) { drawBars("authors", b); }),
+      api("top", { by: "section", minutes: 1440, limit: 8 }).then(function (b) { drawBars("sections", b, true); }),
+      api("top", { by: "author", minutes: 1440, limit: 8 }).then(function (b) { drawBars("authors", b, true); }),
       api("timeseries", series).then(drawSeries),
     ]).then(
       function () {
