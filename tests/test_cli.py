@@ -82,8 +82,13 @@ def test_bench_prints_a_comparable_summary_line(tmp_path):
         "freshness_unseen",
         "freshness_p95_last_third_s",
         "sql_cold_s",
+        "rebuild_peak_rss_mb",
+        "rebuild_quarter_peak_rss_mb",
+        "rebuild_growth_kb_per_record",
+        "stream_cpu_us_per_event",
     ]
     assert 0 < float(fields["sql_cold_s"]) < 30
+    assert float(fields["rebuild_quarter_peak_rss_mb"]) > 0 and fields["stream_cpu_us_per_event"] == "na"
     assert float(fields["rebuild_events_per_s"]) > 0 and float(fields["floor_events_per_s"]) > 0
     assert float(fields["ratio"]) == pytest.approx(
         float(fields["rebuild_events_per_s"]) / float(fields["floor_events_per_s"]), rel=0.01

@@ -12,6 +12,7 @@ from tests.conftest import raw
 from weir.transforms.aggregate import AggregateMetrics, MetricsCombineFn, contribution
 from weir.transforms.dedupe import DedupeEvents
 from weir.transforms.enrich import enrich_event
+from weir.transforms.metrics import METRICS
 from weir.transforms.parse import ParseEvents
 from weir.transforms.sketches import estimate, finished
 
@@ -145,9 +146,10 @@ def test_combine_fn_merges_partial_accumulators_like_one_pass():
             fn.add_input(acc, contribution(e))
         parts.append(acc)
     merged = fn.merge_accumulators(parts)
-    assert merged[:5] == one[:5] and sum(merged[:5]) > 0  # the five sums, then four distinct slots
-    assert [finished(k).to_bytes() for k in merged[5:]] == [finished(k).to_bytes() for k in one[5:]]
-    assert all(finished(k) is not None for k in merged[5:])
+    n = sum(1 for m in METRICS if m.kind == "sum")  # the sums first, then the distinct slots
+    assert merged[:n] == one[:n] and sum(merged[:n]) > 0
+    assert [finished(k).to_bytes() for k in merged[n:]] == [finished(k).to_bytes() for k in one[n:]]
+    assert all(finished(k) is not None for k in merged[n:])
     assert pickle.loads(pickle.dumps(merged)) == one  # how accumulators cross the runner
 
 
@@ -168,3 +170,23 @@ def test_rows_past_the_exact_limit_count_like_a_sketch_of_their_keys(pipeline):
                 lambda r: (r["pageviews"], r["visitors"], estimate(r["visitors_sketch"]))
             )
             assert_that(counted, equal_to([(n, expected, expected)]), label=grain)
+
+
+def test_scroll_quarters_add_up_per_url_for_people_only(pipeline):
+    """A reader's heartbeats carry the quarters newly reached (2, then 1): 3 for the page;
+    a crawler's quarters count nowhere."""
+    bot = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"
+    events = [
+        enrich_event(e)
+        for e in [
+            ev(1),
+            ev(2, action="heartbeat", engaged_seconds=5, scroll_quarters=2),
+            ev(3, action="heartbeat", engaged_seconds=5, scroll_quarters=1),
+            ev(4, action="heartbeat", engaged_seconds=5, scroll_quarters=4, user_agent=bot),
+        ]
+    ]
+    with pipeline as p:
+        out = p | beam.Create(events) | AggregateMetrics()
+        assert_that(
+            out["url_metrics_5m"] | beam.Map(lambda r: (r["pageviews"], r["scroll_quarters"])), equal_to([(1, 3)])
+        )

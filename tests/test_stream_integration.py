@@ -235,6 +235,7 @@ def test_freshness_measurement_counts_every_sample(pubsub, tmp_path):
     assert 0 < result["p50_s"] <= result["p95_s"]
     assert 0 < result["p95_last_third_s"] <= max(result["waits"])
     assert len(result["waits"]) == result["samples"]
+    assert result["cpu_us_per_event"] is not None and result["cpu_us_per_event"] >= 0  # /proc read, idle taken off
 
 
 def _five_minute_pageviews(home: str) -> dict:

@@ -124,6 +124,7 @@ def test_tracker_sends_pageview_heartbeats_and_custom_events(pubsub, tmp_path): 
     heartbeats = by_action["heartbeat"]
     assert heartbeats and all(0 < h["engaged_seconds"] <= 10 for h in heartbeats)
     assert all(h["metadata"] == pageview["metadata"] for h in heartbeats)  # engaged time by section, author
+    assert sum(h.get("scroll_quarters", 0) for h in heartbeats) == 4  # a short page: read to the end, sent once
     assert sum(h["engaged_seconds"] for h in heartbeats) >= 20  # ~30 s on an engaged page
     assert {e["visitor_id"] for e in events} == {pageview["visitor_id"]}
     assert {e["session_id"] for e in events} == {pageview["session_id"]}

@@ -93,6 +93,12 @@ BAD = [
     ("zero session_index", dumps(session_index=0), "validate", "invalid_value"),
     ("negative engaged", dumps(action="heartbeat", engaged_seconds=-5), "validate", "invalid_value"),
     ("absurd engaged", dumps(action="heartbeat", engaged_seconds=10**9), "validate", "invalid_value"),
+    (
+        "five quarters scrolled",
+        dumps(action="heartbeat", engaged_seconds=1, scroll_quarters=5),
+        "validate",
+        "invalid_value",
+    ),
     ("heartbeat without engaged", dumps(action="heartbeat"), "validate", "missing_field"),
     ("metadata not object", dumps(metadata="title"), "validate", "invalid_type"),
     ("javascript url", dumps(url="javascript:alert(1)"), "validate", "invalid_url"),

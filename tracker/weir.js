@@ -20,6 +20,9 @@
  * sendBeacon and stays queued until a confirmed send: a copy sent twice has one event_id,
  * which the pipeline's dedupe removes.
  *
+ * Scroll depth: each heartbeat carries the quarters of the page newly reached
+ * (scroll_quarters), so they add up to a page view's deepest quarter.
+ *
  * Single-page sites: a page view on history.pushState/replaceState/popstate to a new URL
  * (the previous page's engaged time sent first); `spa: false` turns that off, `manual: true`
  * turns off every automatic page view (call weir.pageview()). Privacy: weir.optOut() and
@@ -157,11 +160,24 @@
   });
   function engaged() { return d.visibilityState === "visible" && Date.now() - lastInteraction <= TICK_MS; }
 
+  // Scroll depth: the deepest quarter of the page reached (1-4), each quarter sent once per
+  // page view on the next heartbeat, so their sum over a page view is its deepest quarter.
+  var reachedQ = 0, sentQ = 0;
+  function scrolled() {
+    var el = d.documentElement, h = Math.max(el.scrollHeight, 1);
+    reachedQ = Math.max(reachedQ, Math.min(4, Math.floor((4 * (w.scrollY + w.innerHeight)) / h + 0.001)));
+  }
+  w.addEventListener("scroll", scrolled, {passive: true});
+
   function heartbeat() {
-    if (engagedMs <= 0) return;
+    scrolled();
+    var quarters = reachedQ - sentQ;
+    if (engagedMs <= 0 && quarters <= 0) return;
     var seconds = Math.round(engagedMs / 1000);
     engagedMs = 0;
+    sentQ = reachedQ;
     var fields = {engaged_seconds: seconds};
+    if (quarters > 0) fields.scroll_quarters = quarters;
     if (Object.keys(meta).length) fields.metadata = meta;  // engaged time by section, author, tag
     track("heartbeat", fields);
   }
@@ -224,6 +240,7 @@
   function pageview() {
     // A new page: the last one's engaged time first, then this one's view with its metadata.
     if (pageUrl !== null) { heartbeat(); pageReferrer = pageUrl; }
+    reachedQ = sentQ = 0;  // a new page view starts at the top
     pageUrl = location.href;
     meta = pageMeta();
     var fields = {url: pageUrl, referrer: pageReferrer};

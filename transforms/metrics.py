@@ -84,6 +84,10 @@ def _engaged(event: Event) -> int:
     return (event.get("engaged_seconds") or 0) if _human(event) and event["action"] == "heartbeat" else 0
 
 
+def _scroll(event: Event) -> int:
+    return (event.get("scroll_quarters") or 0) if _human(event) else 0
+
+
 def _bot_pageview(event: Event) -> int:
     return int(event["is_bot"] and event["action"] == "pageview")
 
@@ -123,6 +127,13 @@ METRICS: tuple[Metric, ...] = (
     Metric("bot_pageviews", "sum", _bot_pageview, "Page views by known crawlers."),
     Metric("sessions", "distinct", _session, "Distinct (visitor_id, session_id) with a human event."),
     Metric("custom_events", "sum", _custom, "Human events with a custom action name."),
+    Metric(
+        "scroll_quarters",
+        "sum",
+        _scroll,
+        "Quarters of the page (0-4) human readers scrolled to, summed over their page views: "
+        "25 * scroll_quarters / pageviews is the average deepest scroll depth in per cent.",
+    ),
 )
 
 

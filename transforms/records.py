@@ -33,6 +33,7 @@ class Event(TypedDict, total=False):
     session_id: str | None
     session_index: int | None
     engaged_seconds: int | None
+    scroll_quarters: int | None
     user_agent: str | None
     ip: str | None
     metadata: dict[str, Any] | None

@@ -62,6 +62,7 @@ def event_row(event: Event) -> dict[str, Any]:
         "session_index": event.get("session_index"),
         "visitor_type": event.get("visitor_type"),
         "engaged_seconds": event.get("engaged_seconds"),
+        "scroll_quarters": event.get("scroll_quarters"),
         "user_agent": event.get("user_agent"),
         "device_type": event["device_type"],
         "browser": event["browser"],

@@ -171,6 +171,7 @@ def validate(obj: Any, received_at: int | None, source: str) -> Event:
             "validate", "timestamp_out_of_range", f"ts {ts} is more than 24 h after received_at {received_at}"
         )
     engaged = _optional_int(obj, "engaged_seconds", 0, MAX_ENGAGED_SECONDS)
+    scroll = _optional_int(obj, "scroll_quarters", 0, 4)  # quarters of the page newly reached (issue #19)
     if obj["action"] == "heartbeat" and engaged is None:
         raise Rejection("validate", "missing_field", "a heartbeat needs engaged_seconds")
     return Event(
@@ -185,6 +186,7 @@ def validate(obj: Any, received_at: int | None, source: str) -> Event:
         session_id=obj.get("session_id") or None,
         session_index=_optional_int(obj, "session_index", 1, 2**31),
         engaged_seconds=engaged,
+        scroll_quarters=scroll,
         user_agent=obj.get("user_agent") or None,
         ip=obj.get("ip") or None,
         metadata=metadata,
