@@ -86,6 +86,7 @@ def test_bench_prints_a_comparable_summary_line(tmp_path):
         "rebuild_quarter_peak_rss_mb",
         "rebuild_growth_kb_per_record",
         "stream_cpu_us_per_event",
+        "stream_max_rate",
     ]
     assert 0 < float(fields["sql_cold_s"]) < 30
     assert float(fields["rebuild_quarter_peak_rss_mb"]) > 0 and fields["stream_cpu_us_per_event"] == "na"

@@ -11,6 +11,8 @@ Phases, each in a child process so its peak memory is its own:
   Pub/Sub emulator); p50/p95 of the time until each second's events are counted in a
   queryable 5-minute row (weir.bench.freshness), and the stream's CPU per event (its own
   process, idle rate taken off). `--freshness-seconds 0` skips it (`na`).
+- max rate (`--max-rate`): the same at 1,000 to 8,000 events/s, each in a fresh stream for
+  `--freshness-seconds`, until one falls behind (p95 over 10 s, or a sample unseen).
 """
 
 from __future__ import annotations
@@ -140,6 +142,33 @@ def _freshness(work: str, rate: float, seconds: float, say) -> dict:
             os.environ.pop("PUBSUB_EMULATOR_HOST", None)
 
 
+MAX_RATE_STEPS = (1000, 2000, 3000, 4000, 6000, 8000)  # events/s tried by --max-rate, in order
+
+
+def max_sustained_rate(work: str, seconds: float, say) -> dict:
+    """The highest of MAX_RATE_STEPS the local stream keeps up with for `seconds`: freshness
+    p95 at most 10 s and every sample seen; each rate in a fresh stream, stopping at the
+    first that fails. Also what the publisher achieved at each (it must hold the rate too)."""
+    tried, best = [], None
+    for rate in MAX_RATE_STEPS:
+        started = time.monotonic()
+        fresh = _freshness(os.path.join(work, f"rate-{rate}"), rate, seconds, lambda _m: None)
+        achieved = fresh["sent"] / max(seconds, 1e-9)
+        ok = fresh["p95_s"] <= 10 and fresh["unseen"] == 0
+        tried.append(
+            {"rate": rate, "achieved": achieved, **{k: fresh[k] for k in ("p95_s", "unseen", "cpu_us_per_event")}}
+        )
+        say(
+            f"  {rate:,}/s: published {achieved:,.0f}/s, p95 {fresh['p95_s']:.1f} s, unseen {fresh['unseen']}, "
+            f"CPU {fresh['cpu_us_per_event'] or 0:.0f} us/event -> {'kept up' if ok else 'fell behind'} "
+            f"({time.monotonic() - started:.0f} s)"
+        )
+        if not ok:
+            break
+        best = rate
+    return {"max_rate": best, "tried": tried}
+
+
 def sql_cold_s(runs: int = 3) -> float:
     """The fastest of `runs` cold `weir sql "SELECT 1"` processes (a fresh interpreter each:
     what a user waits for), against an empty local warehouse. Issue #15: query commands
@@ -163,7 +192,12 @@ def sql_cold_s(runs: int = 3) -> float:
 
 
 def run_bench(
-    events: int, sites: int = 50, say=print, freshness_rate: float = 2000, freshness_seconds: float = 60
+    events: int,
+    sites: int = 50,
+    say=print,
+    freshness_rate: float = 2000,
+    freshness_seconds: float = 60,
+    max_rate: bool = False,
 ) -> dict:
     work = tempfile.mkdtemp(prefix="weir-bench-data-")
     try:
@@ -217,6 +251,13 @@ def run_bench(
             if fresh.get("peak_rss_mb"):
                 say(f"  freshness: the stream's peak RSS {fresh['peak_rss_mb']:.0f} MB")
                 peak = max(peak, fresh["peak_rss_mb"])
+        top_rate = "na"
+        if max_rate:
+            say(
+                f"the highest rate the local stream sustains ({freshness_seconds:.0f} s each, p95 <= 10 s, all seen):"
+            )
+            figures["max_rate"] = max_sustained_rate(work, freshness_seconds, say)
+            top_rate = str(figures["max_rate"]["max_rate"] or 0)
         say(
             f"rebuild_events_per_s={figures['rebuild']['events_per_s']:.0f} "
             f"floor_events_per_s={figures['floor']['events_per_s']:.0f} ratio={ratio:.4g} "
@@ -225,7 +266,7 @@ def run_bench(
             f"freshness_p95_last_third_s={p95_late} sql_cold_s={sql_cold:.2f} "
             f"rebuild_peak_rss_mb={figures['rebuild']['peak_rss_mb']:.0f} "
             f"rebuild_quarter_peak_rss_mb={small['peak_rss_mb']:.0f} rebuild_growth_kb_per_record={growth_kb:.1f} "
-            f"stream_cpu_us_per_event={cpu_us}"
+            f"stream_cpu_us_per_event={cpu_us} stream_max_rate={top_rate}"
         )
         return figures
     finally:
