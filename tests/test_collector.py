@@ -399,3 +399,30 @@ def test_a_collector_for_some_sites_refuses_the_others_and_counts_them(tmp_path)
     metrics = client.get("/metrics").text
     assert 'weir_collector_rejected_by_reason_total{reason="site_not_served"} 3.0' in metrics
     assert "weir_collector_rejected_total 3.0" in metrics
+
+
+def test_cookieless_visitors_get_a_per_day_id_and_the_address_goes_nowhere(tmp_path):
+    from weir.collector.cookieless import CookielessIds
+
+    ids = CookielessIds(b"a secret of sixteen+ bytes")
+    relay = Relay(PubSubNames("unused"), str(tmp_path / "spill.jsonl"))  # not started: the buffer shows what was taken
+    client = TestClient(create_app(relay, cookieless=ids))
+    no_id = {k: v for k, v in event(1).items() if k != "visitor_id"}
+    batch = [no_id, {**no_id, "event_id": "c-2"}, {**no_id, "event_id": "c-3", "site": "b.example"}, event(4)]
+    assert client.post("/events", content=orjson.dumps(batch), headers={"user-agent": "UA/1"}).status_code == 202
+    sent = [relay.buffer.get_nowait()[0] for _ in range(4)]
+    got = [orjson.loads(m)["visitor_id"] for m in sent]
+    assert got[0] == got[1] and got[0].startswith("cl-") and len(got[0]) == 35  # one reader, one day: one id
+    assert got[2] != got[0]  # another site: another id, so sites cannot join their readers
+    assert got[3] == event(4)["visitor_id"]  # an id the page sent is kept
+    assert all(b"testclient" not in m for m in sent)  # the client's address is in no message
+    day1, day2 = 1_764_000_000_000, 1_764_000_000_000 + 86_400_000
+    assert ids.visitor_id("a.example", "10.0.0.1", "UA/1", day1) != ids.visitor_id(
+        "a.example", "10.0.0.1", "UA/1", day2
+    )
+    same = CookielessIds(b"a secret of sixteen+ bytes")  # another instance with the same secret agrees
+    assert same.visitor_id("a.example", "10.0.0.1", "UA/1", day1) == ids.visitor_id(
+        "a.example", "10.0.0.1", "UA/1", day1
+    )
+    without = TestClient(create_app(Relay(PubSubNames("unused"), str(tmp_path / "s2.jsonl"))))
+    assert without.post("/events", content=orjson.dumps([no_id])).status_code == 202  # the pipeline dead-letters it

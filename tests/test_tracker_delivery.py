@@ -44,7 +44,8 @@ def site(tmp_path):
     shutil.copy(os.path.join(TRACKER_DIR, "weir.js"), root / "weir.js")
     pages = {"a": ("Story A", "", ""), "b": ("Story B", "", ""), "app": ("An app", "", ""),
              "dnt": ("Private", "<script>Object.defineProperty(navigator, 'doNotTrack', {value: '1'});</script>",
-                     ", respectDnt: true")}  # fmt: skip
+                     ", respectDnt: true"),
+             "nocookie": ("Cookieless", "", ", cookieless: true")}  # fmt: skip
     for name, (title, head, cfg) in pages.items():
         (root / f"{name}.html").write_text(PAGE % {"title": title, "head": head, "collector": port, "cfg": cfg})
     server, page_port = serve(str(root))
@@ -58,9 +59,9 @@ def site(tmp_path):
         server.shutdown()
 
 
-def collector(tmp_path, names: PubSubNames, port: int) -> subprocess.Popen:
+def collector(tmp_path, names: PubSubNames, port: int, *flags: str) -> subprocess.Popen:
     env = {**os.environ, "WEIR_HOME": str(tmp_path / "home"), "WEIR_PROJECT": names.project}
-    proc = subprocess.Popen([WEIR, "collect", "--port", str(port)], env=env, stdout=subprocess.DEVNULL,
+    proc = subprocess.Popen([WEIR, "collect", "--port", str(port), *flags], env=env, stdout=subprocess.DEVNULL,
                             stderr=open(tmp_path / "collector.log", "ab"))  # fmt: skip
     emulators.wait_http(f"http://127.0.0.1:{port}/healthz", proc)
     return proc
@@ -164,3 +165,21 @@ def test_two_tabs_of_one_site_send_each_event_once(site, tmp_path, pubsub):
     views = sorted(orjson.loads(m[0].data)["url"].rsplit("/", 1)[1] for m in got.values()
                    if orjson.loads(m[0].data)["action"] == "pageview")  # fmt: skip
     assert views == ["a.html", "b.html"]
+
+
+def test_a_cookieless_page_stores_nothing_and_the_collector_names_the_visitor(site, tmp_path, pubsub):
+    browser, base, port, names = site
+    proc = collector(tmp_path, names, port, "--cookieless")
+    try:
+        open_page(browser, f"{base}/nocookie.html")
+        ids = browser.js("[weir.track('tick'), weir.track('tick')]")
+        browser.wait_for("weir.queued() === 0", timeout_s=30)
+        stored = browser.js("Object.keys(localStorage)")
+        got = pull_all(names, set(ids), timeout_s=30)
+    finally:
+        emulators.stop(proc)
+    assert stored == []  # no id, no session, no queue in the browser
+    sent = [orjson.loads(m[0].data) for m in got.values()]
+    assert len(sent) == 3 and {e["action"] for e in sent} == {"pageview", "tick"}
+    assert len({e["visitor_id"] for e in sent}) == 1 and sent[0]["visitor_id"].startswith("cl-")
+    assert all("session_index" not in e for e in sent)  # new or returning is not known without storage

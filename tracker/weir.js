@@ -27,7 +27,9 @@
  * (the previous page's engaged time sent first); `spa: false` turns that off, `manual: true`
  * turns off every automatic page view (call weir.pageview()). Privacy: weir.optOut() and
  * weir.optIn() are kept in storage; with `respectDnt: true`, Do Not Track and Global Privacy
- * Control mean nothing is sent.
+ * Control mean nothing is sent. `cookieless: true` stores nothing but an opt-out: no
+ * visitor id is sent (the collector, run with --cookieless, derives a per-day one) and
+ * the queue lives in memory.
  */
 (function (w, d) {
   "use strict";
@@ -45,7 +47,11 @@
     });
   }
 
+  // Cookieless mode: nothing in the browser's storage but the reader's opt-out; the collector
+  // derives a per-day visitor id (weir collect --cookieless), sessions last one page load.
+  var cookieless = cfg.cookieless === true, kept = {};
   function store(key, value) {
+    if (cookieless && key !== "weir_optout") return value === undefined ? kept[key] : (kept[key] = value);
     try {
       if (value === undefined) return JSON.parse(w.localStorage.getItem(key));
       w.localStorage.setItem(key, JSON.stringify(value));
@@ -53,7 +59,7 @@
     return value;
   }
 
-  var visitorId = store("weir_vid") || store("weir_vid", uuid());
+  var visitorId = cookieless ? undefined : store("weir_vid") || store("weir_vid", uuid());
 
   function session(now) {
     var s = store("weir_session");
@@ -78,7 +84,7 @@
     keep(q);
   }
   function adopt() {
-    if (!durable) return;
+    if (!durable || cookieless) return;
     var now = Date.now();
     store(ALIVE, now);
     try {
@@ -145,7 +151,7 @@
     var now = Date.now(), s = session(now);
     var ev = {
       event_id: uuid(), action: action, ts: now, site: site, url: pageUrl || location.href,
-      referrer: pageReferrer, visitor_id: visitorId, session_id: s.id, session_index: s.index
+      referrer: pageReferrer, visitor_id: visitorId, session_id: s.id, session_index: cookieless ? undefined : s.index
     };
     for (var k in fields || {}) if (Object.prototype.hasOwnProperty.call(fields, k)) ev[k] = fields[k];
     enqueue([ev]);

@@ -437,6 +437,19 @@ def cmd_collect(args) -> int:
         print("collect: --trusted-proxy has no effect: the collector forwards no client address")
     print(f"collector on http://{args.host}:{args.port} -> {names.topic_path} (spill: {relay.spill_path})")
     sites = frozenset(args.site) if args.site else None
+    cookieless = None
+    if args.cookieless_secret:
+        from weir.collector.cookieless import CookielessIds
+
+        with open(args.cookieless_secret, "rb") as fh:
+            secret = fh.read().strip()
+        if len(secret) < 16:
+            raise ValueError(f"--cookieless-secret {args.cookieless_secret}: needs 16 bytes or more")
+        cookieless = CookielessIds(secret)
+    elif args.cookieless:
+        from weir.collector.cookieless import CookielessIds
+
+        cookieless = CookielessIds()  # a random secret in this process only
     if sites:
         print(f"collect: events only for {', '.join(sorted(sites))}; others are refused with 403")
     serve(
@@ -446,6 +459,7 @@ def cmd_collect(args) -> int:
         header_timeout_s=args.header_timeout,
         cors_origins=args.cors_origin or ("*",),
         sites=sites,
+        cookieless=cookieless,
     )
     return 0
 
@@ -656,6 +670,18 @@ def parser() -> argparse.ArgumentParser:
         action="append",
         help="A site this collector takes events for (the events' `site`). Repeatable; default: any. "
         "A request with an event for another site is refused whole with 403 and counted.",
+    )
+    co.add_argument(
+        "--cookieless",
+        action="store_true",
+        help="Give events without a visitor_id a per-day id derived from site, client address and user agent "
+        "(the address is not kept). A random secret in this process: ids differ between instances.",
+    )
+    co.add_argument(
+        "--cookieless-secret",
+        dest="cookieless_secret",
+        default=None,
+        help="A file with a secret (16+ bytes) for --cookieless ids, the same on every collector instance.",
     )
     co.add_argument(
         "--header-timeout",

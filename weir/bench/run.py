@@ -253,9 +253,7 @@ def run_bench(
                 peak = max(peak, fresh["peak_rss_mb"])
         top_rate = "na"
         if max_rate:
-            say(
-                f"the highest rate the local stream sustains ({freshness_seconds:.0f} s each, p95 <= 10 s, all seen):"
-            )
+            say(f"the highest rate the local stream sustains ({freshness_seconds:.0f} s each, p95 <= 10 s, all seen):")
             figures["max_rate"] = max_sustained_rate(work, freshness_seconds, say)
             top_rate = str(figures["max_rate"]["max_rate"] or 0)
         say(

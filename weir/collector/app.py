@@ -14,7 +14,9 @@ request is checked whole before any of its events is handed on, so a 4xx publish
 and a 2xx has handed on every event. The pipeline does the real validation.
 
 The client IP is never put in an event, and an `ip` member a client sends is dropped: the
-collector forwards no IP to Pub/Sub, the archive or its spill file (issue #14).
+collector forwards no IP to Pub/Sub, the archive or its spill file (issue #14). In
+cookieless mode it reads the address to derive a per-day visitor id and forgets it
+(weir.collector.cookieless).
 """
 
 from __future__ import annotations
@@ -73,10 +75,17 @@ def _from_query(params) -> dict:
 
 
 def _messages(
-    events: list[dict], user_agent: str | None, now: int, sites: frozenset[str] | None = None
+    events: list[dict],
+    user_agent: str | None,
+    now: int,
+    sites: frozenset[str] | None = None,
+    cookieless=None,
+    address: str | None = None,
 ) -> list[tuple[bytes, dict]]:
     """Stamps and encodes a request's events; raises `BadRequest` before anything is handed on.
-    With `sites`, an event for any other site refuses the request (403)."""
+    With `sites`, an event for any other site refuses the request (403). With `cookieless`
+    (weir.collector.cookieless.CookielessIds), an event without a visitor_id gets the day's
+    derived one, from the client `address` (which goes no further)."""
     if user_agent is not None and len(user_agent) > MAX_USER_AGENT_CHARS:
         raise BadRequest(431, f"User-Agent over {MAX_USER_AGENT_CHARS} characters", "too_large")
     out = []
@@ -89,6 +98,8 @@ def _messages(
             raise BadRequest(400, f"an event nests deeper than {MAX_JSON_DEPTH} levels")
         event.pop("ip", None)  # never forwarded (module docstring)
         event["received_at"] = now
+        if cookieless is not None and not event.get("visitor_id") and isinstance(event.get("site"), str):
+            event["visitor_id"] = cookieless.visitor_id(event["site"], address or "", user_agent or "", now)
         if user_agent and not event.get("user_agent"):
             event["user_agent"] = user_agent
         try:
@@ -100,11 +111,15 @@ def _messages(
 
 
 def create_app(
-    relay: Relay, lifespan=None, cors_origins: tuple[str, ...] = ("*",), sites: frozenset[str] | None = None
+    relay: Relay,
+    lifespan=None,
+    cors_origins: tuple[str, ...] = ("*",),
+    sites: frozenset[str] | None = None,
+    cookieless=None,
 ) -> Starlette:
     """The collector's routes over `relay`; `lifespan` (Starlette's) runs at start and stop;
     `cors_origins` the origins whose pages may send events ("*": any); `sites` the sites it
-    takes events for (None: any)."""
+    takes events for (None: any); `cookieless` derives visitor ids (see `_messages`)."""
     observed = CollectorMetrics(relay)
 
     def reject(status: int, reason: str, kind: str = "invalid") -> Response:
@@ -115,7 +130,9 @@ def create_app(
     def accept(request: Request, events: list[dict]) -> Response | None:
         """Hands every event on, or none: a refusal's Response, or None when all were taken."""
         try:
-            messages = _messages(events, request.headers.get("user-agent"), int(time.time() * 1000), sites)
+            address = request.client.host if request.client else None  # read for cookieless ids only
+            now = int(time.time() * 1000)
+            messages = _messages(events, request.headers.get("user-agent"), now, sites, cookieless, address)
         except BadRequest as bad:
             return reject(bad.status, bad.reason, bad.kind)
         try:

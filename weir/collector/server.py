@@ -62,6 +62,7 @@ def serve(
     header_timeout_s: float = HEADER_TIMEOUT_S,
     cors_origins=("*",),
     sites: frozenset[str] | None = None,
+    cookieless=None,
 ) -> None:
     """Runs the collector until SIGINT or SIGTERM; starts the relay, and closes it on the way out."""
 
@@ -74,7 +75,7 @@ def serve(
             relay.close()
 
     config = uvicorn.Config(
-        create_app(relay, lifespan=lifespan, cors_origins=tuple(cors_origins), sites=sites),
+        create_app(relay, lifespan=lifespan, cors_origins=tuple(cors_origins), sites=sites, cookieless=cookieless),
         host=host,
         port=port,
         http=bounded_protocol(header_timeout_s),
