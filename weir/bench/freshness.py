@@ -10,6 +10,7 @@ wait, and are reported.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -49,6 +50,42 @@ def _count(home: str) -> int:
         con.close()
 
 
+@contextlib.contextmanager
+def local_emulator(root: str):
+    """The local Pub/Sub emulator for a bench: the running one (PUBSUB_EMULATOR_HOST), else
+    one started under `root` and stopped afterwards."""
+    from weir.pubsub.emulator import ensure_emulator, stop_emulator
+
+    started_here = "PUBSUB_EMULATOR_HOST" not in os.environ
+    ensure_emulator(root)
+    try:
+        yield
+    finally:
+        if started_here:
+            stop_emulator(root)
+            os.environ.pop("PUBSUB_EMULATOR_HOST", None)
+
+
+def start_stream(home: str, names: PubSubNames) -> subprocess.Popen:
+    """`weir stream` (1-s early panes) on `home` for `names`' project; its log in home/stream.log."""
+    os.makedirs(home, exist_ok=True)
+    env = {**os.environ, "WEIR_HOME": home, "WEIR_PROJECT": names.project, "WEIR_DATASET": schemas.DEFAULT_DATASET}
+    return subprocess.Popen(
+        [os.path.join(os.path.dirname(sys.executable), "weir"), "stream", "--early_s", "1"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=open(os.path.join(home, "stream.log"), "ab"),
+    )
+
+
+def stop_stream(stream: subprocess.Popen) -> None:
+    stream.send_signal(signal.SIGINT)  # the stream lands what it holds and exits
+    try:
+        stream.wait(timeout=90)
+    except subprocess.TimeoutExpired:
+        stream.kill()
+
+
 def cpu_seconds(pid: int) -> float | None:
     """User + system CPU a process has used so far (Linux /proc; None elsewhere)."""
     try:
@@ -66,15 +103,7 @@ def measure_freshness(home: str, rate: float = 200, seconds: float = 30, settle_
 
     names = PubSubNames(f"weir-fresh-{uuid.uuid4().hex[:6]}")
     ensure_topology(names)
-    env = {**os.environ, "WEIR_HOME": home, "WEIR_PROJECT": names.project, "WEIR_DATASET": schemas.DEFAULT_DATASET}
-    exe = os.path.join(os.path.dirname(sys.executable), "weir")
-    os.makedirs(home, exist_ok=True)
-    stream = subprocess.Popen(
-        [exe, "stream", "--early_s", "1"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=open(os.path.join(home, "freshness-stream.log"), "ab"),
-    )
+    stream = start_stream(home, names)
     publisher = pubsub_v1.PublisherClient()
     samples: list[tuple[float, int]] = []  # (publish time, cumulative events after this batch)
     seen: dict[int, float] = {}  # sample index -> seconds until it was queryable
@@ -121,11 +150,7 @@ def measure_freshness(home: str, rate: float = 200, seconds: float = 30, settle_
         cpu_end = cpu_seconds(stream.pid)
     finally:
         stream_peak_mb = peak_rss_mb(stream.pid)
-        stream.send_signal(signal.SIGINT)
-        try:
-            stream.wait(timeout=90)
-        except subprocess.TimeoutExpired:
-            stream.kill()
+        stop_stream(stream)
     cpu_us = None
     if busy_cpu is not None and cpu_end is not None and idle_rate is not None and samples:
         # From the first publish until every sample was counted (or the wait ran out),

@@ -129,17 +129,10 @@ def measure(fn, path: str) -> dict:
 
 
 def _freshness(work: str, rate: float, seconds: float, say) -> dict:
-    from weir.bench.freshness import measure_freshness
-    from weir.pubsub.emulator import ensure_emulator, stop_emulator
+    from weir.bench.freshness import local_emulator, measure_freshness
 
-    started_here = "PUBSUB_EMULATOR_HOST" not in os.environ
-    ensure_emulator(os.path.join(work, "pubsub"))
-    try:
+    with local_emulator(os.path.join(work, "pubsub")):
         return measure_freshness(os.path.join(work, "stream"), rate=rate, seconds=seconds, say=say)
-    finally:
-        if started_here:
-            stop_emulator(os.path.join(work, "pubsub"))
-            os.environ.pop("PUBSUB_EMULATOR_HOST", None)
 
 
 MAX_RATE_STEPS = (1000, 2000, 3000, 4000, 6000, 8000)  # events/s tried by --max-rate, in order

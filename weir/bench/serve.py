@@ -113,72 +113,66 @@ def _live(home: str, conn, samples: int, requests: int, say) -> dict:
     """Publish-to-API latency with a running stream, and the queries timed while it writes."""
     import uuid
 
-    import orjson
     from google.cloud import pubsub_v1
 
+    from weir.bench.freshness import local_emulator, start_stream, stop_stream
     from weir.pubsub import PubSubNames, ensure_topology
-    from weir.pubsub.emulator import ensure_emulator, stop_emulator
 
-    started_here = "PUBSUB_EMULATOR_HOST" not in os.environ
-    ensure_emulator(os.path.join(home, "pubsub"))
-    names = PubSubNames(f"weir-bench-serve-{uuid.uuid4().hex[:6]}")
-    ensure_topology(names)
-    weir = os.path.join(os.path.dirname(sys.executable), "weir")
-    stream = subprocess.Popen(
-        [weir, "stream", "--early_s", "1"],
-        env={**os.environ, "WEIR_HOME": home, "WEIR_PROJECT": names.project},
-        stdout=subprocess.DEVNULL,
-        stderr=open(os.path.join(home, "stream.log"), "ab"),
-    )
-    publisher = pubsub_v1.PublisherClient()
-    waits: list[float] = []
-    try:
-        time.sleep(8)  # the stream's start-up is not what is measured
-        say(f"  with a running weir stream: {samples} page views of new URLs, one at a time ...")
-        for i in range(samples):
-            url = f"https://site00.example/live/{uuid.uuid4().hex[:10]}"
-            event = {"event_id": uuid.uuid4().hex, "action": "pageview", "ts": int(time.time() * 1000),
-                     "site": "site00.example", "url": url, "visitor_id": f"bench-{i}"}  # fmt: skip
-            path = "/api/timeseries?" + urllib.parse.urlencode({"url": url, "granularity": "5m", "minutes": 10})
-            published = time.monotonic()
-            publisher.publish(names.topic_path, orjson.dumps(event), event_id=event["event_id"], ts=str(event["ts"]))
-            while time.monotonic() - published < 120:
-                rows = orjson.loads(_get(conn, path)[1])["rows"]
-                if sum(r["pageviews"] for r in rows):
-                    waits.append(time.monotonic() - published)
-                    break
-                time.sleep(0.25)
-        # The dashboard's queries again while the stream lands a steady 200 page views/s.
-        stop = threading.Event()
-
-        def background():
-            n = 0
-            while not stop.is_set():
-                for _ in range(10):
-                    ev = {"event_id": uuid.uuid4().hex, "action": "pageview", "ts": int(time.time() * 1000),
-                          "site": f"site0{n % 5}.example", "url": f"https://site0{n % 5}.example/p{n % 300}",
-                          "visitor_id": f"bg-{n % 2000}"}  # fmt: skip
-                    publisher.publish(names.topic_path, orjson.dumps(ev), event_id=ev["event_id"], ts=str(ev["ts"]))
-                    n += 1
-                time.sleep(0.05)
-
-        feeder = threading.Thread(target=background, daemon=True)
-        feeder.start()
-        time.sleep(5)  # landings under way
+    with local_emulator(os.path.join(home, "pubsub")):
+        names = PubSubNames(f"weir-bench-serve-{uuid.uuid4().hex[:6]}")
+        ensure_topology(names)
+        stream = start_stream(home, names)
         try:
-            figures = _time_queries(conn, requests, 2, say, label="while the stream lands 200 events/s: ")
+            return _measure_live(names, conn, samples, requests, say, pubsub_v1.PublisherClient())
         finally:
-            stop.set()
-            feeder.join(timeout=10)
+            stop_stream(stream)
+
+
+def _measure_live(names, conn, samples: int, requests: int, say, publisher) -> dict:
+    """With the stream running: `samples` page views timed until the API counts them, then
+    the dashboard's queries timed while a feeder publishes 200 page views/s."""
+    import uuid
+
+    import orjson
+
+    waits: list[float] = []
+    time.sleep(8)  # the stream's start-up is not what is measured
+    say(f"  with a running weir stream: {samples} page views of new URLs, one at a time ...")
+    for i in range(samples):
+        url = f"https://site00.example/live/{uuid.uuid4().hex[:10]}"
+        event = {"event_id": uuid.uuid4().hex, "action": "pageview", "ts": int(time.time() * 1000),
+                 "site": "site00.example", "url": url, "visitor_id": f"bench-{i}"}  # fmt: skip
+        path = "/api/timeseries?" + urllib.parse.urlencode({"url": url, "granularity": "5m", "minutes": 10})
+        published = time.monotonic()
+        publisher.publish(names.topic_path, orjson.dumps(event), event_id=event["event_id"], ts=str(event["ts"]))
+        while time.monotonic() - published < 120:
+            rows = orjson.loads(_get(conn, path)[1])["rows"]
+            if sum(r["pageviews"] for r in rows):
+                waits.append(time.monotonic() - published)
+                break
+            time.sleep(0.25)
+    # The dashboard's queries again while the stream lands a steady 200 page views/s.
+    stop = threading.Event()
+
+    def background():
+        n = 0
+        while not stop.is_set():
+            for _ in range(10):
+                ev = {"event_id": uuid.uuid4().hex, "action": "pageview", "ts": int(time.time() * 1000),
+                      "site": f"site0{n % 5}.example", "url": f"https://site0{n % 5}.example/p{n % 300}",
+                      "visitor_id": f"bg-{n % 2000}"}  # fmt: skip
+                publisher.publish(names.topic_path, orjson.dumps(ev), event_id=ev["event_id"], ts=str(ev["ts"]))
+                n += 1
+            time.sleep(0.05)
+
+    feeder = threading.Thread(target=background, daemon=True)
+    feeder.start()
+    time.sleep(5)  # landings under way
+    try:
+        figures = _time_queries(conn, requests, 2, say, label="while the stream lands 200 events/s: ")
     finally:
-        stream.send_signal(__import__("signal").SIGINT)
-        try:
-            stream.wait(timeout=90)
-        except subprocess.TimeoutExpired:
-            stream.kill()
-        if started_here:
-            stop_emulator(os.path.join(home, "pubsub"))
-            os.environ.pop("PUBSUB_EMULATOR_HOST", None)
+        stop.set()
+        feeder.join(timeout=10)
     out = {"queries": figures, "samples": samples, "seen": len(waits)}
     if waits:
         out.update(p50_s=percentile(waits, 50), p95_s=percentile(waits, 95))

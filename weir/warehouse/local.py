@@ -340,7 +340,7 @@ class _SharedReader:
     Queries opening connections of their own back to back left it no room (measured: one
     landing in 3 s). Queries come from one thread at a time (the lock)."""
 
-    LINGER_S, HOLD_S, GAP_S = 0.3, 1.0, 0.4
+    LINGER_S, HOLD_S, GAP_S = 0.3, 1.0, 0.25  # the writer retries every 0.2 s: a gap of 0.25 s fits one try
 
     def __init__(self, warehouse: LocalWarehouse):
         self._warehouse = warehouse
