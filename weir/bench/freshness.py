@@ -86,12 +86,40 @@ def stop_stream(stream: subprocess.Popen) -> None:
         stream.kill()
 
 
+def _own_cpu(pid: int) -> float:
+    with open(f"/proc/{pid}/stat") as fh:
+        fields = fh.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+
+
+def _children(pid: int) -> list[int]:
+    out = []
+    for task in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{task}/children") as fh:
+                out += [int(c) for c in fh.read().split()]
+        except OSError:
+            pass
+    return out
+
+
 def cpu_seconds(pid: int) -> float | None:
-    """User + system CPU a process has used so far (Linux /proc; None elsewhere)."""
+    """User + system CPU a process and its live descendants have used so far (the stream's
+    archiver is a child process); Linux /proc, None elsewhere."""
     try:
-        with open(f"/proc/{pid}/stat") as fh:
-            fields = fh.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+        total, todo, seen = 0.0, [pid], set()
+        while todo:
+            p = todo.pop()
+            if p in seen:
+                continue
+            seen.add(p)
+            try:
+                total += _own_cpu(p)
+                todo += _children(p)
+            except OSError:
+                if p == pid:
+                    raise
+        return total
     except (OSError, ValueError, IndexError):
         return None
 

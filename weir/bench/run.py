@@ -9,8 +9,8 @@ Phases, each in a child process so its peak memory is its own:
   size, so the growth of its peak memory per record shows (issue #20).
 - freshness: page views published at a fixed rate into a running `weir stream` (local
   Pub/Sub emulator); p50/p95 of the time until each second's events are counted in a
-  queryable 5-minute row (weir.bench.freshness), and the stream's CPU per event (its own
-  process, idle rate taken off). `--freshness-seconds 0` skips it (`na`).
+  queryable 5-minute row (weir.bench.freshness), and the stream's CPU per event (its
+  process and its archiver child, idle rate taken off). `--freshness-seconds 0` skips it (`na`).
 - max rate (`--max-rate`): the same at 1,000 to 8,000 events/s, each in a fresh stream for
   `--freshness-seconds`, until one falls behind (p95 over 10 s, or a sample unseen).
 """
