@@ -75,7 +75,7 @@ def test_the_dashboard_shows_the_api_and_a_new_event_without_a_reload(pubsub, tm
         assert browser.js("document.getElementById('now-pageviews-30').textContent") == fmt(now[30]["pageviews"])
         assert browser.js("document.getElementById('now-visitors-30').textContent") == fmt(now[30]["visitors"])
         top = api(port, "top?by=url&minutes=30&limit=15")["rows"]
-        shown = browser.js("[...document.querySelectorAll('#top-pages tbody tr')].map(tr => tr.dataset.url)")
+        shown = browser.js("[...document.querySelectorAll('#top-pages tbody tr[data-url]')].map(tr => tr.dataset.url)")
         assert shown == [row["url"] for row in top] and len(shown) > 3
         referrers = api(port, "top?by=referrer_category&minutes=30&limit=8")["rows"]
         assert browser.js("[...document.querySelectorAll('#referrers li span')].map(s => s.textContent)") == [

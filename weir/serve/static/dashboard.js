@@ -64,6 +64,14 @@
       });
       fresh.appendChild(tr);
     });
+    if (!body.rows.length) {
+      var empty = document.createElement("tr"), td = document.createElement("td");
+      td.colSpan = 4;
+      td.className = "empty";
+      td.textContent = "No page views in the last 30 minutes.";
+      empty.appendChild(td);
+      fresh.appendChild(empty);
+    }
     tbody.replaceChildren(fresh);
     state.seen = urls;
   }
