@@ -22,13 +22,12 @@ in linear time too. The result equals `CrawlerDetect().is_crawler(ua)` for every
 from __future__ import annotations
 
 import functools
-import json
-from importlib import resources
 
 import re2
 from crawlerdetect.providers.crawlers import data as _CRAWLERS
 from crawlerdetect.providers.exclusions import data as _EXCLUSIONS
 
+from weir.transforms.reference import reference_data
 from weir.transforms.regexlist import RegexList
 
 _LOOKAHEAD = "(?!"
@@ -57,7 +56,7 @@ def _compiled() -> tuple:
 
 @functools.cache
 def _more():
-    data = json.loads(resources.files("weir.transforms").joinpath("data/crawler_patterns.json").read_text("utf-8"))
+    data = reference_data("crawler_patterns.json")
     opts = _options()
     opts.case_sensitive = True  # the list's patterns carry their own case, as its users match them
     return re2.compile("(?:" + "|".join(data["patterns"]) + ")", opts)
@@ -73,8 +72,7 @@ def is_crawler(user_agent: str | None) -> bool:
 
 @functools.cache
 def _device_detector() -> RegexList:
-    text = resources.files("weir.transforms").joinpath("data/device_bots.json").read_text("utf-8")
-    return RegexList(json.loads(text)["regexes"])
+    return RegexList(reference_data("device_bots.json")["regexes"])
 
 
 def _without_device_model(ua: str) -> str:

@@ -18,12 +18,11 @@ None means the database does not know the device; the caller decides from other 
 from __future__ import annotations
 
 import functools
-import json
-from importlib import resources
 from typing import NamedTuple
 
 import re2
 
+from weir.transforms.reference import reference_data
 from weir.transforms.regexlist import RegexList, compile_one
 
 
@@ -48,9 +47,8 @@ class _Parser(NamedTuple):
 
 @functools.cache
 def _parsers() -> list[_Parser]:
-    text = resources.files("weir.transforms").joinpath("data/device_models.json").read_text("utf-8")
     out = []
-    for p in json.loads(text)["parsers"]:
+    for p in reference_data("device_models.json")["parsers"]:
         gate = compile_one(p["gate"]) if p["gate"] else None
         out.append(_Parser(gate, p["default"], p["brands"], RegexList([(b[1], b[3]) for b in p["brands"]])))
     return out

@@ -13,13 +13,12 @@ from __future__ import annotations
 
 import functools
 import ipaddress
-import json
 import re
-from importlib import resources
 from urllib.parse import urlsplit
 
 from publicsuffixlist import PublicSuffixList
 
+from weir.transforms.reference import reference_data
 from weir.transforms.urls import host_of
 
 
@@ -86,7 +85,7 @@ class _Matcher:
 
 @functools.cache
 def _lists() -> dict[str, _Matcher]:
-    data = json.loads(resources.files("weir.transforms").joinpath("data/referrers.json").read_text("utf-8"))
+    data = reference_data("referrers.json")
     # AI first (gemini.google.com is not Google search, x.com/i/grok is not X); social before
     # search, because the source lists the search boxes of social networks (facebook.com,
     # youtube.com) as search engines too, and a reader from there comes from the network.
