@@ -137,13 +137,10 @@ class QueryClient:
     ) -> list[dict]:
         """One page's metadata (the `content` view) with its page views, visitors (merged
         sketches) and engaged seconds between `start` and `end`; [] for a page never seen."""
-        where, params = ["c.url = @url"], {"url": url, "start": start, "end": end}
-        if site:
-            where.append("c.site = @site")
-            params["site"] = site
-        if sites is not None:
-            where.append("c.site IN UNNEST(@sites)")
-            params["sites"] = list(sites)
+        from weir.query.top import site_conditions
+
+        params = {"url": url, "start": start, "end": end}
+        where = ["c.url = @url", *site_conditions(site, sites, params, column="c.site")]
         sql = f"""SELECT c.site, c.url, c.title, c.section, c.authors, c.tags, c.published, c.canonical,
               c.first_seen, c.last_seen,
               COALESCE(SUM(m.pageviews), 0) AS pageviews,

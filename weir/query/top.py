@@ -58,12 +58,7 @@ class TopQuery:
         if self.by != "url":
             where.append("dimension = @dimension")
             params["dimension"] = self.by
-        if self.site:
-            where.append("site = @site")
-            params["site"] = self.site
-        if self.sites is not None:
-            where.append("site IN UNNEST(@sites)")
-            params["sites"] = list(self.sites)
+        where += site_conditions(self.site, self.sites, params)
         sql = (
             f"SELECT {key} AS {self.by}, SUM(pageviews) AS pageviews, "
             f"HLL_COUNT.MERGE(visitors_sketch) AS visitors, SUM(engaged_seconds) AS engaged_seconds "
@@ -71,6 +66,19 @@ class TopQuery:
             f"ORDER BY {self.order_by} DESC, 1 LIMIT @limit"
         )
         return sql, params
+
+
+def site_conditions(site: str | None, sites, params: dict, column: str = "site") -> list[str]:
+    """WHERE conditions keeping one asked-for `site` and the `sites` an API key may see (None:
+    all); their values go into `params`, never into the SQL text."""
+    conditions = []
+    if site:
+        conditions.append(f"{column} = @site")
+        params["site"] = site
+    if sites is not None:
+        conditions.append(f"{column} IN UNNEST(@sites)")
+        params["sites"] = list(sites)
+    return conditions
 
 
 def right_now_statement(
@@ -82,13 +90,7 @@ def right_now_statement(
     week = dt.timedelta(days=7)
     since = now - dt.timedelta(minutes=minutes)
     params: dict = {"since": since, "now": now, "since_wk": since - week, "now_wk": now - week}
-    site_filter = ""
-    if site:
-        site_filter = " AND site = @site"
-        params["site"] = site
-    if sites is not None:
-        site_filter += " AND site IN UNNEST(@sites)"
-        params["sites"] = list(sites)
+    site_filter = "".join(f" AND {c}" for c in site_conditions(site, sites, params))
     sql = f"""SELECT
       SUM(IF(bucket_start >= @since AND bucket_start < @now, pageviews, 0)) AS pageviews,
       HLL_COUNT.MERGE(IF(bucket_start >= @since AND bucket_start < @now, visitors_sketch, NULL)) AS visitors,
