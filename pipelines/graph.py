@@ -1,8 +1,13 @@
 """The one pipeline graph of weir, shared by batch rebuilds and streaming.
 
-    source -> ParseEvents -> [scope filter] -> DedupeEvents -> Enrich -> AggregateMetrics
-                   \\-> dead letters                                  \\-> events rows
+    source -> ToBatches -> ParseEvents -> [scope filter] -> DedupeEvents -> Enrich -> AggregateMetrics
+                                \\-> dead letters                                  \\-> events rows
     every table's rows -> sink.write(table)
+
+Between the source and the aggregation, elements are batches of records or events
+(transforms.batches): the runners' cost per element, not the work, was half of a rebuild
+(issue #20). Dead letters and duplicates stay single records (they are few), table rows
+are single rows.
 
 `build` takes the source and the sink as arguments and returns the PCollections it made,
 so tests inject `beam.Create`/`TestStream` sources and assert on the outputs. The modes
@@ -18,6 +23,7 @@ import apache_beam as beam
 
 from weir import schemas
 from weir.transforms.aggregate import AggregateMetrics
+from weir.transforms.batches import ToBatches
 from weir.transforms.counting import counter
 from weir.transforms.dedupe import DedupeEvents
 from weir.transforms.defaults import DEFAULT_ALLOWED_LATENESS_S, DEFAULT_EARLY_S, DEFAULT_HORIZON_S
@@ -84,37 +90,51 @@ class GraphConfig:
 
 
 class _InScope(beam.DoFn):
-    """Keeps rows whose day is in scope; counts the rest (never a silent drop)."""
+    """Keeps rows whose day is in scope; counts the rest (never a silent drop). With
+    `batched`, elements are batches and the kept rows of each go on as one (or none)."""
 
-    def __init__(self, days: frozenset[str], time_field: str, what: str):
-        self._days, self._field = days, time_field
+    def __init__(self, days: frozenset[str], time_field: str, what: str, batched: bool = False):
+        self._days, self._field, self._batched = days, time_field, batched
         self._skipped = counter(f"{what}_out_of_scope")
 
     def process(self, element):
-        if day_str(element[self._field]) in self._days:
-            yield element
-        else:
-            self._skipped.inc()
+        days, field_ = self._days, self._field
+        if not self._batched:
+            if day_str(element[field_]) in days:
+                yield element
+            else:
+                self._skipped.inc()
+            return
+        kept = [item for item in element if day_str(item[field_]) in days]
+        if len(kept) < len(element):
+            self._skipped.inc(len(element) - len(kept))
+        if kept:
+            yield kept
+
+
+def _event_rows(events: list) -> list[dict]:
+    return [event_row(e) for e in events]
 
 
 def build(root, source: beam.PTransform, sink: Sink | None, config: GraphConfig = GraphConfig()) -> dict:
     """Applies the whole graph to `root` (a Pipeline).
 
     Args:
-      source: PTransform producing `PCollection[RawRecord]` (archive files, Pub/Sub, Create).
+      source: PTransform producing `PCollection[RawRecord]` (archive files, Pub/Sub, Create);
+        the graph batches them.
       sink: receives every table's rows; None writes nothing (tests).
       config: see `GraphConfig`.
 
     Returns:
       {table name: PCollection[row dict]} for every table in TABLES the config produces, plus
-      "enriched" (PCollection[Event]) and "duplicates" (PCollection[Event]).
+      "enriched" (PCollection[list[Event]], batches) and "duplicates" (PCollection[Event]).
     """
-    raw = root | "Read" >> source
+    raw = root | "Read" >> source | "Batches" >> ToBatches()
     too_late_s = config.allowed_lateness_s if config.streaming else None
     parsed = raw | "Parse" >> ParseEvents(config.fallback_received_ms, too_late_after_s=too_late_s)
     events, dead = parsed.events, parsed.dead
     if config.days:
-        events = events | "EventsInScope" >> beam.ParDo(_InScope(config.days, "ts", "events"))
+        events = events | "EventsInScope" >> beam.ParDo(_InScope(config.days, "ts", "events", batched=True))
         dead = dead | "DeadInScope" >> beam.ParDo(_InScope(config.days, "received_at", "dead_letters"))
     received_events, received_dead = events, dead
     windowing = None
@@ -128,7 +148,7 @@ def build(root, source: beam.PTransform, sink: Sink | None, config: GraphConfig 
     out = dict(enriched | "Aggregate" >> aggregate)
     if config.streaming:
         out["url_metrics_5m"] | "WatermarkLag" >> WatermarkLag()
-    out["events"] = enriched | "EventRows" >> beam.Map(event_row)
+    out["events"] = enriched | "EventRows" >> beam.FlatMap(_event_rows)
     all_dead = (dead, enrichment.dead) | "AllDeadLetters" >> beam.Flatten()
     out["dead_letters"] = all_dead | "DeadLetterRows" >> beam.Map(dead_letter_row)
     if not config.streaming:  # the stream leaves the ledger to the rebuild of its day

@@ -1,4 +1,7 @@
-"""Composite level: ParseEvents, DedupeEvents, AggregateMetrics on TestPipeline-style runs."""
+"""Composite level: ParseEvents, DedupeEvents, AggregateMetrics on TestPipeline-style runs.
+
+The composites take and give batches (transforms.batches): inputs go through `ToBatches`,
+batched outputs through `Unbatch`."""
 
 from __future__ import annotations
 
@@ -10,6 +13,7 @@ from apache_beam.testing.util import assert_that, equal_to
 
 from tests.conftest import raw
 from weir.transforms.aggregate import AggregateMetrics, MetricsCombineFn, contribution
+from weir.transforms.batches import ToBatches, Unbatch
 from weir.transforms.dedupe import DedupeEvents
 from weir.transforms.enrich import enrich_event
 from weir.transforms.metrics import METRICS
@@ -36,8 +40,10 @@ def ev(i, **kw):
 def test_parse_events_splits_every_record(pipeline):
     records = [raw(orjson.dumps(ev(1))), raw(b"{oops"), raw(orjson.dumps(ev(2, ts="bad")))]
     with pipeline as p:
-        out = p | beam.Create(records) | ParseEvents()
-        assert_that(out.events | "ids" >> beam.Map(lambda e: e["event_id"]), equal_to(["e1"]), label="events")
+        out = p | beam.Create(records) | ToBatches() | ParseEvents()
+        assert_that(
+            out.events | Unbatch() | "ids" >> beam.Map(lambda e: e["event_id"]), equal_to(["e1"]), label="events"
+        )
         assert_that(
             out.dead | "kinds" >> beam.Map(lambda d: d["error_kind"]),
             equal_to(["invalid_json", "invalid_timestamp"]),
@@ -49,9 +55,9 @@ def test_dedupe_keeps_earliest_received_copy(pipeline):
     first = ev(1, received_at=T0 + 10)
     retry = ev(1, received_at=T0 + 99)
     with pipeline as p:
-        out = p | beam.Create([retry, ev(2), first, retry]) | DedupeEvents()
+        out = p | beam.Create([retry, ev(2), first, retry]) | ToBatches() | DedupeEvents()
         assert_that(
-            out.events | "keep" >> beam.Map(lambda e: (e["event_id"], e["received_at"])),
+            out.events | Unbatch() | "keep" >> beam.Map(lambda e: (e["event_id"], e["received_at"])),
             equal_to([("e1", T0 + 10), ("e2", ev(2)["received_at"])]),
             label="events",
         )
@@ -67,9 +73,9 @@ def test_dedupe_choice_among_copies_received_together_ignores_their_order():
     b = ev(1, received_at=T0 + 10, url="https://example.com/b")
     for order in ([a, b], [b, a]):
         with beam.Pipeline() as p:
-            out = p | beam.Create(order) | DedupeEvents()
+            out = p | beam.Create(order) | ToBatches() | DedupeEvents()
             # the rule: earliest received, then the copy whose JSON sorts first ("/a" < "/b")
-            assert_that(out.events | beam.Map(lambda e: e["url"]), equal_to(["https://example.com/a"]))
+            assert_that(out.events | Unbatch() | beam.Map(lambda e: e["url"]), equal_to(["https://example.com/a"]))
 
 
 def test_dedupe_restores_event_time(pipeline):
@@ -78,9 +84,10 @@ def test_dedupe_restores_event_time(pipeline):
             p
             | beam.Create([ev(7)])
             | beam.Map(lambda e: beam.window.TimestampedValue(e, e["ts"] / 1000))
+            | ToBatches()
             | DedupeEvents()
         )
-        stamped = out.events | beam.Map(lambda e, t=beam.DoFn.TimestampParam: (e["ts"], int(t.micros // 1000)))
+        stamped = out.events | beam.Map(lambda b, t=beam.DoFn.TimestampParam: (b[0]["ts"], int(t.micros // 1000)))
         assert_that(stamped, equal_to([(ev(7)["ts"], ev(7)["ts"])]))
 
 
@@ -98,7 +105,7 @@ def test_aggregate_metrics_5m_and_daily_rollup(pipeline):
         ]
     ]
     with pipeline as p:
-        out = p | beam.Create(events) | AggregateMetrics()
+        out = p | beam.Create(events) | ToBatches() | AggregateMetrics()
         cols = (
             "bucket_start",
             "pageviews",
@@ -163,7 +170,7 @@ def test_rows_past_the_exact_limit_count_like_a_sketch_of_their_keys(pipeline):
     events = [enrich_event(ev(i, ts=T0 + i % 250_000, visitor_id=f"v{i}")) for i in range(n)]
     expected = estimate(sketch_of(farm_fingerprint(f"v{i}") for i in range(n)))
     with pipeline as p:
-        out = p | beam.Create(events) | AggregateMetrics()
+        out = p | beam.Create(events) | ToBatches() | AggregateMetrics()
         for grain in ("5m", "1d"):
             rows = out[f"url_metrics_{grain}"]
             counted = rows | f"v{grain}" >> beam.Map(
@@ -186,7 +193,7 @@ def test_scroll_quarters_add_up_per_url_for_people_only(pipeline):
         ]
     ]
     with pipeline as p:
-        out = p | beam.Create(events) | AggregateMetrics()
+        out = p | beam.Create(events) | ToBatches() | AggregateMetrics()
         assert_that(
             out["url_metrics_5m"] | beam.Map(lambda r: (r["pageviews"], r["scroll_quarters"])), equal_to([(1, 3)])
         )

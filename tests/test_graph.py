@@ -13,6 +13,7 @@ from apache_beam.testing.util import assert_that, equal_to
 from tests.conftest import raw
 from weir.pipelines.graph import build
 from weir.traffic.generator import malformed_payloads
+from weir.transforms.batches import Unbatch
 
 DAY0 = 1_763_596_800_000  # 2025-11-20T00:00:00Z
 UAS = {  # user agent -> (device_type, is_bot), as a person reading the string would say
@@ -255,7 +256,11 @@ def test_an_event_whose_enrichment_raises_is_a_dead_letter_and_the_day_balances(
         for i, path in enumerate(["ok", "boom", "fine"])
     ]
     out = build(pipeline, beam.Create(records), None)
-    assert_that(out["enriched"] | beam.Map(lambda e: e["event_id"]), equal_to(["e0", "e2"]), label="kept")
+    assert_that(
+        out["enriched"] | "Unbatch" >> Unbatch() | beam.Map(lambda e: e["event_id"]),
+        equal_to(["e0", "e2"]),
+        label="kept",
+    )
     dead = out["dead_letters"] | beam.Map(lambda d: (d["event_id"], d["stage"], d["error_kind"]))
     assert_that(dead, equal_to([("e1", "enrich", "enrich_failed")]), label="dead")
     ledger = out["ledger"] | beam.Map(lambda r: (r["received"], r["counted"], r["dead_letters"]))

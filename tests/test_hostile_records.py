@@ -28,6 +28,7 @@ from hypothesis import strategies as st
 
 from tests.conftest import Reliability, raw
 from weir.pipelines.graph import GraphConfig, build
+from weir.transforms.batches import Unbatch
 from weir.transforms.enrich import enrich_event
 from weir.transforms.rows import dead_letter_row, event_row, row_encoder
 from weir.transforms.validate import parse_record
@@ -245,7 +246,7 @@ def test_a_stream_of_hostile_records_puts_each_in_exactly_one_place(payloads):
         config = GraphConfig(streaming=True, dedupe_keying="sharded")
         out = build(p, stream.advance_watermark_to_infinity(), None, config)
         placed = (
-            out["enriched"] | "E" >> beam.Map(lambda e: "event"),
+            out["enriched"] | "Unbatch" >> Unbatch() | "E" >> beam.Map(lambda e: "event"),
             out["dead_letters"] | "D" >> beam.Map(lambda d: "dead"),
             out["duplicates"] | "U" >> beam.Map(lambda d: "duplicate"),
         ) | beam.Flatten()

@@ -3,6 +3,11 @@ job matches steps by name, so renaming one breaks updates. A change that renames
 fails here on purpose; if the rename is meant, update the list and say so in the commit
 (a running stream then needs a drain and a new job, not an update).
 
+Changed on purpose once, by issue #20 (batches as elements): the stream's steps and their
+element types changed (Aggregate/KeyByBucket -> CombineBatch, Combine5m -> Group5m +
+Expand5m, new Batches and Dedupe/Rebatch), so a stream running an earlier version is
+drained and started again, not updated (docs/operations.md).
+
 Labels two levels deep (weir's composites and their steps; what Beam names inside its own
 transforms is Beam's). The stream's graph is built as Dataflow builds it, with a local sink
 standing in for BigQuery's, which only adds its own steps under Write_<table>.
@@ -18,17 +23,21 @@ from weir.pipelines.rebuild import build_rebuild
 
 STREAM = [
     "Aggregate",
-    "Aggregate/Combine5m",
+    "Aggregate/CombineBatch",
+    "Aggregate/Expand5m",
     "Aggregate/Format5m",
-    "Aggregate/KeyByBucket",
+    "Aggregate/Group5m",
     "Aggregate/PreCombine5m",
     "Aggregate/RunningTotals5m",
     "Aggregate/Window5m",
     "AllDeadLetters",
+    "Batches",
+    "Batches/Batch",
     "DeadLetterRows",
     "Dedupe",
     "Dedupe/FirstSeen",
     "Dedupe/KeyByEventId",
+    "Dedupe/Rebatch",
     "Enrich",
     "Enrich/EnrichEvent",
     "EventRows",
@@ -49,18 +58,20 @@ STREAM = [
 
 REBUILD = [
     "Aggregate",
-    "Aggregate/Combine5m",
+    "Aggregate/CombineBatch",
+    "Aggregate/ExpandDay",
     "Aggregate/Format1d",
     "Aggregate/Format5m",
-    "Aggregate/KeyByBucket",
+    "Aggregate/GroupByDay",
     "Aggregate/KeyByDay",
-    "Aggregate/RollUp1d",
     "AllDeadLetters",
+    "Batches",
+    "Batches/Batch",
     "DeadLetterRows",
     "Dedupe",
+    "Dedupe/ByPartition",
     "Dedupe/Copies",
     "Dedupe/Emit",
-    "Dedupe/KeyByEventId",
     "Enrich",
     "Enrich/EnrichEvent",
     "EventRows",

@@ -13,6 +13,7 @@ from apache_beam.testing.util import assert_that, equal_to, equal_to_per_window
 from apache_beam.transforms.window import IntervalWindow
 
 from weir.pipelines.graph import GraphConfig, build
+from weir.transforms.batches import Unbatch
 from weir.transforms.windowing import is_too_late
 
 T0 = 1_763_596_800_000  # a bucket start
@@ -165,7 +166,11 @@ def test_streaming_dedupe_keyings_keep_one_copy_until_the_horizon(keying):
         config = GraphConfig(streaming=True, dedupe_horizon_s=horizon_s, allowed_lateness_s=0, dedupe_keying=keying)
         out = build(p, stream, None, config)
         assert_that(out["duplicates"] | beam.Map(lambda e: e["event_id"]), equal_to(["a", "b"]), label="dupes")
-        assert_that(out["enriched"] | beam.Map(lambda e: e["event_id"]), equal_to(["a", "b", "c", "a"]), label="kept")
+        assert_that(
+            out["enriched"] | "Unbatch" >> Unbatch() | beam.Map(lambda e: e["event_id"]),
+            equal_to(["a", "b", "c", "a"]),
+            label="kept",
+        )
         dead = out["dead_letters"] | beam.Map(lambda d: (d["event_id"], d["error_kind"]))
         assert_that(dead, equal_to([("a", "too_late")]), label="too_late")
 
@@ -190,7 +195,9 @@ def test_a_copy_accepted_late_is_never_counted_twice(streaming_pipeline):
         config = GraphConfig(streaming=True, allowed_lateness_s=lateness_s, dedupe_horizon_s=3600)
         out = build(p, stream, None, config)
         assert_that(out["duplicates"] | beam.Map(lambda e: e["event_id"]), equal_to(["a"]), label="dupes")
-        assert_that(out["enriched"] | beam.Map(lambda e: e["event_id"]), equal_to(["a"]), label="once")
+        assert_that(
+            out["enriched"] | "Unbatch" >> Unbatch() | beam.Map(lambda e: e["event_id"]), equal_to(["a"]), label="once"
+        )
 
 
 def test_one_sites_event_never_suppresses_anothers(streaming_pipeline):
@@ -211,5 +218,9 @@ def test_one_sites_event_never_suppresses_anothers(streaming_pipeline):
     )
     with streaming_pipeline as p:
         out = build(p, stream, None, GraphConfig(streaming=True, dedupe_keying="sharded"))
-        assert_that(out["enriched"] | beam.Map(lambda e: e["site"]), equal_to(["a.com", "b.com"]), label="kept")
+        assert_that(
+            out["enriched"] | "Unbatch" >> Unbatch() | beam.Map(lambda e: e["site"]),
+            equal_to(["a.com", "b.com"]),
+            label="kept",
+        )
         assert_that(out["duplicates"] | beam.Map(lambda e: e["site"]), equal_to(["a.com"]), label="dupes")

@@ -6,13 +6,14 @@ site's tracker, so two sites may well share one, and neither may suppress the ot
 own site and day.
 
 Two implementations of one contract, chosen by the input's boundedness:
-- Bounded input (rebuilds): a `GroupByKey` on the identity, then the earliest-received copy goes
-  on. The whole input is one horizon, and the choice does not depend on the grouping order,
-  so a rebuild run twice keeps the same copies. Measured here, a stateful DoFn costs ~2.4 ms
-  per element on the FnApiRunner (a state round trip per key). Copies travel as JSON bytes
-  and no combiner is lifted: duplicates are ~1%, so pre-combining saved nothing while its
-  table held up to 100,000 decoded events (measured at 100,000 events: the dedupe stage
-  12.3 -> 7.0 s, the rebuild's peak RSS 840 -> 759 MB).
+- Bounded input (rebuilds): events are split into `PARTS` partitions by a hash of their
+  identity, grouped by partition (one element per partition and batch), and each partition
+  is de-duplicated in memory: of each identity's copies the earliest-received goes on. The
+  whole input is one horizon, and the choice does not depend on the grouping order, so a
+  rebuild run twice keeps the same copies. Measured here, a stateful DoFn costs ~2.4 ms per
+  element on the FnApiRunner (a state round trip per key), and a GroupByKey per event
+  ~14 us, so neither. Copies travel as compressed JSON arrays; duplicates are ~1%, so no combiner is
+  lifted (measured at 100,000 events: a lifted one's table held up to 100,000 decoded events).
 - Unbounded input (streaming): a stateful DoFn remembers each identity and forgets it with
   an event-time timer `horizon` after the event, so state stays bounded. It needs no
   Pub/Sub `id_label` (which only Dataflow honours), so it behaves the same on every runner.
@@ -33,13 +34,18 @@ same event.
 
 from __future__ import annotations
 
+import zlib
+from typing import NamedTuple
+
 import apache_beam as beam
 import orjson
+import zstandard
 from apache_beam.coders import BooleanCoder, StrUtf8Coder
 from apache_beam.transforms.timeutil import TimeDomain
 from apache_beam.transforms.userstate import BagStateSpec, ReadModifyWriteStateSpec, TimerSpec, on_timer
 from apache_beam.transforms.window import TimestampedValue
 
+from weir.transforms.batches import BATCH_SIZE, ToBatches, stamped_by_event_time
 from weir.transforms.counting import counter
 from weir.transforms.defaults import DEFAULT_HORIZON_S
 
@@ -50,16 +56,36 @@ def identity(event) -> str:
     return f"{len(site)}:{site}{event['event_id']}"
 
 
-def _key_by_identity(event):
-    return identity(event), event
+PARTS = 32  # partitions of a rebuild's dedupe: each is de-duplicated alone, in memory
+_ZSTD_LEVEL = 1
 
 
-def _key_by_identity_compact(event):
-    # As JSON bytes: the runner's grouping holds every copy of the day in memory as decoded
-    # values; a dict is ~2.3 KB of Python objects there, its JSON ~0.5 KB (measured: the
-    # rebuild's peak memory grew ~4.4 KB per event, most of it here). Events are made of
-    # JSON values by ParseEvents, so the round trip is exact.
-    return identity(event), orjson.dumps(event)
+def _partition_of(ident: str) -> int:
+    # crc32, not hash(): str hashes differ between worker processes.
+    return zlib.crc32(ident.encode()) % PARTS
+
+
+def _by_partition(events: list) -> list[tuple[int, bytes]]:
+    """A batch of events -> [(partition, its events of the batch as one compressed JSON array)].
+
+    Copies of an event share its identity, so they meet in one partition, wherever and
+    whenever each was received. Compact, because the FnApiRunner's grouping holds every value
+    of the day decoded, and hands them to the next stage encoded too: measured at 1 M events
+    (issue #20), the dedupe's grouping of JSON took the rebuild's peak memory from 0.9 to
+    3.2 GB. A dict is ~2.3 KB of Python objects there, an event's JSON ~0.55 KB, its share of
+    a zstd-compressed array of a partition's events of the batch ~0.07 KB (~1.5 us per event
+    to compress and decompress). Events are made of JSON values by ParseEvents, so the round
+    trip is exact. One element per partition and batch, not per event: ~14 us per element
+    through the runner's grouping was a tenth of the rebuild."""
+    parts: dict[int, list] = {}
+    for event in events:
+        part = _partition_of(identity(event))
+        chunk = parts.get(part)
+        if chunk is None:
+            chunk = parts[part] = []
+        chunk.append(event)
+    compress = zstandard.ZstdCompressor(level=_ZSTD_LEVEL).compress
+    return [(part, compress(orjson.dumps(chunk))) for part, chunk in parts.items()]
 
 
 def _arrival(event) -> tuple:
@@ -67,30 +93,48 @@ def _arrival(event) -> tuple:
     return (received is None, received or 0, event.get("source") or "")
 
 
-def _split_copies(copies: list[bytes]) -> tuple[dict, list[dict]]:
+def _split_copies(copies: list[dict]) -> tuple[dict, list[dict]]:
     """(the copy that goes on, the other copies). The one that goes on is the earliest
     received; among copies received together (a line repeated in one file) the one whose
     JSON sorts first, so the choice never depends on the order the runner groups them in."""
-    if len(copies) == 1:
-        return orjson.loads(copies[0]), []
-    decoded = sorted((orjson.loads(c) for c in copies), key=lambda e: (_arrival(e), orjson.dumps(e)))
-    return decoded[0], decoded[1:]
+    ordered = sorted(copies, key=lambda e: (_arrival(e), orjson.dumps(e)))
+    return ordered[0], ordered[1:]
 
 
-class _EmitFirstCopy(beam.DoFn):
+class _EmitFirstCopies(beam.DoFn):
+    """(partition, its compressed JSON arrays of events) -> batches of the copies that go on, and each
+    other copy, as itself, to "duplicates" (the ledger books it to its own day)."""
+
     def __init__(self):
         self._dupes = counter("duplicates")
 
     def process(self, item):
-        _, copies = item
-        if type(copies) is not list:
-            copies = list(copies)
-        event, others = _split_copies(copies)
+        _, chunks = item
+        copies: dict = {}
+        decompress = zstandard.ZstdDecompressor().decompress
+        for chunk in chunks:
+            for event in orjson.loads(decompress(chunk)):
+                ident = identity(event)
+                held = copies.get(ident)
+                if held is None:
+                    copies[ident] = event
+                elif type(held) is list:
+                    held.append(event)
+                else:
+                    copies[ident] = [held, event]
+        batch = []
+        for held in copies.values():
+            if type(held) is dict:
+                batch.append(held)
+                continue
+            event, others = _split_copies(held)
+            batch.append(event)
+            self._dupes.inc(len(others))
+            for other in others:
+                yield beam.pvalue.TaggedOutput("duplicates", other)
         # Grouping re-stamps elements at the window's end: restore event time.
-        yield TimestampedValue(event, event["ts"] / 1000.0)
-        for other in others:  # each copy as itself: the ledger books it to its own day
-            self._dupes.inc()
-            yield beam.pvalue.TaggedOutput("duplicates", other)
+        for start in range(0, len(batch), BATCH_SIZE):
+            yield stamped_by_event_time(batch[start : start + BATCH_SIZE])
 
 
 class _StatefulDedupeFn(beam.DoFn):
@@ -121,8 +165,20 @@ class _StatefulDedupeFn(beam.DoFn):
 SHARD_EPOCH_S = 10
 
 
-def _key_by_epoch(event):
-    return event["ts"] // (SHARD_EPOCH_S * 1000), event
+def _key_by_identity(event):
+    return TimestampedValue((identity(event), event), event["ts"] / 1000.0)
+
+
+def _by_epoch(events: list) -> list[TimestampedValue]:
+    """A batch of events -> [(epoch, its events)], each stamped with its earliest event."""
+    epochs: dict[int, list] = {}
+    for event in events:
+        epoch = event["ts"] // (SHARD_EPOCH_S * 1000)
+        chunk = epochs.get(epoch)
+        if chunk is None:
+            chunk = epochs[epoch] = []
+        chunk.append(event)
+    return [TimestampedValue((epoch, chunk), min(e["ts"] for e in chunk) / 1000.0) for epoch, chunk in epochs.items()]
 
 
 class _ShardedDedupeFn(beam.DoFn):
@@ -148,20 +204,24 @@ class _ShardedDedupeFn(beam.DoFn):
         self._seen: dict = {}  # key -> set of ids (the bag, read once in this bundle)
 
     def process(self, item, seen=beam.DoFn.StateParam(SEEN), expiry=beam.DoFn.TimerParam(EXPIRY)):
-        key, event = item
+        key, events = item
         ids = self._seen.get(key)
         if ids is None:
             ids = self._seen[key] = set(seen.read())
             if not ids:  # first id of this key: arm its one timer
                 expiry.set((key + 1) * SHARD_EPOCH_S + self._horizon_s)
-        event_id = identity(event)
-        if event_id in ids:
-            self._dupes.inc()
-            yield beam.pvalue.TaggedOutput("duplicates", event)
-            return
-        ids.add(event_id)
-        seen.add(event_id)
-        yield event
+        kept = []
+        for event in events:
+            event_id = identity(event)
+            if event_id in ids:
+                self._dupes.inc()
+                yield beam.pvalue.TaggedOutput("duplicates", event)
+                continue
+            ids.add(event_id)
+            seen.add(event_id)
+            kept.append(event)
+        if kept:
+            yield kept
 
     @on_timer(EXPIRY)
     def expire(self, key=beam.DoFn.KeyParam, seen=beam.DoFn.StateParam(SEEN)):
@@ -169,9 +229,17 @@ class _ShardedDedupeFn(beam.DoFn):
         self._seen.pop(key, None)
 
 
+class Deduped(NamedTuple):
+    """DedupeEvents' outputs: batches of the copies that go on; every other copy, singly."""
+
+    events: beam.PCollection
+    duplicates: beam.PCollection
+
+
 class DedupeEvents(beam.PTransform):
-    """Takes `PCollection[Event]`; produces `.events` (one copy per (site, event_id), event-time
-    timestamps kept) and `.duplicates` (each extra copy, for the ledger).
+    """Takes `PCollection[list[Event]]` (transforms.batches); produces `.events` (batches of
+    one copy per (site, event_id), each batch stamped with its earliest event time) and
+    `.duplicates` (each extra copy as a single `Event`, for the ledger).
 
     Args:
       horizon_s: streaming only: how long (event time) an event_id is remembered.
@@ -184,20 +252,28 @@ class DedupeEvents(beam.PTransform):
             raise ValueError("keying must be 'event_id' or 'sharded'")
         self._horizon_s, self._keying = horizon_s, keying
 
-    def expand(self, events):
-        if not events.is_bounded and self._keying == "sharded":
-            keyed = events | "KeyByEpoch" >> beam.Map(_key_by_epoch).with_output_types(tuple[int, dict])
-            return keyed | "FirstSeenSharded" >> beam.ParDo(_ShardedDedupeFn(self._horizon_s)).with_outputs(
+    def expand(self, batches):
+        if not batches.is_bounded and self._keying == "sharded":
+            keyed = batches | "KeyByEpoch" >> beam.FlatMap(_by_epoch).with_output_types(tuple[int, list])
+            out = keyed | "FirstSeenSharded" >> beam.ParDo(_ShardedDedupeFn(self._horizon_s)).with_outputs(
                 "duplicates", main="events"
             )
-        if events.is_bounded:
-            return (
-                events
-                | "KeyByEventId" >> beam.Map(_key_by_identity_compact).with_output_types(tuple[str, bytes])
+            return Deduped(out.events, out.duplicates)
+        if batches.is_bounded:
+            out = (
+                batches
+                | "ByPartition" >> beam.FlatMap(_by_partition).with_output_types(tuple[int, bytes])
                 | "Copies" >> beam.GroupByKey()
-                | "Emit" >> beam.ParDo(_EmitFirstCopy()).with_outputs("duplicates", main="events")
+                | "Emit" >> beam.ParDo(_EmitFirstCopies()).with_outputs("duplicates", main="events")
             )
-        keyed = events | "KeyByEventId" >> beam.Map(_key_by_identity).with_output_types(tuple[str, dict])
-        return keyed | "FirstSeen" >> beam.ParDo(_StatefulDedupeFn(self._horizon_s)).with_outputs(
+            return Deduped(out.events, out.duplicates)
+        # Dataflow keeps a key's state cheaply: one key per identity, then batches again.
+        keyed = batches | "KeyByEventId" >> beam.FlatMap(_per_event).with_output_types(tuple[str, dict])
+        first = keyed | "FirstSeen" >> beam.ParDo(_StatefulDedupeFn(self._horizon_s)).with_outputs(
             "duplicates", main="events"
         )
+        return Deduped(first.events | "Rebatch" >> ToBatches(), first.duplicates)
+
+
+def _per_event(events: list) -> list:
+    return [_key_by_identity(e) for e in events]

@@ -78,17 +78,22 @@ class _EnrichFn(beam.DoFn):
     def __init__(self):
         self._failed = counter("enrich_failed")
 
-    def process(self, event):
-        try:
-            yield enrich_event(event)
-        except Exception as exc:  # the net under bounded inputs: a dead letter, not a failed bundle
-            self._failed.inc()
-            yield beam.pvalue.TaggedOutput("dead", enrich_failure(event, exc))
+    def process(self, events):
+        out = []
+        for event in events:
+            try:
+                out.append(enrich_event(event))
+            except Exception as exc:  # the net under bounded inputs: a dead letter, not a failed bundle
+                self._failed.inc()
+                yield beam.pvalue.TaggedOutput("dead", enrich_failure(event, exc))
+        if out:
+            yield out  # the batch's timestamp: no event in it is earlier than before
 
 
 class Enrich(beam.PTransform):
-    """Takes `PCollection[Event]` (validated); produces `.events` (with SPEC §2 fields) and
-    `.dead` (`DeadLetter`s of events whose enrichment raised; see the module docstring)."""
+    """Takes `PCollection[list[Event]]` (validated, transforms.batches); produces `.events`
+    (the same batches with SPEC §2 fields) and `.dead` (single `DeadLetter`s of events whose
+    enrichment raised; see the module docstring)."""
 
-    def expand(self, events):
-        return events | "EnrichEvent" >> beam.ParDo(_EnrichFn()).with_outputs("dead", main="events")
+    def expand(self, batches):
+        return batches | "EnrichEvent" >> beam.ParDo(_EnrichFn()).with_outputs("dead", main="events")

@@ -1,10 +1,11 @@
-"""The `ParseEvents` composite: `RawRecord`s in, timestamped `Event`s and `DeadLetter`s out."""
+"""The `ParseEvents` composite: batches of `RawRecord`s in, batches of `Event`s (stamped
+with the earliest event time among them) and single `DeadLetter`s out."""
 
 from __future__ import annotations
 
 import apache_beam as beam
-from apache_beam.transforms.window import TimestampedValue
 
+from weir.transforms.batches import stamped
 from weir.transforms.counting import counter
 from weir.transforms.validate import parse_record
 from weir.transforms.windowing import is_too_late, too_late_letter
@@ -18,28 +19,38 @@ class _ParseFn(beam.DoFn):
         self._dead = counter("dead_letters")
         self._too_late = counter("too_late")
 
-    def process(self, record):
-        kind, value = parse_record(record, self._fallback)
-        if kind == "event":
-            self._accepted.inc()
+    def process(self, records):
+        events, earliest, dead = [], None, 0
+        for record in records:
+            kind, value = parse_record(record, self._fallback)
+            if kind != "event":
+                dead += 1
+                counter(f"dead_letters_{value['error_kind']}").inc()
+                yield beam.pvalue.TaggedOutput("dead", value)
+                continue
             if self._too_late_after_s is not None and is_too_late(value, self._too_late_after_s):
                 self._too_late.inc()
+                self._accepted.inc()
                 yield beam.pvalue.TaggedOutput(
                     "dead", too_late_letter(value, record["payload"], self._too_late_after_s)
                 )
-                return
+                continue
+            events.append(value)
+            if earliest is None or value["ts"] < earliest:
+                earliest = value["ts"]
+        if dead:
+            self._dead.inc(dead)
+        if events:
+            self._accepted.inc(len(events))
             # Event time comes from the payload's ts, in every mode: a rebuild reproduces the
             # buckets the stream made from the same events.
-            yield TimestampedValue(value, value["ts"] / 1000.0)
-        else:
-            self._dead.inc()
-            counter(f"dead_letters_{value['error_kind']}").inc()
-            yield beam.pvalue.TaggedOutput("dead", value)
+            yield stamped(events, earliest)
 
 
 class ParseEvents(beam.PTransform):
-    """Takes `PCollection[RawRecord]`; produces `.events` (`Event`, stamped with event time)
-    and `.dead` (`DeadLetter`). Every input lands in exactly one of the two.
+    """Takes `PCollection[list[RawRecord]]` (transforms.batches); produces `.events`
+    (`list[Event]`, stamped with the earliest event time in the list) and `.dead`
+    (`DeadLetter`). Every input record lands in exactly one of the two.
 
     Args:
       fallback_received_ms: dates dead letters that carry no time at all (see
