@@ -230,10 +230,7 @@ class ExpandContributions:
 
     def rows(self, parts: Iterable[list[bytes]]) -> dict:
         """The group accumulator of every contribution in `parts` (lists of pickled lists)."""
-        if self._keys is None:
-            self._keys = KeyContributions(self._metrics, self._dimensions)
-            self._template = MetricsCombineFn(self._metrics).create_accumulator()
-            self._distinct = range(len(_split(self._metrics)[0]), len(self._template))
+        self._ready()
         rows: dict = {}
         template, row_keys_of = self._template, self._keys.row_keys
         for part in parts:
@@ -256,6 +253,43 @@ class ExpandContributions:
                 if held is not None and len(held) > EXACT_LIMIT:
                     row[i] = Sketch(finished(held))
         return rows
+
+    def _ready(self) -> None:
+        if self._keys is None:
+            self._keys = KeyContributions(self._metrics, self._dimensions)
+            self._template = MetricsCombineFn(self._metrics).create_accumulator()
+            self._distinct = range(len(_split(self._metrics)[0]), len(self._template))
+
+    def merged(self, groups: list[dict]) -> dict:
+        """One group accumulator of several (a day's buckets'), which are only read. Sets are
+        united and become sketches past the limit only at the end, as `rows` does, so a day's
+        row is the same as if it had been expanded from all the day's contributions."""
+        self._ready()
+        first = len(self._template) - len(self._distinct)
+        out: dict = {}
+        for rows in groups:
+            for row_key, row in rows.items():
+                mine = out.get(row_key)
+                if mine is None:
+                    out[row_key] = [v if i < first or v is None else union(None, v) for i, v in enumerate(row)]
+                    continue
+                for i in range(first):
+                    mine[i] += row[i]
+                for i in self._distinct:
+                    theirs = row[i]
+                    if theirs is None:
+                        continue
+                    held = mine[i]
+                    if type(held) is set and type(theirs) is set:
+                        held |= theirs  # no limit yet: see below
+                    else:
+                        mine[i] = union(held, theirs)
+        for row in out.values():
+            for i in self._distinct:
+                held = row[i]
+                if type(held) is set and len(held) > EXACT_LIMIT:
+                    row[i] = Sketch(finished(held))
+        return out
 
     def __call__(self, item: tuple[Key, Iterable[list]]) -> tuple[Key, dict]:
         key, parts = item
@@ -378,10 +412,10 @@ class ExpandDay(beam.DoFn):
     """Batch: ((site, url, day), its (bucket, contributions) parts) -> the group accumulator
     of each 5-minute bucket (tagged "5m") and, with `daily`, of the day (tagged "1d").
 
-    One grouping per URL and day makes both grains: the day's rows are expanded from the
-    same contributions as its buckets' (sketches merge exactly, so this equals a roll-up of
-    the buckets), and no second grouping holds every bucket's decoded rows (measured at
-    100,000 events: the roll-up's grouping of 5-minute accumulators was ~1 KB per event)."""
+    One grouping per URL and day makes both grains: the day's rows are its buckets' rows
+    merged (sketches merge exactly), and no second grouping holds every bucket's decoded rows
+    (measured at 100,000 events: the roll-up's grouping of 5-minute accumulators was ~1 KB
+    per event)."""
 
     def __init__(self, expand: ExpandContributions, daily: bool):
         self._expand, self._daily = expand, daily
@@ -395,11 +429,13 @@ class ExpandDay(beam.DoFn):
                 buckets[bucket] = [contributions]
             else:
                 lists.append(contributions)
+        expand, day_rows = self._expand, []
         for bucket, lists in buckets.items():
-            yield beam.pvalue.TaggedOutput("5m", ((site, url, bucket), self._expand.rows(lists)))
+            rows = expand.rows(lists)
+            yield beam.pvalue.TaggedOutput("5m", ((site, url, bucket), rows))
+            day_rows.append(rows)
         if self._daily:
-            every = [c for lists in buckets.values() for c in lists]
-            yield beam.pvalue.TaggedOutput("1d", ((site, url, day), self._expand.rows(every)))
+            yield beam.pvalue.TaggedOutput("1d", ((site, url, day), expand.merged(day_rows)))
 
 
 def _finish(slot, done: dict) -> tuple[int, bytes | None]:
