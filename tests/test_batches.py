@@ -12,6 +12,7 @@ from collections import defaultdict
 import apache_beam as beam
 import orjson
 import pytest
+from apache_beam.testing.util import assert_that, equal_to
 
 from tests.conftest import raw
 from weir.pipelines import graph as graph_module
@@ -119,3 +120,22 @@ def test_metric_tables_equal_a_per_event_computation(records, batch_size, monkey
     for table in METRIC_TABLES:
         assert len(got.get(table, [])) == len(expected[table]), table
         assert _canonical(got[table]) == _canonical(expected[table]), table
+
+
+def test_a_batch_is_stamped_with_its_earliest_item_and_loses_none():
+    """In streaming a batch must not hold the watermark later than its items would: its
+    timestamp is the earliest of theirs. Every item is in exactly one batch."""
+    items = [(i, 1_000 + (i * 37) % 50) for i in range(20)]  # (id, event time in s)
+    with beam.Pipeline(runner="FnApiRunner") as p:
+        batched = (
+            p
+            | beam.Create(items)
+            | beam.Map(lambda it: beam.window.TimestampedValue(it, it[1]))
+            | batches.ToBatches(size=3)
+        )
+        checked = batched | beam.Map(
+            lambda b, t=beam.DoFn.TimestampParam: (len(b) <= 3, t.micros // 1_000_000 == min(x[1] for x in b))
+        )
+        assert_that(checked | "ok" >> beam.Filter(lambda c: c != (True, True)), equal_to([]), label="stamped")
+        ids = batched | batches.Unbatch() | beam.Map(lambda it: it[0])
+        assert_that(ids, equal_to(list(range(20))), label="all")
