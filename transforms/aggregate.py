@@ -10,13 +10,14 @@ Shape, chosen for the Python runners (issue #20):
   dict. Before, each batch and bundle expanded its events into rows and every merge copied
   rows and united sets: profiled at 100,000 events, 1.8 M row merges and 7 M set unions
   were half of a rebuild.
-- In batch, the grouping is per URL and day (`ExpandDay`): each bucket's rows and the day's
-  are expanded from the same contributions, so one grouping makes both grains and the
+- In batch, the grouping is per URL and day (`ExpandDay`): each bucket's rows are expanded
+  and the day's rows are the buckets' merged, so one grouping makes both grains and the
   runner never holds a table of every bucket's decoded rows. Streaming groups per bucket,
   in its 5-minute windows, and leaves the days to the rebuild.
 Measured on this machine, `FixedWindows` + `CombinePerKey` is ~10x slower on the Python
 DirectRunner than a key that carries the bucket. Streaming passes its windowing and
-triggers in through `windowing`; the keys and the CombineFns are the same in both modes.
+triggers in through `windowing`; the keys and the expansion into rows are the same in both
+modes.
 """
 
 from __future__ import annotations
@@ -98,9 +99,8 @@ class GroupCombineFn(beam.CombineFn):
     row accumulator}` (see `MetricsCombineFn`): its URL row under `(URL_LEVEL, URL_LEVEL)` and
     one entry per breakdown row.
 
-    Inputs are whole group accumulators (a pane's, in streaming's running totals; 5-minute
-    groups rolled up into days). Accumulators taken as inputs are copied, never aliased:
-    the same 5-minute accumulator also feeds the 5-minute rows.
+    Used by streaming's running totals (`RunningTotals`), whose inputs are the group
+    accumulators of panes. Accumulators taken as inputs are copied, never aliased.
     """
 
     def __init__(self, metrics: tuple[Metric, ...] = METRICS):
@@ -247,12 +247,7 @@ class ExpandContributions:
                             row[i] = {key}
                         else:
                             held.add(key)
-        for row in rows.values():
-            for i in self._distinct:
-                held = row[i]
-                if held is not None and len(held) > EXACT_LIMIT:
-                    row[i] = Sketch(finished(held))
-        return rows
+        return self._sketched_past_limit(rows)
 
     def _ready(self) -> None:
         if self._keys is None:
@@ -284,12 +279,16 @@ class ExpandContributions:
                         held |= theirs  # no limit yet: see below
                     else:
                         mine[i] = union(held, theirs)
-        for row in out.values():
+        return self._sketched_past_limit(out)
+
+    def _sketched_past_limit(self, rows: dict) -> dict:
+        """`rows` with every set of distinct keys past `sketches.EXACT_LIMIT` made a sketch."""
+        for row in rows.values():
             for i in self._distinct:
                 held = row[i]
                 if type(held) is set and len(held) > EXACT_LIMIT:
                     row[i] = Sketch(finished(held))
-        return out
+        return rows
 
     def __call__(self, item: tuple[Key, Iterable[list]]) -> tuple[Key, dict]:
         key, parts = item
@@ -298,9 +297,8 @@ class ExpandContributions:
 
 class CombineBatch(beam.DoFn):
     """A batch of events -> one (key, [its contributions, pickled]) per (site, url, bucket) it
-    touches,
-    stamped with the earliest event of that key (so it holds the watermark no later than its
-    events did, and falls in the window of its key's bucket).
+    touches, stamped with the earliest event of that key (so it holds the watermark no later
+    than its events did, and falls in the window of its key's bucket).
 
     The batch's partial aggregation, done here rather than by the runner: one element per key
     and batch instead of one per event (issue #20: the runner's per-element cost was half of
