@@ -2,12 +2,14 @@
 
     source -> ToBatches -> ParseEvents -> [scope filter] -> DedupeEvents -> Enrich -> AggregateMetrics
                                 \\-> dead letters                                  \\-> events rows
-    every table's rows -> sink.write(table)
+    every table's batches of rows -> sink.write(table)
 
 Between the source and the aggregation, elements are batches of records or events
 (transforms.batches): the runners' cost per element, not the work, was half of a rebuild
-(issue #20). Dead letters and duplicates stay single records (they are few), table rows
-are single rows.
+(issue #20). Dead letters and duplicates stay single records (they are few). Every table's
+rows reach its sink in batches too (lists of row dicts: a batch's event rows, a group's
+metric rows, one dead letter's or ledger day's row), each in the window and pane of what it
+was made from; `table_rows` gives single rows (tests, custom sinks).
 
 `build` takes the source and the sink as arguments and returns the PCollections it made,
 so tests inject `beam.Create`/`TestStream` sources and assert on the outputs. The modes
@@ -23,7 +25,7 @@ import apache_beam as beam
 
 from weir import schemas
 from weir.transforms.aggregate import AggregateMetrics
-from weir.transforms.batches import ToBatches
+from weir.transforms.batches import ToBatches, Unbatch
 from weir.transforms.counting import counter
 from weir.transforms.dedupe import DedupeEvents
 from weir.transforms.defaults import DEFAULT_ALLOWED_LATENESS_S, DEFAULT_EARLY_S, DEFAULT_HORIZON_S
@@ -39,7 +41,8 @@ TABLES = tuple(schemas.tables())  # the graph makes every table of the catalogue
 
 
 class Sink(Protocol):
-    """Where table rows go: `write(table)` returns a PTransform over `PCollection[dict]`."""
+    """Where table rows go: `write(table)` returns a PTransform over `PCollection[list[dict]]`
+    (batches of the table's row dicts)."""
 
     def write(self, table: str) -> beam.PTransform: ...
 
@@ -116,6 +119,20 @@ def _event_rows(events: list) -> list[dict]:
     return [event_row(e) for e in events]
 
 
+def _as_batch(row: dict) -> list[dict]:
+    return [row]
+
+
+def _dead_letter_rows(dead) -> list[dict]:
+    return [dead_letter_row(dead)]
+
+
+def table_rows(out: dict) -> dict:
+    """`build`'s outputs with every table's batches of rows made single rows
+    (`PCollection[dict]`); the other outputs as they are."""
+    return {name: out[name] | f"Rows_{name}" >> Unbatch() if name in TABLES else out[name] for name in out}
+
+
 def build(root, source: beam.PTransform, sink: Sink | None, config: GraphConfig = GraphConfig()) -> dict:
     """Applies the whole graph to `root` (a Pipeline).
 
@@ -126,7 +143,8 @@ def build(root, source: beam.PTransform, sink: Sink | None, config: GraphConfig 
       config: see `GraphConfig`.
 
     Returns:
-      {table name: PCollection[row dict]} for every table in TABLES the config produces, plus
+      {table name: PCollection[list[row dict]]} (batches; `table_rows` unbatches them) for
+      every table in TABLES the config produces, plus
       "enriched" (PCollection[list[Event]], batches) and "duplicates" (PCollection[Event]).
     """
     raw = root | "Read" >> source | "Batches" >> ToBatches()
@@ -148,18 +166,22 @@ def build(root, source: beam.PTransform, sink: Sink | None, config: GraphConfig 
     out = dict(enriched | "Aggregate" >> aggregate)
     if config.streaming:
         out["url_metrics_5m"] | "WatermarkLag" >> WatermarkLag()
-    out["events"] = enriched | "EventRows" >> beam.FlatMap(_event_rows)
+    out["events"] = enriched | "EventRows" >> beam.Map(_event_rows)
     all_dead = (dead, enrichment.dead) | "AllDeadLetters" >> beam.Flatten()
-    out["dead_letters"] = all_dead | "DeadLetterRows" >> beam.Map(dead_letter_row)
+    out["dead_letters"] = all_dead | "DeadLetterRows" >> beam.Map(_dead_letter_rows)
     if not config.streaming:  # the stream leaves the ledger to the rebuild of its day
-        out["ledger"] = {
-            "received_events": received_events,
-            "received_dead": received_dead,
-            "enriched": enriched,
-            "dead": dead,
-            "enrich_failed": enrichment.dead,
-            "duplicates": deduped.duplicates,
-        } | "Ledger" >> Ledger()
+        out["ledger"] = (
+            {
+                "received_events": received_events,
+                "received_dead": received_dead,
+                "enriched": enriched,
+                "dead": dead,
+                "enrich_failed": enrichment.dead,
+                "duplicates": deduped.duplicates,
+            }
+            | "Ledger" >> Ledger()
+            | "LedgerBatches" >> beam.Map(_as_batch)
+        )
     if sink is not None:
         for table in TABLES:
             if table in out:

@@ -16,7 +16,7 @@ from apache_beam.testing.util import assert_that, equal_to
 
 from tests.conftest import raw
 from weir.pipelines import graph as graph_module
-from weir.pipelines.graph import GraphConfig, build
+from weir.pipelines.graph import GraphConfig, build, table_rows
 from weir.traffic.generator import generate_day
 from weir.transforms import batches, dedupe
 from weir.transforms.enrich import enrich_event
@@ -99,7 +99,7 @@ def _collect(table: str, row: dict) -> None:
 def _graph_tables(records) -> dict[str, list]:
     COLLECTED.clear()
     with beam.Pipeline(runner="FnApiRunner") as p:
-        out = build(p, beam.Create(records), None, GraphConfig())
+        out = table_rows(build(p, beam.Create(records), None, GraphConfig()))
         for table in METRIC_TABLES:
             out[table] | f"Collect_{table}" >> beam.Map(lambda row, t=table: _collect(t, row))
     return dict(COLLECTED)

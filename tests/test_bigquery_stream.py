@@ -17,7 +17,7 @@ from apache_beam.typehints.row_type import RowTypeConstraint
 
 from tests.test_streaming_graph import T0, rec
 from weir import schemas
-from weir.pipelines.graph import GraphConfig, build
+from weir.pipelines.graph import GraphConfig, build, table_rows
 from weir.transforms.bigquery_stream import (
     APPEND_TABLES,
     UPSERT_TABLES,
@@ -77,7 +77,7 @@ def test_streamed_tables_encode_as_storage_write_rows():
     bad = {"payload": b"{not json", "received_at": T0 + 3_000, "source": "t", "attributes": {}}
     stream = EventStream().advance_watermark_to(T0 / 1000).add_elements(records + [bad]).advance_watermark_to_infinity()
     with beam.Pipeline(runner=BundleBasedDirectRunner(), options=opts) as p:
-        out = build(p, stream, None, GraphConfig(streaming=True))
+        out = table_rows(build(p, stream, None, GraphConfig(streaming=True)))
         for table in UPSERT_TABLES + APPEND_TABLES:
             assert_that(out[table], check_rows(table), label=f"encode_{table}")
 
@@ -103,7 +103,7 @@ def test_cdc_sequence_numbers_follow_pane_order():
     )
     with beam.Pipeline(runner=BundleBasedDirectRunner(), options=opts) as p:
         out = build(p, stream, None, GraphConfig(streaming=True, allowed_lateness_s=600, early_s=5))
-        seqs = out["url_metrics_5m"] | beam.ParDo(_ToCdcElement("url_metrics_5m")) | beam.ParDo(_Seq())
+        seqs = out["url_metrics_5m"] | beam.ParDo(_ToCdcElement("url_metrics_5m")) | beam.ParDo(_Seq())  # batches
 
         def ordered(items):
             items = sorted(items)

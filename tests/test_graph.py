@@ -11,7 +11,7 @@ import orjson
 from apache_beam.testing.util import assert_that, equal_to
 
 from tests.conftest import raw
-from weir.pipelines.graph import build
+from weir.pipelines.graph import build, table_rows
 from weir.traffic.generator import malformed_payloads
 from weir.transforms.batches import Unbatch
 
@@ -137,7 +137,7 @@ def test_whole_graph_matches_independent_computation(pipeline):
     bad = malformed_payloads(random.Random(1), events[0])
     records = good + dupes + [raw(b, received_at=DAY0 + 1000) for b in bad]
     with pipeline as p:
-        out = build(p, beam.Create(records), sink=None)
+        out = table_rows(build(p, beam.Create(records), sink=None))
         assert_that(
             out["url_metrics_5m"] | "p5" >> beam.Map(url_row("bucket_start")),
             equal_to(sorted(expected_url_rows(events, 300_000))),
@@ -189,7 +189,7 @@ def test_device_breakdown_matches_user_agents(pipeline):
         if not bot and e["action"] == "pageview":
             expected[device] += 1
     with pipeline as p:
-        out = build(p, beam.Create([raw(orjson.dumps(e)) for e in events]), sink=None)
+        out = table_rows(build(p, beam.Create([raw(orjson.dumps(e)) for e in events]), sink=None))
         got = (
             out["breakdown_metrics_1d"]
             | beam.Filter(lambda r: r["dimension"] == "device_type" and r["pageviews"] > 0)
@@ -216,7 +216,7 @@ def test_sites_sharing_an_event_id_keep_their_events_and_each_copy_is_booked_to_
         return raw(orjson.dumps(e), received_at=received)
 
     records = [rec("a.com", day1 + 5, day1 + 10), rec("b.com", day1 + 5, day1 + 10), rec("a.com", day2 + 5, day2 + 10)]
-    out = build(pipeline, beam.Create(records), None)
+    out = table_rows(build(pipeline, beam.Create(records), None))
     ledger = out["ledger"] | beam.Map(lambda r: (r["site"], r["day"], r["received"], r["counted"], r["duplicates"]))
     assert_that(
         ledger,
@@ -255,7 +255,7 @@ def test_an_event_whose_enrichment_raises_is_a_dead_letter_and_the_day_balances(
         )
         for i, path in enumerate(["ok", "boom", "fine"])
     ]
-    out = build(pipeline, beam.Create(records), None)
+    out = table_rows(build(pipeline, beam.Create(records), None))
     assert_that(
         out["enriched"] | "Unbatch" >> Unbatch() | beam.Map(lambda e: e["event_id"]),
         equal_to(["e0", "e2"]),

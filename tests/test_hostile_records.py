@@ -27,7 +27,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import Reliability, raw
-from weir.pipelines.graph import GraphConfig, build
+from weir.pipelines.graph import GraphConfig, build, table_rows
 from weir.transforms.batches import Unbatch
 from weir.transforms.enrich import enrich_event
 from weir.transforms.rows import dead_letter_row, event_row, row_encoder
@@ -223,7 +223,7 @@ def test_a_rebuild_of_hostile_records_balances_its_ledger(payloads):
 
     with beam.Pipeline(runner=FnApiRunner()) as p:
         records = [raw(pl, received_at=T0 + 2000) for pl in payloads]
-        out = build(p, beam.Create(records), None)
+        out = table_rows(build(p, beam.Create(records), None))
         assert_that(out["ledger"], _balanced(len(payloads)))
     RELIABILITY.hostile(tried=len(payloads), accounted=len(payloads))  # the pipeline's assert passed
 
@@ -244,7 +244,7 @@ def test_a_stream_of_hostile_records_puts_each_in_exactly_one_place(payloads):
     with beam.Pipeline(runner=BundleBasedDirectRunner(), options=opts) as p:
         stream = EventStream().advance_watermark_to(now / 1000 - 10).add_elements(records)
         config = GraphConfig(streaming=True, dedupe_keying="sharded")
-        out = build(p, stream.advance_watermark_to_infinity(), None, config)
+        out = table_rows(build(p, stream.advance_watermark_to_infinity(), None, config))
         placed = (
             out["enriched"] | "Unbatch" >> Unbatch() | "E" >> beam.Map(lambda e: "event"),
             out["dead_letters"] | "D" >> beam.Map(lambda d: "dead"),

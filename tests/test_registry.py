@@ -10,7 +10,7 @@ import orjson
 from apache_beam.testing.util import assert_that, equal_to
 
 from tests.conftest import raw
-from weir.pipelines.graph import GraphConfig, build
+from weir.pipelines.graph import GraphConfig, build, table_rows
 from weir.transforms.metrics import DIMENSIONS, METRICS, Dimension, Metric
 from weir.transforms.rows import row_encoder
 
@@ -53,7 +53,7 @@ def test_a_new_metric_and_dimension_are_one_entry_each(pipeline):
         event(5, "heartbeat", "sport", engaged_seconds=1),
     ]
     with pipeline as p:
-        out = build(p, beam.Create([raw(orjson.dumps(e)) for e in events]), None, config)
+        out = table_rows(build(p, beam.Create([raw(orjson.dumps(e)) for e in events]), None, config))
         assert_that(
             out["url_metrics_1d"] | "m" >> beam.Map(lambda r: (r["pageviews"], r["heartbeats"])),
             equal_to([(2, 3)]),
@@ -71,7 +71,7 @@ def test_the_client_ip_is_written_nowhere(pipeline):
     good = [orjson.dumps(event(i)) for i in range(5)]
     bad = [orjson.dumps({**event(9), "ts": "never"}), orjson.dumps(event(10))[:60], orjson.dumps(event(11))[:-1]]
     with pipeline as p:
-        out = build(p, beam.Create([raw(b) for b in good + bad]), None)
+        out = table_rows(build(p, beam.Create([raw(b) for b in good + bad]), None))
         written = []
         for table in ("events", "dead_letters", "url_metrics_1d", "breakdown_metrics_5m"):
             written.append(out[table] | f"enc_{table}" >> beam.Map(row_encoder(table)))
@@ -114,7 +114,7 @@ def test_authors_and_tags_are_a_row_per_value_and_visitors_merge(pipeline):
         {**event(5), "url": "https://a.com/s4", "visitor_id": "v4", "metadata": {"tags": [f"t{i}" for i in range(30)]}},
     ]
     with pipeline as p:
-        out = build(p, beam.Create([raw(orjson.dumps(e)) for e in stories]), None)
+        out = table_rows(build(p, beam.Create([raw(orjson.dumps(e)) for e in stories]), None))
         authors = (
             out["breakdown_metrics_1d"]
             | beam.Filter(lambda r: r["dimension"] == "author")

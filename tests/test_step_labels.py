@@ -91,6 +91,7 @@ REBUILD = [
     "Ledger/ReceiptEvents",
     "Ledger/ReceiptEventsPerSiteDay",
     "Ledger/SumPerSiteDay",
+    "LedgerBatches",
     "Parse",
     "Parse/ParseValidate",
     "Read",

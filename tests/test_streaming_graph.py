@@ -12,7 +12,7 @@ from apache_beam.testing.test_stream import TestStream as EventStream  # not a t
 from apache_beam.testing.util import assert_that, equal_to, equal_to_per_window
 from apache_beam.transforms.window import IntervalWindow
 
-from weir.pipelines.graph import GraphConfig, build
+from weir.pipelines.graph import GraphConfig, build, table_rows
 from weir.transforms.batches import Unbatch
 from weir.transforms.windowing import is_too_late
 
@@ -59,7 +59,7 @@ def test_early_on_time_and_late_panes_accumulate(streaming_pipeline):
         .advance_watermark_to_infinity()
     )
     with streaming_pipeline as p:
-        out = build(p, stream, None, GraphConfig(streaming=True, allowed_lateness_s=LATENESS_S, early_s=5))
+        out = table_rows(build(p, stream, None, GraphConfig(streaming=True, allowed_lateness_s=LATENESS_S, early_s=5)))
         panes = out["url_metrics_5m"] | beam.ParDo(_PaneRow())
         # timing: 0 early, 1 on time, 2 late. Every pane carries the whole bucket so far.
         assert_that(
@@ -87,7 +87,7 @@ def test_too_late_events_become_dead_letters_not_drops(streaming_pipeline):
         .advance_watermark_to_infinity()
     )
     with streaming_pipeline as p:
-        out = build(p, stream, None, GraphConfig(streaming=True, allowed_lateness_s=LATENESS_S, early_s=5))
+        out = table_rows(build(p, stream, None, GraphConfig(streaming=True, allowed_lateness_s=LATENESS_S, early_s=5)))
         dead = out["dead_letters"] | beam.Map(
             lambda d: (
                 d["error_kind"],
@@ -164,7 +164,7 @@ def test_streaming_dedupe_keyings_keep_one_copy_until_the_horizon(keying):
     opts.view_as(StandardOptions).streaming = True
     with beam.Pipeline(runner=BundleBasedDirectRunner(), options=opts) as p:
         config = GraphConfig(streaming=True, dedupe_horizon_s=horizon_s, allowed_lateness_s=0, dedupe_keying=keying)
-        out = build(p, stream, None, config)
+        out = table_rows(build(p, stream, None, config))
         assert_that(out["duplicates"] | beam.Map(lambda e: e["event_id"]), equal_to(["a", "b"]), label="dupes")
         assert_that(
             out["enriched"] | "Unbatch" >> Unbatch() | beam.Map(lambda e: e["event_id"]),
@@ -193,7 +193,7 @@ def test_a_copy_accepted_late_is_never_counted_twice(streaming_pipeline):
     )
     with streaming_pipeline as p:
         config = GraphConfig(streaming=True, allowed_lateness_s=lateness_s, dedupe_horizon_s=3600)
-        out = build(p, stream, None, config)
+        out = table_rows(build(p, stream, None, config))
         assert_that(out["duplicates"] | beam.Map(lambda e: e["event_id"]), equal_to(["a"]), label="dupes")
         assert_that(
             out["enriched"] | "Unbatch" >> Unbatch() | beam.Map(lambda e: e["event_id"]), equal_to(["a"]), label="once"
@@ -217,7 +217,7 @@ def test_one_sites_event_never_suppresses_anothers(streaming_pipeline):
         .advance_watermark_to_infinity()
     )
     with streaming_pipeline as p:
-        out = build(p, stream, None, GraphConfig(streaming=True, dedupe_keying="sharded"))
+        out = table_rows(build(p, stream, None, GraphConfig(streaming=True, dedupe_keying="sharded")))
         assert_that(
             out["enriched"] | "Unbatch" >> Unbatch() | beam.Map(lambda e: e["site"]),
             equal_to(["a.com", "b.com"]),

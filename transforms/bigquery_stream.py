@@ -85,14 +85,14 @@ class _ToCdcElement(beam.DoFn):
     def setup(self):
         self._spec = schemas.table(self._table)
 
-    def process(self, row, pane=beam.DoFn.PaneInfoParam):
-        yield {
-            "row_mutation_info": {
-                "mutation_type": "UPSERT",
-                "change_sequence_number": change_sequence_number(pane.index, int(time.time() * 1000)),
-            },
-            "record": storage_row(row, self._spec),
-        }
+    def process(self, rows, pane=beam.DoFn.PaneInfoParam):
+        """rows: a batch of the table's rows, all of one pane (pipelines.graph)."""
+        sequence = change_sequence_number(pane.index, int(time.time() * 1000))
+        for row in rows:
+            yield {
+                "row_mutation_info": {"mutation_type": "UPSERT", "change_sequence_number": sequence},
+                "record": storage_row(row, self._spec),
+            }
 
 
 class _ToStorageRow(beam.DoFn):
@@ -102,8 +102,9 @@ class _ToStorageRow(beam.DoFn):
     def setup(self):
         self._spec = schemas.table(self._table)
 
-    def process(self, row):
-        yield storage_row(row, self._spec)
+    def process(self, rows):
+        for row in rows:
+            yield storage_row(row, self._spec)
 
 
 class BigQueryStreamSink:

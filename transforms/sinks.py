@@ -48,7 +48,7 @@ class _JsonLineSink(fileio.FileSink):
 
 
 class _EncodeForDay(beam.DoFn):
-    """Row dicts -> (day, up to CHUNK_ROWS JSON lines joined by newlines).
+    """Batches of row dicts -> (day, up to CHUNK_ROWS JSON lines joined by newlines).
 
     Chunked because the file writer's own steps (destination, sharding, a grouping by
     shard) cost as much per element as the encoding: profiled, a rebuild spent most of its
@@ -66,15 +66,16 @@ class _EncodeForDay(beam.DoFn):
     def start_bundle(self):
         self._lines: dict[str, list[bytes]] = {}
 
-    def process(self, row):
-        day = self._day(row)
-        lines = self._lines.get(day)
-        if lines is None:
-            lines = self._lines[day] = []
-        lines.append(self._encode(row))
-        if len(lines) >= CHUNK_ROWS:
-            yield day, b"\n".join(lines)
-            lines.clear()
+    def process(self, rows):
+        for row in rows:
+            day = self._day(row)
+            lines = self._lines.get(day)
+            if lines is None:
+                lines = self._lines[day] = []
+            lines.append(self._encode(row))
+            if len(lines) >= CHUNK_ROWS:
+                yield day, b"\n".join(lines)
+                lines.clear()
 
     def finish_bundle(self):
         for day, lines in self._lines.items():
@@ -126,21 +127,22 @@ class _ParquetSink(fileio.FileSink):
 
 
 class _ArrowForDay(_EncodeForDay):
-    """Row dicts -> (day, up to PARQUET_CHUNK_ROWS rows as one Arrow IPC stream)."""
+    """Batches of row dicts -> (day, up to PARQUET_CHUNK_ROWS rows as one Arrow IPC stream)."""
 
     def setup(self):
         self._schema = arrow_schema(self._table)
         self._day = partition_day(self._table)
 
-    def process(self, row):
-        day = self._day(row)
-        rows = self._lines.get(day)
-        if rows is None:
-            rows = self._lines[day] = []
-        rows.append(row)
-        if len(rows) >= PARQUET_CHUNK_ROWS:
-            yield day, self._encode_rows(rows)
-            rows.clear()
+    def process(self, rows):
+        for row in rows:
+            day = self._day(row)
+            held = self._lines.get(day)
+            if held is None:
+                held = self._lines[day] = []
+            held.append(row)
+            if len(held) >= PARQUET_CHUNK_ROWS:
+                yield day, self._encode_rows(held)
+                held.clear()
 
     def finish_bundle(self):
         for day, rows in self._lines.items():
@@ -188,7 +190,8 @@ class _WriteTableFiles(beam.PTransform):
 
 
 class StagedFilesSink:
-    """A graph sink: `sink.write(table)` is a PTransform that stages that table's rows.
+    """A graph sink: `sink.write(table)` is a PTransform that stages that table's batches of
+    rows.
 
     Args:
       root: staging directory (local path or gs://), empty or absent before the run.

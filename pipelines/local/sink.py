@@ -212,14 +212,17 @@ class _UpsertFn(beam.DoFn):
     def start_bundle(self):
         self._rows: dict = {}
 
-    def process(self, row, pane=beam.DoFn.PaneInfoParam):
-        if self._table == "dead_letters" and (row.get("source") or "").startswith(REPLAY_SOURCE_PREFIX):
-            self._replayed.inc()  # landed by the run that first read it (pipelines.local.stream.replay_records)
-            return
-        key = tuple(row[k] for k in self._key) if self._key else (len(self._rows), uuid.uuid4().hex)
-        old = self._rows.get(key)
-        if old is None or pane.index >= old[0]:
-            self._rows[key] = (pane.index, row)
+    def process(self, rows, pane=beam.DoFn.PaneInfoParam):
+        """rows: a batch of the table's rows, all of one pane (pipelines.graph)."""
+        index, held, key_columns = pane.index, self._rows, self._key
+        for row in rows:
+            if self._table == "dead_letters" and (row.get("source") or "").startswith(REPLAY_SOURCE_PREFIX):
+                self._replayed.inc()  # landed by the run that first read it (pipelines.local.stream.replay_records)
+                continue
+            key = tuple(row[k] for k in key_columns) if key_columns else (len(held), uuid.uuid4().hex)
+            old = held.get(key)
+            if old is None or index >= old[0]:
+                held[key] = (index, row)
 
     def finish_bundle(self):
         if self._rows:
