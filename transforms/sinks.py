@@ -56,6 +56,8 @@ class _EncodeForDay(beam.DoFn):
     window at the end of each bundle.
     """
 
+    CHUNK = CHUNK_ROWS
+
     def __init__(self, table: str):
         self._table = table
 
@@ -64,24 +66,32 @@ class _EncodeForDay(beam.DoFn):
         self._day = partition_day(self._table)
 
     def start_bundle(self):
-        self._lines: dict[str, list[bytes]] = {}
+        self._held: dict[str, list] = {}
+
+    def _item(self, row: dict):
+        """What a chunk holds of one row (here its JSON line)."""
+        return self._encode(row)
+
+    def _chunk(self, items: list) -> bytes:
+        """One element for the file writer, of up to CHUNK items."""
+        return b"\n".join(items)
 
     def process(self, rows):
         for row in rows:
             day = self._day(row)
-            lines = self._lines.get(day)
-            if lines is None:
-                lines = self._lines[day] = []
-            lines.append(self._encode(row))
-            if len(lines) >= CHUNK_ROWS:
-                yield day, b"\n".join(lines)
-                lines.clear()
+            held = self._held.get(day)
+            if held is None:
+                held = self._held[day] = []
+            held.append(self._item(row))
+            if len(held) >= self.CHUNK:
+                yield day, self._chunk(held)
+                held.clear()
 
     def finish_bundle(self):
-        for day, lines in self._lines.items():
-            if lines:
-                yield GlobalWindows.windowed_value((day, b"\n".join(lines)))
-        self._lines = {}
+        for day, held in self._held.items():
+            if held:
+                yield GlobalWindows.windowed_value((day, self._chunk(held)))
+        self._held = {}
 
 
 def arrow_schema(table: str):
@@ -129,26 +139,17 @@ class _ParquetSink(fileio.FileSink):
 class _ArrowForDay(_EncodeForDay):
     """Batches of row dicts -> (day, up to PARQUET_CHUNK_ROWS rows as one Arrow IPC stream)."""
 
+    CHUNK = PARQUET_CHUNK_ROWS
+
     def setup(self):
         self._schema = arrow_schema(self._table)
         self._day = partition_day(self._table)
 
-    def process(self, rows):
-        for row in rows:
-            day = self._day(row)
-            held = self._lines.get(day)
-            if held is None:
-                held = self._lines[day] = []
-            held.append(row)
-            if len(held) >= PARQUET_CHUNK_ROWS:
-                yield day, self._encode_rows(held)
-                held.clear()
+    def _item(self, row: dict) -> dict:
+        return row
 
-    def finish_bundle(self):
-        for day, rows in self._lines.items():
-            if rows:
-                yield GlobalWindows.windowed_value((day, self._encode_rows(rows)))
-        self._lines = {}
+    def _chunk(self, rows: list[dict]) -> bytes:
+        return self._encode_rows(rows)
 
     def _encode_rows(self, rows: list[dict]) -> bytes:
         import pyarrow as pa
