@@ -12,6 +12,7 @@ import orjson
 from apache_beam.testing.util import assert_that, equal_to
 
 from tests.conftest import raw
+from weir.pipelines.graph import table_rows
 from weir.transforms.aggregate import AggregateMetrics, MetricsCombineFn, contribution
 from weir.transforms.batches import ToBatches, Unbatch
 from weir.transforms.dedupe import DedupeEvents
@@ -21,11 +22,6 @@ from weir.transforms.parse import ParseEvents
 from weir.transforms.sketches import estimate, finished
 
 T0 = 1_763_596_800_000  # 2025-11-20T00:00:00Z
-
-
-def _rows(tables: dict) -> dict:
-    """AggregateMetrics' batches of rows (one list per group) as single rows."""
-    return {name: rows | f"Rows_{name}" >> Unbatch() for name, rows in tables.items()}
 
 
 def ev(i, **kw):
@@ -110,7 +106,7 @@ def test_aggregate_metrics_5m_and_daily_rollup(pipeline):
         ]
     ]
     with pipeline as p:
-        out = _rows(p | beam.Create(events) | ToBatches() | AggregateMetrics())
+        out = table_rows(p | beam.Create(events) | ToBatches() | AggregateMetrics())
         cols = (
             "bucket_start",
             "pageviews",
@@ -175,7 +171,7 @@ def test_rows_past_the_exact_limit_count_like_a_sketch_of_their_keys(pipeline):
     events = [enrich_event(ev(i, ts=T0 + i % 250_000, visitor_id=f"v{i}")) for i in range(n)]
     expected = estimate(sketch_of(farm_fingerprint(f"v{i}") for i in range(n)))
     with pipeline as p:
-        out = _rows(p | beam.Create(events) | ToBatches() | AggregateMetrics())
+        out = table_rows(p | beam.Create(events) | ToBatches() | AggregateMetrics())
         for grain in ("5m", "1d"):
             rows = out[f"url_metrics_{grain}"]
             counted = rows | f"v{grain}" >> beam.Map(
@@ -198,7 +194,7 @@ def test_scroll_quarters_add_up_per_url_for_people_only(pipeline):
         ]
     ]
     with pipeline as p:
-        out = _rows(p | beam.Create(events) | ToBatches() | AggregateMetrics())
+        out = table_rows(p | beam.Create(events) | ToBatches() | AggregateMetrics())
         assert_that(
             out["url_metrics_5m"] | beam.Map(lambda r: (r["pageviews"], r["scroll_quarters"])), equal_to([(1, 3)])
         )
