@@ -7,9 +7,10 @@
 Between the source and the aggregation, elements are batches of records or events
 (transforms.batches): the runners' cost per element, not the work, was half of a rebuild
 (issue #20). Dead letters and duplicates stay single records (they are few). Every table's
-rows reach its sink in batches too (lists of row dicts: a batch's event rows, a group's
-metric rows, one dead letter's or ledger day's row), each in the window and pane of what it
-was made from; `table_rows` gives single rows (tests, custom sinks).
+rows reach its sink in batches too (a batch's event rows, one dead letter's or ledger day's
+row as lists of row dicts; a group's metric rows as a `transforms.rows.RowBatch` of columns,
+which iterates as row dicts), each in the window and pane of what it was made from;
+`table_rows` gives single rows (tests, custom sinks).
 
 `build` takes the source and the sink as arguments and returns the PCollections it made,
 so tests inject `beam.Create`/`TestStream` sources and assert on the outputs. The modes
@@ -41,8 +42,8 @@ TABLES = tuple(schemas.tables())  # the graph makes every table of the catalogue
 
 
 class Sink(Protocol):
-    """Where table rows go: `write(table)` returns a PTransform over `PCollection[list[dict]]`
-    (batches of the table's row dicts)."""
+    """Where table rows go: `write(table)` returns a PTransform over a PCollection of batches
+    of the table's rows (each a list of row dicts or a `RowBatch`: iterate it for the dicts)."""
 
     def write(self, table: str) -> beam.PTransform: ...
 

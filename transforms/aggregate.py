@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import pickle
 from collections.abc import Iterable
-from typing import Any
 
 import apache_beam as beam
 from apache_beam.coders import PickleCoder
@@ -35,6 +34,7 @@ from apache_beam.transforms.window import TimestampedValue
 from weir.transforms.counting import counter
 from weir.transforms.metrics import DIMENSIONS, MAX_VALUES, METRICS, NONE_VALUE, Dimension, Metric
 from weir.transforms.records import Event
+from weir.transforms.rows import RowBatch
 from weir.transforms.sketches import EXACT_LIMIT, Sketch, add_key, finished, union
 from weir.transforms.timeutil import bucket_5m, day_str
 
@@ -449,45 +449,54 @@ def _finish(slot, done: dict) -> tuple[int, bytes | None]:
 
 
 class FormatRows(beam.DoFn):
-    """((site, url, bucket), group accumulator) -> the group's metrics-table row dicts, as one
-    list tagged "url" (its URL row) and one tagged "breakdown" (its breakdown rows), in the
-    input's window and pane.
+    """((site, url, bucket), group accumulator) -> the group's metrics-table rows, as one
+    `RowBatch` tagged "url" (its URL row) and one tagged "breakdown" (its breakdown rows), in
+    the input's window and pane.
 
-    Lists, not single rows, because the sinks take batches of rows (pipelines.graph): at
+    Batches, not single rows, because the sinks take batches of rows (pipelines.graph): at
     ~4.6 rows per event, one element per row through the formatting and the sink's steps was
-    the runner's largest per-element cost left in a rebuild (issue #20)."""
+    the runner's largest per-element cost left in a rebuild (issue #20). Columns, not row
+    dicts, because the staged sink writes Arrow columns: a dict per row, made here and taken
+    apart there, was a measured share of a rebuild (docs/performance.md)."""
 
     def __init__(self, grain: str, metrics: tuple[Metric, ...] = METRICS):
         self._grain = grain
         sum_metrics, distinct_metrics = _split(metrics)
-        self._sum_names = [m.name for m in sum_metrics]
+        self._sum_names = list(enumerate(m.name for m in sum_metrics))
         self._distinct = [(len(sum_metrics) + i, m.name, m.sketch_column) for i, m in enumerate(distinct_metrics)]
 
     def process(self, item):
         (site, url, bucket), rows = item
-        bucket_column = "bucket_start" if self._grain == "5m" else "bucket_date"
         # Rows of one group often hold the very same keys (the URL row, channel=website,
         # the only browser...): each distinct key set is sketched once per group.
         done: dict = {}
-        url_rows, breakdown_rows = [], []
-        sum_names, distinct = self._sum_names, self._distinct
+        url_accs, dims, values, breakdown_accs = [], [], [], []
         for (dim, value), acc in rows.items():
-            row: dict[str, Any] = {"site": site, "url": url, bucket_column: bucket}
-            row.update(zip(sum_names, acc, strict=False))
-            for i, name, sketch_column in distinct:
-                estimate, data = _finish(acc[i], done)
-                row[name] = estimate
-                if sketch_column:
-                    row[sketch_column] = data
             if dim == URL_LEVEL:
-                url_rows.append(row)
+                url_accs.append(acc)
             else:
-                row["dimension"], row["value"] = dim, value
-                breakdown_rows.append(row)
-        if url_rows:
-            yield beam.pvalue.TaggedOutput("url", url_rows)
-        if breakdown_rows:
-            yield beam.pvalue.TaggedOutput("breakdown", breakdown_rows)
+                dims.append(dim)
+                values.append(value)
+                breakdown_accs.append(acc)
+        if url_accs:
+            yield beam.pvalue.TaggedOutput("url", self._batch(site, url, bucket, url_accs, done))
+        if breakdown_accs:
+            batch = self._batch(site, url, bucket, breakdown_accs, done)
+            batch.columns["dimension"], batch.columns["value"] = dims, values
+            yield beam.pvalue.TaggedOutput("breakdown", batch)
+
+    def _batch(self, site: str, url: str, bucket, accs: list[list], done: dict) -> RowBatch:
+        n = len(accs)
+        bucket_column = "bucket_start" if self._grain == "5m" else "bucket_date"
+        columns: dict[str, list] = {"site": [site] * n, "url": [url] * n, bucket_column: [bucket] * n}
+        for i, name in self._sum_names:
+            columns[name] = [acc[i] for acc in accs]
+        for i, name, sketch_column in self._distinct:
+            finished_ = [_finish(acc[i], done) for acc in accs]
+            columns[name] = [estimate for estimate, _ in finished_]
+            if sketch_column:
+                columns[sketch_column] = [data for _, data in finished_]
+        return RowBatch(columns, n)
 
 
 class AggregateMetrics(beam.PTransform):

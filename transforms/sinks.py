@@ -18,6 +18,7 @@ Two formats, the warehouse's choice (`Warehouse.staging_format`):
 from __future__ import annotations
 
 import io
+from itertools import chain
 
 import apache_beam as beam
 from apache_beam.io import fileio
@@ -26,7 +27,7 @@ from apache_beam.options.value_provider import StaticValueProvider
 from apache_beam.transforms.window import GlobalWindows
 
 from weir import schemas
-from weir.transforms.rows import partition_day, row_encoder
+from weir.transforms.rows import RowBatch, partition_column, partition_day, row_encoder
 
 CHUNK_ROWS = 2000  # rows per element handed to the file writer
 PARQUET_CHUNK_ROWS = 2000  # rows per Arrow batch (a Parquet row group)
@@ -48,12 +49,13 @@ class _JsonLineSink(fileio.FileSink):
 
 
 class _EncodeForDay(beam.DoFn):
-    """Batches of row dicts -> (day, up to CHUNK_ROWS JSON lines joined by newlines).
+    """Batches of rows -> (day, up to CHUNK_ROWS JSON lines joined by newlines).
 
     Chunked because the file writer's own steps (destination, sharding, a grouping by
     shard) cost as much per element as the encoding: profiled, a rebuild spent most of its
     sink time there with one element per row. Batch only: chunks are emitted in the global
-    window at the end of each bundle.
+    window at the end of each bundle. A batch is a list of row dicts or a `RowBatch` (which
+    iterates as row dicts; `_ArrowForDay` takes its columns whole).
     """
 
     CHUNK = CHUNK_ROWS
@@ -66,31 +68,34 @@ class _EncodeForDay(beam.DoFn):
         self._day = partition_day(self._table)
 
     def start_bundle(self):
-        self._held: dict[str, list] = {}
+        self._held: dict[str, list] = {}  # day -> [items, rows they hold]
 
     def _item(self, row: dict):
         """What a chunk holds of one row (here its JSON line)."""
         return self._encode(row)
 
     def _chunk(self, items: list) -> bytes:
-        """One element for the file writer, of up to CHUNK items."""
+        """One element for the file writer, of up to CHUNK rows' items."""
         return b"\n".join(items)
+
+    def _add(self, day: str, item, rows: int):
+        held = self._held.get(day)
+        if held is None:
+            held = self._held[day] = [[], 0]
+        held[0].append(item)
+        held[1] += rows
+        if held[1] >= self.CHUNK:
+            yield day, self._chunk(held[0])
+            held[0], held[1] = [], 0
 
     def process(self, rows):
         for row in rows:
-            day = self._day(row)
-            held = self._held.get(day)
-            if held is None:
-                held = self._held[day] = []
-            held.append(self._item(row))
-            if len(held) >= self.CHUNK:
-                yield day, self._chunk(held)
-                held.clear()
+            yield from self._add(self._day(row), self._item(row), 1)
 
     def finish_bundle(self):
-        for day, held in self._held.items():
-            if held:
-                yield GlobalWindows.windowed_value((day, self._chunk(held)))
+        for day, (items, _) in self._held.items():
+            if items:
+                yield GlobalWindows.windowed_value((day, self._chunk(items)))
         self._held = {}
 
 
@@ -137,24 +142,45 @@ class _ParquetSink(fileio.FileSink):
 
 
 class _ArrowForDay(_EncodeForDay):
-    """Batches of row dicts -> (day, up to PARQUET_CHUNK_ROWS rows as one Arrow IPC stream)."""
+    """Batches of rows -> (day, up to PARQUET_CHUNK_ROWS rows as one Arrow IPC stream).
+
+    A chunk's items are row dicts and whole `RowBatch`es of one day (a metric group's rows
+    share their bucket); a RowBatch's columns go into the Arrow table without a dict per row.
+    """
 
     CHUNK = PARQUET_CHUNK_ROWS
 
     def setup(self):
         self._schema = arrow_schema(self._table)
         self._day = partition_day(self._table)
+        self._partition, self._day_of = partition_column(self._table)
 
     def _item(self, row: dict) -> dict:
         return row
 
-    def _chunk(self, rows: list[dict]) -> bytes:
-        return self._encode_rows(rows)
+    def process(self, rows):
+        if type(rows) is RowBatch:
+            days = rows.columns.get(self._partition)
+            if days and days.count(days[0]) == len(days):  # one partition: the batch goes whole
+                yield from self._add(self._day_of(days[0]), rows, len(rows))
+                return
+        yield from super().process(rows)
 
-    def _encode_rows(self, rows: list[dict]) -> bytes:
+    def _chunk(self, items: list) -> bytes:
         import pyarrow as pa
 
-        table = pa.Table.from_pylist(rows, schema=self._schema)  # the schema's columns only, in C++
+        dicts = [item for item in items if type(item) is not RowBatch]
+        batches = [item for item in items if type(item) is RowBatch]
+        tables = []
+        if dicts:  # the schema's columns only, in C++
+            tables.append(pa.Table.from_pylist(dicts, schema=self._schema))
+        if batches:
+            columns = {
+                name: list(chain.from_iterable(b.columns.get(name) or [None] * b.length for b in batches))
+                for name in self._schema.names
+            }
+            tables.append(pa.Table.from_pydict(columns, schema=self._schema))
+        table = tables[0] if len(tables) == 1 else pa.concat_tables(tables)
         out = io.BytesIO()
         with pa.ipc.new_stream(out, self._schema) as writer:
             writer.write_table(table)
