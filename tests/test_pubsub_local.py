@@ -11,9 +11,10 @@ import pytest
 
 from tests import emulators
 from weir.pipelines.local.archiver import Archiver
-from weir.pubsub import PubSubNames, attributes_for, ensure_topology
+from weir.pubsub import PubSubNames, attributes_for, ensure_topology, pulls
 from weir.pubsub.emulator import start_emulator, stop_emulator
 from weir.pubsub.publish import publish
+from weir.pubsub.pulls import FULL_PULL
 
 
 @pytest.fixture(params=["gcloud", "drongo"])
@@ -87,16 +88,45 @@ def test_emulator_is_recorded_and_stopped(tmp_path, monkeypatch):
     assert stop_emulator(home) is True and stop_emulator(home) is False
 
 
+def test_the_archiver_archives_a_backlog_as_one_file_and_acks_all_of_it(emulator, tmp_path, monkeypatch):
+    """Successive pulls while a backlog lasts (the emulator returns FULL_PULL a pull) make one
+    batch: one file, then its acks, in several requests."""
+    from google.cloud import pubsub_v1
+
+    monkeypatch.setattr(pulls, "ACK_BATCH", 100)
+    names = PubSubNames(f"weir-b-{uuid.uuid4().hex[:6]}")
+    ensure_topology(names)
+    n = FULL_PULL * 3 + 17
+    payloads = [orjson.dumps({"event_id": f"e{i}", "ts": 1_763_596_800_000 + i}) for i in range(n)]
+    assert publish(payloads, names, say=lambda _m: None) == n
+    archiver = Archiver(names.subscription_path(names.archive_subscription), str(tmp_path / "archive"))
+    with pubsub_v1.SubscriberClient() as sub:
+        first = archiver.pull_once(sub, timeout_s=2)
+        got = first
+        for _ in range(10):
+            if got >= n:
+                break
+            got += archiver.pull_once(sub, timeout_s=2)
+        assert first > FULL_PULL and got == n  # more than one pull's worth in the first batch
+        assert archiver.pull_once(sub, timeout_s=1) == 0  # all acked
+    files = [os.path.join(d, f) for d, _, fs in os.walk(tmp_path / "archive") for f in fs]
+    records = []
+    for path in files:
+        with open(path, "rb") as fh:
+            records += list(fastavro.reader(fh))
+    assert sorted(r["payload"] for r in records) == sorted(payloads)
+    assert len(files) < n / FULL_PULL  # fewer files than pulls
+
+
 def test_direct_runner_reader_drains_a_backlog_in_one_bundle(tmp_path, monkeypatch):
     """The DirectRunner's Pub/Sub read (pipelines.local.direct_pubsub): one bundle keeps pulling
     while pulls come back full, and every message keeps its data, attributes and time."""
     from apache_beam.runners.direct import transform_evaluator as te
     from google.cloud import pubsub_v1
 
-    from weir.pipelines.local import direct_pubsub
-    from weir.pipelines.local.direct_pubsub import FULL_PULL, allow_bigger_pulls
+    from weir.pipelines.local.direct_pubsub import allow_bigger_pulls
 
-    monkeypatch.setattr(direct_pubsub, "ACK_BATCH", 100)  # acknowledgements go in several requests
+    monkeypatch.setattr(pulls, "ACK_BATCH", 100)  # acknowledgements go in several requests
 
     host, pid = emulators.start_pubsub(str(tmp_path))
     monkeypatch.setenv("PUBSUB_EMULATOR_HOST", host)

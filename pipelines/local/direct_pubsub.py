@@ -35,16 +35,15 @@ from datetime import timezone
 from apache_beam.runners.direct import transform_evaluator as te
 from apache_beam.utils.timestamp import MIN_TIMESTAMP, Timestamp
 
+from weir.pubsub import pulls
+
 log = logging.getLogger(__name__)
 UTC = timezone.utc
 PULL_DEADLINE_S = 1.0
-# A pull returns at most 100 messages (the emulator's page; the service's is larger). While
-# pulls come back full there is a backlog, so one bundle keeps pulling, up to max_messages:
-# measured, one 100-message pull per bundle capped a local stream at ~300 events/s, the
-# runner's fixed costs per bundle being most of its time.
-FULL_PULL = 100
-NEXT_PULL_DEADLINE_S = 0.2
-ACK_BATCH = 1000
+# A pull returns at most 100 messages (the emulator's page), so one bundle keeps pulling while
+# pulls come back full, up to max_messages (weir.pubsub.pulls): measured, one 100-message pull
+# per bundle capped a local stream at ~300 events/s, the runner's fixed costs per bundle being
+# most of its time.
 _ORIGINAL = te._PubSubReadEvaluator._read_from_pubsub
 _ORIGINAL_FINISH = te._PubSubReadEvaluator.finish_bundle
 _READS_OPEN = threading.Event()
@@ -97,40 +96,20 @@ def _make_reader(max_messages: int):
                 ts = Timestamp(micros=message.publish_time.ToMicroseconds())
             return ts, parsed
 
-        from google.api_core.exceptions import DeadlineExceeded, GoogleAPICallError
-
         if not _READS_OPEN.is_set():
             time.sleep(0.05)  # held (hold_reads): nothing is pulled, so nothing is acked
             return []
         client = self._get_subscriber_client(self._applied_ptransform)
-        received = []
-        deadline = PULL_DEADLINE_S
-        while len(received) < max_messages:
-            try:
-                response = client.pull(
-                    subscription=self._sub_name,
-                    max_messages=max_messages - len(received),
-                    timeout=deadline,
-                    retry=None,  # not the client's minute of retries: see the module docstring
-                )
-            except DeadlineExceeded:
-                break  # idle: come back so the runner can fire processing-time triggers
-            except GoogleAPICallError as exc:  # unreachable: nothing pulled, so nothing to ack
-                if not _READ_FAILURE:
-                    _READ_FAILURE.update(since=time.time(), error=str(exc)[:300])
-                    log.warning("pulling %s failed; retrying: %s", self._sub_name, exc)
-                time.sleep(PULL_DEADLINE_S)
-                break
+        received, error = pulls.pull(client, self._sub_name, max_messages, PULL_DEADLINE_S)
+        if error is not None:  # unreachable: what was pulled before goes on, the rest waits
+            if not _READ_FAILURE:
+                _READ_FAILURE.update(since=time.time(), error=str(error)[:300])
+                log.warning("pulling %s failed; retrying: %s", self._sub_name, error)
+            time.sleep(PULL_DEADLINE_S)
+        else:
             _READ_FAILURE.clear()
-            got = type(response).pb(response).received_messages
-            received.extend(got)
-            if len(got) < FULL_PULL:
-                break  # the backlog is drained
-            deadline = NEXT_PULL_DEADLINE_S
         results = [element(rm.message) for rm in received]
-        ack_ids = [rm.ack_id for rm in received]
-        for start in range(0, len(ack_ids), ACK_BATCH):  # the service caps a request's size
-            client.acknowledge(subscription=self._sub_name, ack_ids=ack_ids[start : start + ACK_BATCH])
+        pulls.acknowledge(client, self._sub_name, [rm.ack_id for rm in received])
         return results
 
     _read_from_pubsub.weir_max_messages = max_messages
