@@ -17,6 +17,7 @@ import logging
 import threading
 import time
 
+from weir.pipelines.gc_tuning import collector_tuned
 from weir.pubsub import pulls
 from weir.transforms.archive import archive_records, record_of_message
 
@@ -123,7 +124,8 @@ def _run_in_child(subscription_path, root, max_messages, stopping, counted, erro
             return stopping.is_set() or os.getppid() != parent_pid
 
     archiver = Archiver(subscription_path, root, max_messages, stopping=_Stopping(), counted=counted)
-    archiver.run()
+    with collector_tuned():  # as in the stream's own process (pipelines.gc_tuning)
+        archiver.run()
     if archiver.error is not None:
         errors.put(repr(archiver.error))
 

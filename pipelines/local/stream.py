@@ -39,6 +39,7 @@ import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 from apache_beam.runners.direct.direct_runner import BundleBasedDirectRunner
 
+from weir.pipelines.gc_tuning import collector_tuned
 from weir.pipelines.graph import GraphConfig, build
 from weir.pipelines.local.archiver import Archiver, ArchiverProcess
 from weir.pipelines.local.direct_pubsub import allow_bigger_pulls, hold_reads, read_failure, release_reads
@@ -168,7 +169,13 @@ def run_stream(
     duration_s: float | None = None,
     progress=print,
 ) -> StreamRun:
-    """Runs until `duration_s` passes, SIGINT or SIGTERM; then stops the pipeline and drains the archiver."""
+    """Runs until `duration_s` passes, SIGINT or SIGTERM; then stops the pipeline and drains the
+    archiver. The cyclic collector is tuned meanwhile (pipelines.gc_tuning), as in a rebuild."""
+    with collector_tuned():
+        return _run_stream(home, dataset, names, archive_root, config, duration_s, progress)
+
+
+def _run_stream(home, dataset, names, archive_root, config, duration_s, progress) -> StreamRun:
     ensure_topology(names)
     gated = allow_bigger_pulls()
     cache_dofn_specs()
