@@ -11,10 +11,10 @@ import pytest
 
 from tests import emulators
 from weir.pipelines.local.archiver import Archiver
-from weir.pubsub import PubSubNames, attributes_for, ensure_topology, pulls
+from weir.pubsub import PubSubNames, attributes_for, ensure_topology, raw
 from weir.pubsub.emulator import start_emulator, stop_emulator
 from weir.pubsub.publish import publish
-from weir.pubsub.pulls import FULL_PULL
+from weir.pubsub.raw import FULL_PULL
 
 
 @pytest.fixture(params=["gcloud", "drongo"])
@@ -93,7 +93,7 @@ def test_the_archiver_archives_a_backlog_as_one_file_and_acks_all_of_it(emulator
     batch: one file, then its acks, in several requests."""
     from google.cloud import pubsub_v1
 
-    monkeypatch.setattr(pulls, "ACK_BATCH", 100)
+    monkeypatch.setattr(raw, "ACK_BATCH", 100)
     names = PubSubNames(f"weir-b-{uuid.uuid4().hex[:6]}")
     ensure_topology(names)
     n = FULL_PULL * 3 + 17
@@ -126,7 +126,7 @@ def test_direct_runner_reader_drains_a_backlog_in_one_bundle(tmp_path, monkeypat
 
     from weir.pipelines.local.direct_pubsub import allow_bigger_pulls
 
-    monkeypatch.setattr(pulls, "ACK_BATCH", 100)  # acknowledgements go in several requests
+    monkeypatch.setattr(raw, "ACK_BATCH", 100)  # acknowledgements go in several requests
 
     host, pid = emulators.start_pubsub(str(tmp_path))
     monkeypatch.setenv("PUBSUB_EMULATOR_HOST", host)

@@ -18,7 +18,7 @@ import threading
 import time
 
 from weir.pipelines.gc_tuning import collector_tuned
-from weir.pubsub import pulls
+from weir.pubsub import raw
 from weir.transforms.archive import archive_records, record_of_message
 
 log = logging.getLogger(__name__)
@@ -45,14 +45,14 @@ class Archiver(threading.Thread):
         archives it as one file per receive hour, then acks it; returns how many. A pull that
         fails with nothing in hand raises (the caller retries); one that fails after others
         succeeded ends the batch, which is archived and acked."""
-        received, error = pulls.pull(subscriber, self.subscription_path, self.max_messages, timeout_s)
+        received, error = raw.pull(subscriber, self.subscription_path, self.max_messages, timeout_s)
         if not received:
             if error is not None:
                 raise error
             return 0
         records = [record_of_message(rm.message) for rm in received]
         archive_records(self.root, records)
-        pulls.acknowledge(subscriber, self.subscription_path, [rm.ack_id for rm in received])
+        raw.acknowledge(subscriber, self.subscription_path, [rm.ack_id for rm in received])
         self.archived += len(records)
         if self._counted is not None:
             self._counted.value = self.archived

@@ -35,13 +35,13 @@ from datetime import timezone
 from apache_beam.runners.direct import transform_evaluator as te
 from apache_beam.utils.timestamp import MIN_TIMESTAMP, Timestamp
 
-from weir.pubsub import pulls
+from weir.pubsub import raw
 
 log = logging.getLogger(__name__)
 UTC = timezone.utc
 PULL_DEADLINE_S = 1.0
 # A pull returns at most 100 messages (the emulator's page), so one bundle keeps pulling while
-# pulls come back full, up to max_messages (weir.pubsub.pulls): measured, one 100-message pull
+# pulls come back full, up to max_messages (weir.pubsub.raw): measured, one 100-message pull
 # per bundle capped a local stream at ~300 events/s, the runner's fixed costs per bundle being
 # most of its time.
 _ORIGINAL = te._PubSubReadEvaluator._read_from_pubsub
@@ -87,11 +87,11 @@ def _make_reader(max_messages: int):
             if message.ordering_key:
                 parsed.ordering_key = message.ordering_key
             if timestamp_attribute and timestamp_attribute in parsed.attributes:
-                raw = parsed.attributes[timestamp_attribute]
+                stamp = parsed.attributes[timestamp_attribute]
                 try:
-                    ts = Timestamp(micros=int(raw) * 1000)
+                    ts = Timestamp(micros=int(stamp) * 1000)
                 except ValueError:
-                    ts = Timestamp.from_rfc3339(raw)
+                    ts = Timestamp.from_rfc3339(stamp)
             else:
                 ts = Timestamp(micros=message.publish_time.ToMicroseconds())
             return ts, parsed
@@ -100,7 +100,7 @@ def _make_reader(max_messages: int):
             time.sleep(0.05)  # held (hold_reads): nothing is pulled, so nothing is acked
             return []
         client = self._get_subscriber_client(self._applied_ptransform)
-        received, error = pulls.pull(client, self._sub_name, max_messages, PULL_DEADLINE_S)
+        received, error = raw.pull(client, self._sub_name, max_messages, PULL_DEADLINE_S)
         if error is not None:  # unreachable: what was pulled before goes on, the rest waits
             if not _READ_FAILURE:
                 _READ_FAILURE.update(since=time.time(), error=str(error)[:300])
@@ -109,7 +109,7 @@ def _make_reader(max_messages: int):
         else:
             _READ_FAILURE.clear()
         results = [element(rm.message) for rm in received]
-        pulls.acknowledge(client, self._sub_name, [rm.ack_id for rm in received])
+        raw.acknowledge(client, self._sub_name, [rm.ack_id for rm in received])
         return results
 
     _read_from_pubsub.weir_max_messages = max_messages
