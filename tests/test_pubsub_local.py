@@ -118,6 +118,29 @@ def test_the_archiver_archives_a_backlog_as_one_file_and_acks_all_of_it(emulator
     assert len(files) < n / FULL_PULL  # fewer files than pulls
 
 
+def test_raw_publish_pull_and_ack_round_trip(emulator):
+    """weir.pubsub.raw: one request publishes a list of messages, with their attributes; pulls
+    fill a batch past one pull's page; acked messages do not come back."""
+    from google.cloud import pubsub_v1
+
+    names = PubSubNames(f"weir-w-{uuid.uuid4().hex[:6]}")
+    ensure_topology(names)
+    sent = [(orjson.dumps({"i": i}), {"event_id": f"e{i}", "ts": str(1_763_596_800_000 + i)}) for i in range(250)]
+    ids = raw.publish(pubsub_v1.PublisherClient(), names.topic_path, sent)
+    assert len(ids) == len(set(ids)) == len(sent)
+    with pubsub_v1.SubscriberClient() as sub:
+        got = []
+        for _ in range(10):
+            received, error = raw.pull(sub, names.subscription_path(), 1000, 2.0)
+            assert error is None
+            got += received
+            raw.acknowledge(sub, names.subscription_path(), [rm.ack_id for rm in received])
+            if len(got) >= len(sent):
+                break
+        assert sorted((rm.message.data, dict(rm.message.attributes)) for rm in got) == sorted(sent)
+        assert raw.pull(sub, names.subscription_path(), 1000, 1.0) == ([], None)  # all acked
+
+
 def test_direct_runner_reader_drains_a_backlog_in_one_bundle(tmp_path, monkeypatch):
     """The DirectRunner's Pub/Sub read (pipelines.local.direct_pubsub): one bundle keeps pulling
     while pulls come back full, and every message keeps its data, attributes and time."""
