@@ -55,6 +55,22 @@ def test_flush_of_some_tables_leaves_the_others_pending(writer, tmp_path):
     assert count(home, "events") == 2
 
 
+def test_an_event_landed_again_replaces_itself_and_an_id_reused_later_is_kept(writer, tmp_path):
+    """Landings delete the incoming keys within the incoming rows' span of event time: a
+    replayed copy (same ts) replaces its row; an event_id reused at another time is a second
+    row, as the stream counted it (the rebuild de-duplicates by identity alone)."""
+    home = str(tmp_path)
+    old = {**event_row("e1"), "event_ts": BUCKET - 86_400_000}  # a day earlier
+    writer.submit("events", {("e1", 0): (0, old)})
+    writer.flush()
+    writer.submit("events", {("e1", 1): (0, event_row("e1")), ("e2",): (0, event_row("e2"))})
+    writer.flush()
+    writer.submit("events", {("e1", 1): (0, {**event_row("e1"), "action": "heartbeat"})})  # replayed, changed
+    writer.flush()
+    rows = LocalWarehouse(home).query("SELECT event_id, action, event_ts FROM events ORDER BY 3, 1").rows
+    assert [(r[0], r[1]) for r in rows] == [("e1", "pageview"), ("e1", "heartbeat"), ("e2", "pageview")]
+
+
 class _TimedWriter(LandingWriter):
     """Records which tables each background landing was asked for; a landing takes `cost` s."""
 
