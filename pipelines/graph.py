@@ -138,8 +138,9 @@ def build(root, source: beam.PTransform, sink: Sink | None, config: GraphConfig 
     """Applies the whole graph to `root` (a Pipeline).
 
     Args:
-      source: PTransform producing `PCollection[RawRecord]` (archive files, Pub/Sub, Create);
-        the graph batches them.
+      source: PTransform producing `PCollection[RawRecord]` (archive files, Pub/Sub, Create),
+        which the graph batches; or, with a true `yields_batches` attribute, producing
+        `PCollection[list[RawRecord]]` itself (the local stream's reader).
       sink: receives every table's rows; None writes nothing (tests).
       config: see `GraphConfig`.
 
@@ -148,7 +149,9 @@ def build(root, source: beam.PTransform, sink: Sink | None, config: GraphConfig 
       every table in TABLES the config produces, plus
       "enriched" (PCollection[list[Event]], batches) and "duplicates" (PCollection[Event]).
     """
-    raw = root | "Read" >> source | "Batches" >> ToBatches()
+    raw = root | "Read" >> source
+    if not getattr(source, "yields_batches", False):
+        raw = raw | "Batches" >> ToBatches()
     too_late_s = config.allowed_lateness_s if config.streaming else None
     parsed = raw | "Parse" >> ParseEvents(config.fallback_received_ms, too_late_after_s=too_late_s)
     events, dead = parsed.events, parsed.dead

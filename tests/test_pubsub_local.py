@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import types
 import uuid
 
+import apache_beam as beam
 import fastavro
 import orjson
 import pytest
@@ -164,6 +166,7 @@ def test_direct_runner_reader_drains_a_backlog_in_one_bundle(tmp_path, monkeypat
         class _Evaluator:  # what the patched method reads of Beam's evaluator
             _applied_ptransform = None
             _sub_name = names.subscription_path()
+            source = types.SimpleNamespace()  # the read's _PubSubSource: not batched
 
             def _get_subscriber_client(self, _transform):
                 return pubsub_v1.SubscriberClient()
@@ -182,5 +185,56 @@ def test_direct_runner_reader_drains_a_backlog_in_one_bundle(tmp_path, monkeypat
         ts, message = by_data[b"{no time}"]  # publish() stamps its send time as `ts`
         assert message.attributes["ts_source"] == "received"
         assert abs(ts.micros // 1000 - int(message.publish_time.timestamp() * 1000)) < 60_000
+    finally:
+        emulators.stop_pubsub(pid)
+
+
+def test_direct_runner_reader_gives_one_batch_of_records_per_bundle(tmp_path, monkeypatch):
+    """A read marked by `read_batches` gives one element per bundle: every message of the
+    bundle as the graph's RawRecord (as the archiver makes it: received at its publish time,
+    any client IP redacted), stamped with the earliest publish time."""
+    from apache_beam.runners.direct import transform_evaluator as te
+    from google.cloud import pubsub_v1
+
+    from weir.pipelines.local.direct_pubsub import BATCHES_ATTR, allow_bigger_pulls, read_batches
+
+    host, pid = emulators.start_pubsub(str(tmp_path))
+    monkeypatch.setenv("PUBSUB_EMULATOR_HOST", host)
+    try:
+        names = PubSubNames(f"weir-b-{uuid.uuid4().hex[:6]}")
+        ensure_topology(names)
+        n = FULL_PULL * 2 + 3
+        ip = "192.0.2.1"
+        payloads = [orjson.dumps({"event_id": f"e{i}", "ts": 1_763_596_800_000 + i, "ip": ip}) for i in range(n)]
+        assert publish(payloads, names, say=lambda _m: None) == n
+        assert allow_bigger_pulls(max_messages=1000)
+        read = beam.io.ReadFromPubSub(subscription=names.subscription_path(), with_attributes=True)
+        assert read_batches(read, "pubsub:live")
+        assert getattr(read._source, BATCHES_ATTR) == "pubsub:live"
+
+        class _Evaluator:
+            _applied_ptransform = None
+            _sub_name = names.subscription_path()
+            source = read._source
+
+            def _get_subscriber_client(self, _transform):
+                return pubsub_v1.SubscriberClient()
+
+        records, stamps = [], []
+        for _ in range(10):
+            got = te._PubSubReadEvaluator._read_from_pubsub(_Evaluator(), None)
+            assert len(got) <= 1  # one element per bundle, or none
+            for ts, batch in got:
+                stamps.append((ts, batch))
+                records += batch
+            if len(records) >= n:
+                break
+        assert len(records) == n and stamps
+        for ts, batch in stamps:
+            assert ts.micros // 1000 == min(r["received_at"] for r in batch)
+        first = {orjson.loads(r["payload"])["event_id"]: r for r in records}["e0"]
+        assert set(first) == {"payload", "received_at", "source", "attributes"}
+        assert first["source"] == "pubsub:live" and ip.encode() not in first["payload"]
+        assert first["attributes"]["event_id"] == "e0" and first["received_at"] > 1_763_596_800_000
     finally:
         emulators.stop_pubsub(pid)

@@ -42,12 +42,19 @@ from apache_beam.runners.direct.direct_runner import BundleBasedDirectRunner
 from weir.pipelines.gc_tuning import collector_tuned
 from weir.pipelines.graph import GraphConfig, build
 from weir.pipelines.local.archiver import Archiver, ArchiverProcess
-from weir.pipelines.local.direct_pubsub import allow_bigger_pulls, hold_reads, read_failure, release_reads
+from weir.pipelines.local.direct_pubsub import (
+    allow_bigger_pulls,
+    hold_reads,
+    read_batches,
+    read_failure,
+    release_reads,
+)
 from weir.pipelines.local.direct_specs import cache_dofn_specs
 from weir.pipelines.local.sink import REPLAY_SOURCE_PREFIX, LocalStreamSink
 from weir.pipelines.local.status import format_counts, write_status
 from weir.pubsub import PubSubNames, ensure_topology
 from weir.transforms.archive import hour_dir, raw_record, record_of_message
+from weir.transforms.batches import BATCH_SIZE, ToBatches
 from weir.transforms.counting import local_counts, local_gauges, reset_local_counts
 from weir.transforms.read import read_avro
 from weir.transforms.records import RawRecord
@@ -62,7 +69,11 @@ def to_raw_record(message, subscription: str) -> RawRecord:
 
 
 class ReadPubSubRecords(beam.PTransform):
-    """Takes a pipeline root; produces `PCollection[RawRecord]` from a subscription."""
+    """Takes a pipeline root; produces `PCollection[list[RawRecord]]` from a subscription:
+    batches (`yields_batches`: the graph makes none), one per read bundle with weir's reader
+    (pipelines.local.direct_pubsub.read_batches), else made here."""
+
+    yields_batches = True
 
     def __init__(self, subscription_path: str):
         super().__init__()
@@ -70,16 +81,23 @@ class ReadPubSubRecords(beam.PTransform):
 
     def expand(self, root):
         sub = self._subscription
+        read = beam.io.ReadFromPubSub(subscription=sub, with_attributes=True)
+        if read_batches(read, f"pubsub:{sub.rsplit('/', 1)[-1]}"):
+            return root | "ReadPubSub" >> read
         return (
             root
-            | "ReadPubSub" >> beam.io.ReadFromPubSub(subscription=sub, with_attributes=True)
+            | "ReadPubSub" >> read
             | "ToRawRecord" >> beam.Map(to_raw_record, sub.rsplit("/", 1)[-1])
+            | "Batches" >> ToBatches()
         )
 
 
 class ReplayThenPubSub(beam.PTransform):
-    """Takes a pipeline root; produces `PCollection[RawRecord]`: the replayed archive records
-    (as the live read had them) and the subscription's records."""
+    """Takes a pipeline root; produces `PCollection[list[RawRecord]]` (batches, as
+    `ReadPubSubRecords`): the replayed archive records (as the live read had them) and the
+    subscription's records."""
+
+    yields_batches = True
 
     def __init__(self, replayed: list[RawRecord], subscription_path: str):
         super().__init__()
@@ -89,7 +107,8 @@ class ReplayThenPubSub(beam.PTransform):
         live = root | "Live" >> ReadPubSubRecords(self._subscription)
         if not self._replayed:
             return live
-        return (root | "Replay" >> beam.Create(self._replayed), live) | "ReplayAndLive" >> beam.Flatten()
+        replayed = [self._replayed[i : i + BATCH_SIZE] for i in range(0, len(self._replayed), BATCH_SIZE)]
+        return (root | "Replay" >> beam.Create(replayed), live) | "ReplayAndLive" >> beam.Flatten()
 
 
 def replay_records(archive_root: str, since_ms: int, subscription_path: str) -> list[RawRecord]:
