@@ -6,9 +6,12 @@ connection, at most every `FLUSH_S` seconds; the tables with a row per event
 (`PER_EVENT_TABLES`) join a landing only on their own, slower clock. Why not a write per table
 per bundle: opening and closing the DuckDB file is most of the cost of a small write
 (profiled with py-spy: ~20% of the stream's CPU went to four connections per bundle), and
-while a bundle waits on it, the watermark and the live bucket wait too. Rows are written as
-NDJSON with the same encoder the rebuild uses, so `weir sql` (another process) reads the
-same values, between flushes.
+while a bundle waits on it, the watermark and the live bucket wait too. Rows go to DuckDB as
+Arrow tables of the schema a rebuild stages its Parquet in (`transforms.sinks.arrow_schema`),
+scanned in place, so `weir sql` (another process) reads the same values as after a rebuild,
+between flushes. (They were NDJSON files, encoded here and parsed by DuckDB: measured
+landing 4,000 event rows, 25.8 against 22.8 us of CPU per row; the rest of a landing is
+DuckDB's own: its open, ~12 ms, and the checkpoint on close.)
 
 Nothing is lost by not writing synchronously: the archive, written before any message is
 acked, is the durable record (pipelines.local.archiver); `run_stream` closes the sink when it
@@ -24,7 +27,6 @@ failure, and nothing landed again while the stream went on accepting.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 import uuid
@@ -33,7 +35,7 @@ import apache_beam as beam
 
 from weir import schemas
 from weir.transforms.counting import counter
-from weir.transforms.rows import row_encoder
+from weir.transforms.sinks import arrow_schema
 
 log = logging.getLogger(__name__)
 FLUSH_S = 0.5
@@ -61,14 +63,13 @@ class LandingWriter:
         from weir.warehouse.local import LocalWarehouse
 
         self._warehouse = LocalWarehouse(home, dataset, lock_wait_s=lock_wait_s)
-        self._dir = os.path.join(home, "staging", "stream")
         self._flush_s = flush_s
         self._pending: dict[str, dict] = {}  # table -> key -> (pane index, row)
         self._lock = threading.Lock()
         self._write_lock = threading.Lock()  # one landing at a time, in submission order
         self._wake = threading.Event()
         self._counters = {t: counter(f"rows_written_{t}") for t in schemas.tables()}
-        self._encoders = {t: row_encoder(t) for t in schemas.tables()}
+        self._schemas = {t: arrow_schema(t) for t in schemas.tables()}
         self.error: BaseException | None = None  # the last failed landing's error, while failing
         self.failing_since: float | None = None  # time.time() of the first failure in a row
         self.failures = 0  # failed landings in a row
@@ -115,22 +116,13 @@ class LandingWriter:
             return {t: len(rows) for t, rows in pending.items()}
 
     def _land(self, pending: dict[str, dict]) -> None:
-        os.makedirs(self._dir, exist_ok=True)
-        files: dict[str, list[str]] = {}
-        try:
-            for table, rows in pending.items():
-                encode = self._encoders[table]
-                path = os.path.join(self._dir, f"{table}-{uuid.uuid4().hex}.json")
-                files[table] = [path]
-                with open(path, "wb") as fh:
-                    for _, row in rows.values():
-                        fh.write(encode(row) + b"\n")
-            self._warehouse.upsert_many(files)
-        finally:
-            for paths in files.values():
-                for path in paths:
-                    if os.path.exists(path):
-                        os.remove(path)
+        import pyarrow as pa
+
+        tables = {
+            table: [pa.Table.from_pylist([row for _, row in rows.values()], schema=self._schemas[table])]
+            for table, rows in pending.items()
+        }
+        self._warehouse.upsert_many(tables)
 
     def _restore(self, pending: dict[str, dict]) -> None:
         """Puts the rows of a failed landing back; a row submitted since for the same key is

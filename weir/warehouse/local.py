@@ -104,6 +104,14 @@ def _sql_str(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
+def _arrow_select(spec: schemas.TableSpec) -> str:
+    """The select list that makes Arrow columns (`transforms.sinks.arrow_schema`: TIMESTAMP
+    already UTC, BYTES already bytes, DATE as text) the table's columns, in its order."""
+    return ", ".join(
+        f'CAST("{f.name}" AS DATE) AS "{f.name}"' if f.type == "DATE" else f'"{f.name}"' for f in spec.fields
+    )
+
+
 def warehouse_path(home: str) -> str:
     """The local warehouse's DuckDB file under WEIR_HOME."""
     return os.path.join(home, "warehouse.duckdb")
@@ -241,22 +249,25 @@ class LocalWarehouse(Warehouse):
         """Streaming landing of one table; see `upsert_many`."""
         return self.upsert_many({table: files})[table]
 
-    def upsert_many(self, files_by_table: dict[str, list[str]]) -> dict[str, int]:
-        """Streaming landing: rows staged in NDJSON files replace the rows with the same key
-        (SPEC: a pane replaces the previous value of its row); tables without a key append.
-        Every table in one short transaction on one connection (opening and closing the
-        DuckDB file is most of the cost of a small write), so readers wait at most for one
-        batch and never see one table's rows without another's."""
+    def upsert_many(self, files_by_table: dict[str, list]) -> dict[str, int]:
+        """Streaming landing: rows, staged in NDJSON or Parquet files or given as Arrow tables
+        (`transforms.sinks.arrow_schema`), replace the rows with the same key (SPEC: a pane
+        replaces the previous value of its row); tables without a key append. Every table in
+        one short transaction on one connection (opening and closing the DuckDB file is most
+        of the cost of a small write), so readers wait at most for one batch and never see one
+        table's rows without another's."""
         loaded: dict[str, int] = {}
         with self._connect(functions=False) as con:
             con.execute("BEGIN TRANSACTION")
             try:
-                for table, files in files_by_table.items():
+                for table, parts in files_by_table.items():
                     spec = schemas.table(table)
                     target = f'"{self.dataset}"."{table}"'
-                    if spec.key:
-                        con.execute(f"CREATE TEMP TABLE incoming AS SELECT * FROM {target} LIMIT 0")
-                        loaded[table] = self._load(con, spec, "incoming", files)
+                    if not spec.key:
+                        loaded[table] = self._load(con, spec, target, parts)
+                        continue
+                    with self._incoming(con, spec, target, parts) as count:
+                        loaded[table] = count
                         match = " AND ".join(f't."{k}" = i."{k}"' for k in spec.key)
                         # Only the incoming rows' span of the partition column is searched: the
                         # scan skips every older row group (measured: deleting 8,000 keys from
@@ -272,29 +283,65 @@ class LocalWarehouse(Warehouse):
                             {"lo": lo, "hi": hi},
                         )
                         con.execute(f"INSERT INTO {target} SELECT * FROM incoming")
-                        con.execute("DROP TABLE incoming")
-                    else:
-                        loaded[table] = self._load(con, spec, target, files)
                 con.execute("COMMIT")
             except BaseException:
                 con.execute("ROLLBACK")
                 raise
         return loaded
 
+    @classmethod
+    @contextlib.contextmanager
+    def _incoming(cls, con, spec: schemas.TableSpec, target: str, parts: list) -> Iterator[int]:
+        """`incoming`, the rows of `parts` in `target`'s columns, within: a view over them when
+        they are all Arrow tables (scanned in place: a temporary copy was a measured part of
+        a landing), else a temporary table they are loaded into. Yields their count."""
+        tables = [p for p in parts if not isinstance(p, str)]
+        if tables and len(tables) == len(parts):
+            import pyarrow as pa
+
+            arrow = tables[0] if len(tables) == 1 else pa.concat_tables(tables)
+            con.register("weir_incoming_arrow", arrow)
+            con.execute(f"CREATE TEMP VIEW incoming AS SELECT {_arrow_select(spec)} FROM weir_incoming_arrow")
+            try:
+                yield arrow.num_rows
+            finally:
+                con.execute("DROP VIEW incoming")
+                con.unregister("weir_incoming_arrow")
+            return
+        con.execute(f"CREATE TEMP TABLE incoming AS SELECT * FROM {target} LIMIT 0")
+        try:
+            yield cls._load(con, spec, "incoming", parts)
+        finally:
+            con.execute("DROP TABLE incoming")
+
     @staticmethod
-    def _load(con, spec: schemas.TableSpec, target: str, files: list[str]) -> int:
-        parquet = [p for p in files if p.endswith(".parquet")]
-        json_files = [p for p in files if not p.endswith(".parquet")]
-        loaded = LocalWarehouse._load_parquet(con, spec, target, parquet) if parquet else 0
+    def _load(con, spec: schemas.TableSpec, target: str, parts: list) -> int:
+        tables = [p for p in parts if not isinstance(p, str)]
+        parquet = [p for p in parts if isinstance(p, str) and p.endswith(".parquet")]
+        json_files = [p for p in parts if isinstance(p, str) and not p.endswith(".parquet")]
+        loaded = sum(LocalWarehouse._load_arrow(con, spec, target, t) for t in tables)
+        loaded += LocalWarehouse._load_parquet(con, spec, target, parquet) if parquet else 0
         return loaded + (LocalWarehouse._load_json(con, spec, target, json_files) if json_files else 0)
 
     @staticmethod
+    def _load_arrow(con, spec: schemas.TableSpec, target: str, table) -> int:
+        con.register("weir_incoming_arrow", table)
+        try:
+            names = ", ".join(f'"{f.name}"' for f in spec.fields)
+            inserted = con.execute(
+                f"INSERT INTO {target} ({names}) SELECT {_arrow_select(spec)} FROM weir_incoming_arrow"
+            )
+            return int(inserted.fetchone()[0])
+        finally:
+            con.unregister("weir_incoming_arrow")
+
+    @staticmethod
     def _load_parquet(con, spec: schemas.TableSpec, target: str, files: list[str]) -> int:
-        # transforms.sinks.arrow_schema: TIMESTAMP is already UTC, BYTES already bytes; DATE is text.
         file_list = "[" + ", ".join(_sql_str(p) for p in files) + "]"
-        select = ", ".join(f'CAST("{f.name}" AS DATE)' if f.type == "DATE" else f'"{f.name}"' for f in spec.fields)
         names = ", ".join(f'"{f.name}"' for f in spec.fields)
-        inserted = con.execute(f"INSERT INTO {target} ({names}) SELECT {select} FROM read_parquet({file_list})")
+        inserted = con.execute(
+            f"INSERT INTO {target} ({names}) SELECT {_arrow_select(spec)} FROM read_parquet({file_list})"
+        )
         return int(inserted.fetchone()[0])
 
     @staticmethod
