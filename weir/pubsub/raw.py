@@ -8,6 +8,10 @@
 - Both read and acknowledge through the raw protobufs: the client's proto-plus wrappers cost
   ~10x more per field read, and marshalling a list of ack ids into a request was a quarter of
   the archiver's CPU at 8,000 events/s (py-spy).
+- `pull` calls the Pull method bare on the client's own gRPC channel (its credentials and
+  endpoint), without the generated client's wrappers (retry and timeout closures, interceptors,
+  request and response conversion): measured on the emulator, 3.7 -> 2.6 us of CPU per message
+  pulled, in the stream's reader and in the archiver alike.
 - `publish` sends a list of messages in one request: the client's `publish()`, a future and
   a batching thread per message, held the bench's publisher below 8,000 messages/s (issue #20:
   the publisher must hold the rate it is asked for).
@@ -30,21 +34,55 @@ def pull(client, subscription: str, max_messages: int, deadline_s: float) -> tup
 
     received: list = []
     deadline = deadline_s
+    call = _pull_call(client, subscription)
     while len(received) < max_messages:
         try:
-            response = client.pull(
-                subscription=subscription, max_messages=max_messages - len(received), timeout=deadline, retry=None
-            )
+            got = call(max_messages - len(received), deadline)
         except DeadlineExceeded:
             break  # idle
         except GoogleAPICallError as exc:
             return received, exc
-        got = type(response).pb(response).received_messages
         received.extend(got)
         if len(got) < FULL_PULL:
             break  # the backlog is drained
         deadline = NEXT_PULL_DEADLINE_S
     return received, None
+
+
+def _pull_call(client, subscription: str):
+    """(max_messages, timeout s) -> the received raw messages of one Pull on `subscription`,
+    raising the google.api_core errors the client would. Bare gRPC on the client's channel
+    where its transport has one, else the client's own `pull`."""
+    import grpc
+    from google.api_core.exceptions import from_grpc_error
+    from google.pubsub_v1.types import PullRequest, PullResponse
+
+    channel = getattr(getattr(client, "transport", None), "grpc_channel", None)
+    if channel is None:
+
+        def client_pull(max_messages: int, timeout_s: float):
+            response = client.pull(subscription=subscription, max_messages=max_messages, timeout=timeout_s, retry=None)
+            return type(response).pb(response).received_messages
+
+        return client_pull
+    method = channel.unary_unary(
+        "/google.pubsub.v1.Subscriber/Pull",
+        request_serializer=PullRequest.pb().SerializeToString,
+        response_deserializer=PullResponse.pb().FromString,
+    )
+    request = PullRequest.pb()
+    metadata = (("x-goog-request-params", f"subscription={subscription}"),)  # the routing header the client sends
+
+    def bare_pull(max_messages: int, timeout_s: float):
+        try:
+            response = method(
+                request(subscription=subscription, max_messages=max_messages), timeout=timeout_s, metadata=metadata
+            )
+        except grpc.RpcError as exc:
+            raise from_grpc_error(exc) from exc
+        return response.received_messages
+
+    return bare_pull
 
 
 def acknowledge(client, subscription: str, ack_ids: list[str]) -> None:
