@@ -1,5 +1,6 @@
-"""The client IP is stored nowhere (issue #14): whatever a producer publishes, the one door from
-Pub/Sub into the stream and the archive (`record_of_message`) and dead-letter rows redact it."""
+"""The client IP is stored nowhere (issue #14): whatever a producer publishes, the doors from
+Pub/Sub into the archive (`record_of_message`) and the stream (`raw_records_of_messages`, the
+same record in one step) and dead-letter rows redact it."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from types import SimpleNamespace
 
 import orjson
 
-from weir.transforms.archive import record_of_message
+from weir.transforms.archive import raw_record, raw_records_of_messages, record_of_message
 from weir.transforms.rows import dead_letter_row
 
 IP = "203.0.113.5"
@@ -24,6 +25,19 @@ def test_an_ip_member_never_reaches_the_archive_or_the_stream():
     assert orjson.loads(record["payload"])["extra"]["note"] == "ip"  # the word itself, as a value, stays
     torn = record_of_message(message(b'{"event_id": "e", "ip": "' + IP.encode()), now_ms=1)
     assert IP.encode() not in torn["payload"]  # even in a payload that is not JSON
+
+
+def test_the_streams_records_are_the_archives_made_in_one_step():
+    from google.pubsub_v1.types import PubsubMessage
+
+    messages = []
+    for i, payload in enumerate([orjson.dumps({"event_id": "e", "ip": IP}), b'{"event_id":"f"}', b""]):
+        m = PubsubMessage.pb()(data=payload, attributes={"ts": str(i)} if i else {}, message_id=f"m{i}")
+        m.publish_time.FromMilliseconds(1_764_700_000_000 + i)
+        messages.append(m)
+    records = raw_records_of_messages(messages, "pubsub:live")
+    assert records == [raw_record(record_of_message(m), "pubsub:live") for m in messages]
+    assert IP.encode() not in records[0]["payload"] and records[1]["received_at"] == 1_764_700_000_001
 
 
 def test_a_payload_without_an_ip_is_kept_byte_for_byte():

@@ -62,6 +62,21 @@ def raw_record(record: dict, source: str) -> RawRecord:
     )
 
 
+def raw_records_of_messages(messages, source: str) -> list[RawRecord]:
+    """Raw protobuf Pub/Sub messages -> the graph's RawRecords, each what
+    `raw_record(record_of_message(message), source)` makes, in one step and no record in
+    between (the local stream's reader makes one per message it pulls)."""
+    return [
+        {
+            "payload": redact_ip(m.data),
+            "received_at": m.publish_time.ToMilliseconds(),
+            "source": source,
+            "attributes": dict(m.attributes),
+        }
+        for m in messages
+    ]
+
+
 def day_dir(root: str, day: str) -> str:
     """The archive's folder of one UTC receive day (YYYY-MM-DD): root/dt=DAY."""
     return FileSystems.join(root, f"dt={day}")

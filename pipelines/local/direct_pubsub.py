@@ -42,7 +42,7 @@ from apache_beam.runners.direct import transform_evaluator as te
 from apache_beam.utils.timestamp import MIN_TIMESTAMP, Timestamp
 
 from weir.pubsub import raw
-from weir.transforms.archive import raw_record, record_of_message
+from weir.transforms.archive import raw_records_of_messages
 
 log = logging.getLogger(__name__)
 UTC = timezone.utc
@@ -119,7 +119,7 @@ def _make_reader(max_messages: int):
         if batch_source is None:
             results = [element(rm.message) for rm in received]
         elif received:  # one element: the bundle's records (read_batches)
-            records = [raw_record(record_of_message(rm.message), batch_source) for rm in received]
+            records = raw_records_of_messages([rm.message for rm in received], batch_source)
             earliest = min(rm.message.publish_time.ToMicroseconds() for rm in received)
             results = [(Timestamp(micros=earliest), records)]
         else:
