@@ -14,18 +14,16 @@ the bench's rebuild.
 from __future__ import annotations
 
 import gc
-import pickle
 import sys
 import time
 from contextlib import contextmanager
 
-from weir.transforms.aggregate import PICKLE_PROTOCOL, ExpandContributions, ExpandDay, FormatRows, KeyContributions
+from weir.transforms.aggregate import CombineBatch, ExpandContributions, ExpandDay, FormatRows, by_day
 from weir.transforms.batches import BATCH_SIZE
 from weir.transforms.dedupe import _by_partition, _EmitFirstCopies
 from weir.transforms.enrich import enrich_event
 from weir.transforms.rows import event_row
 from weir.transforms.sinks import arrow_schema
-from weir.transforms.timeutil import day_str
 from weir.transforms.validate import parse_record
 
 
@@ -77,15 +75,12 @@ def measure_stages(path: str) -> dict:
             for batch in _chunks(rows):
                 pa.Table.from_pylist(batch, schema=schema)
         with stage("contributions"):
-            contributions, days = KeyContributions(), {}
+            combine, days = CombineBatch(), {}
+            combine.setup()
             for batch in _chunks(enriched):
-                slots: dict = {}
-                for event in batch:
-                    for key, value in contributions(event):
-                        slots.setdefault(key, []).append(value)
-                for (site, url, bucket), values in slots.items():
-                    blob = pickle.dumps(values, PICKLE_PROTOCOL)
-                    days.setdefault((site, url, day_str(bucket)), []).append((bucket, [blob]))
+                for keyed in combine.process(batch):
+                    day, part = by_day(keyed.value)
+                    days.setdefault(day, []).append(part)
         with stage("expand"):
             expand_day = ExpandDay(ExpandContributions(), daily=True)
             groups = [out for item in days.items() for out in expand_day.process(item)]
