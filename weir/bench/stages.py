@@ -22,6 +22,7 @@ from weir.transforms.aggregate import CombineBatch, ExpandContributions, ExpandD
 from weir.transforms.batches import BATCH_SIZE
 from weir.transforms.dedupe import _by_partition, _EmitFirstCopies
 from weir.transforms.enrich import enrich_event
+from weir.transforms.read import read_json_lines
 from weir.transforms.rows import event_row
 from weir.transforms.sinks import arrow_schema
 from weir.transforms.validate import parse_record
@@ -53,9 +54,7 @@ def measure_stages(path: str) -> dict:
     gc.disable()
     try:
         with stage("read"), open(path, "rb") as fh:
-            records = [
-                {"payload": line.rstrip(b"\n"), "received_at": None, "source": path, "attributes": {}} for line in fh
-            ]
+            records = list(read_json_lines(path, fh))
         with stage("parse"):
             events = [value for kind, value in map(parse_record, records) if kind == "event"]
         with stage("dedupe_partition"):
