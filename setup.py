@@ -35,6 +35,7 @@ setup(
         "sqlglot>=26,<31",
         "fastavro>=1.9,<2",
         "orjson>=3.9,<4",
+        "tzdata>=2024.1",  # the IANA zones, for sites' calendars where the system has none (transforms/sitetime.py)
         "zstandard>=0.22,<1",  # a rebuild's dedupe groups compressed events (transforms/dedupe.py)
         "zetasketch-py==0.1.3",
         "pyfarmhash>=0.4,<1",

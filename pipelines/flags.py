@@ -22,7 +22,7 @@ ARCHIVE_WINDOW_S = 300
 ARCHIVE_SHARDS = 8
 
 # Which flags each way of running takes (the CLI declares these with add_flags).
-REBUILD_FLAGS = ("input", "date", "staging")  # a rebuild dedupes its whole input: no horizon
+REBUILD_FLAGS = ("input", "date", "timezone", "archive", "staging")  # a rebuild dedupes its whole input: no horizon
 LOCAL_STREAM_FLAGS = ("allowed_lateness_s", "early_s", "dedupe_horizon_s")
 DATAFLOW_STREAM_FLAGS = (*LOCAL_STREAM_FLAGS, "subscription", "archive", "archive_window_s", "archive_shards")
 
@@ -41,7 +41,27 @@ def declare(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="Rebuild input: a path or glob (local or gs://), JSON lines or Avro. Repeatable.",
     )
-    parser.add_argument("--date", default=None, help="Rebuild only this UTC day (YYYY-MM-DD).")
+    parser.add_argument(
+        "--date",
+        default=None,
+        help=(
+            "Rebuild only this day (YYYY-MM-DD), each site's in its own time zone. Without --input, "
+            "reads the archive hours (under --archive) that can hold the day's records."
+        ),
+    )
+    parser.add_argument(
+        "--timezone",
+        default=None,
+        help="Rebuild with --date: only the sites whose time zone is this one (UTC holds every site not set).",
+    )
+    parser.add_argument(
+        "--site_zones",
+        default=None,
+        help=(
+            'Each site\'s time zone as JSON ({"example.com": "America/New_York"}); sites not named are UTC. '
+            "Read from the sites table when not given."
+        ),
+    )
     parser.add_argument("--dataset", default=schemas.DEFAULT_DATASET, help="BigQuery dataset of the tables.")
     parser.add_argument(
         "--staging",
@@ -65,7 +85,10 @@ def declare(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--archive",
         default=None,
-        help="Stream on Dataflow: root of the raw archive the job writes (gs://BUCKET/PATH).",
+        help=(
+            "Root of the raw archive: a stream on Dataflow writes it (gs://BUCKET/PATH); a rebuild with "
+            "--date and no --input reads the day's hours from it."
+        ),
     )
     parser.add_argument(
         "--allowed_lateness_s",

@@ -35,7 +35,7 @@ from weir.transforms.ledger import Ledger
 from weir.transforms.metrics import DIMENSIONS, METRICS
 from weir.transforms.parse import ParseEvents
 from weir.transforms.rows import dead_letter_row, event_row
-from weir.transforms.timeutil import day_str
+from weir.transforms.sitetime import DAY_LATENESS_S, SiteZones
 from weir.transforms.windowing import WatermarkLag, dedupe_horizon_floor_s, live_buckets
 
 TABLES = tuple(schemas.tables())  # the graph makes every table of the catalogue (schemas/tables.json)
@@ -53,8 +53,14 @@ class GraphConfig:
     """What differs between runs of the graph; validated before the graph is built.
 
     Attributes:
-      days: only events of these UTC days (and dead letters received on them) are kept; the
-        rest are counted as out of scope. Empty keeps everything.
+      days: only events of these days (and dead letters received on them) are kept, each
+        site's day in its own zone (`zones`); the rest are counted as out of scope. Empty
+        keeps everything.
+      zones: each site's calendar (transforms.sitetime): daily rows, ledger days and `days`.
+      scope_zone: with `days`, only the sites whose calendar is in this zone are kept (a
+        close of the day where that zone's day has ended); None keeps every site.
+      day_lateness_s: batch: an event received more than this after its site's day ended is
+        a `too_late` dead letter of its receive day (transforms.parse).
       fallback_received_ms: the receive time given to dead letters that carry no time at all.
       dedupe_horizon_s: event-time horizon within which a repeated event is a duplicate; in
         streaming at least `transforms.windowing.dedupe_horizon_floor_s(allowed_lateness_s)`
@@ -68,6 +74,9 @@ class GraphConfig:
     """
 
     days: frozenset[str] = frozenset()
+    zones: SiteZones = field(default_factory=SiteZones)
+    scope_zone: str | None = None
+    day_lateness_s: int = DAY_LATENESS_S
     fallback_received_ms: int = 0
     dedupe_horizon_s: int = DEFAULT_HORIZON_S
     streaming: bool = False
@@ -94,22 +103,37 @@ class GraphConfig:
 
 
 class _InScope(beam.DoFn):
-    """Keeps rows whose day is in scope; counts the rest (never a silent drop). With
-    `batched`, elements are batches and the kept rows of each go on as one (or none)."""
+    """Keeps rows whose site's day is in scope (and, with `zone`, whose site's calendar is in
+    that zone); counts the rest (never a silent drop). With `batched`, elements are batches
+    and the kept rows of each go on as one (or none)."""
 
-    def __init__(self, days: frozenset[str], time_field: str, what: str, batched: bool = False):
+    def __init__(
+        self,
+        days: frozenset[str],
+        time_field: str,
+        what: str,
+        batched: bool = False,
+        zones: SiteZones | None = None,
+        zone: str | None = None,
+    ):
         self._days, self._field, self._batched = days, time_field, batched
+        self._zones, self._zone = zones or SiteZones(), zone
         self._skipped = counter(f"{what}_out_of_scope")
 
+    def _holds(self, item) -> bool:
+        site, zones = item.get("site"), self._zones
+        if self._zone is not None and zones.zone_of(site) != self._zone:
+            return False
+        return zones.day_of(site, item[self._field]) in self._days
+
     def process(self, element):
-        days, field_ = self._days, self._field
         if not self._batched:
-            if day_str(element[field_]) in days:
+            if self._holds(element):
                 yield element
             else:
                 self._skipped.inc()
             return
-        kept = [item for item in element if day_str(item[field_]) in days]
+        kept = [item for item in element if self._holds(item)]
         if len(kept) < len(element):
             self._skipped.inc(len(element) - len(kept))
         if kept:
@@ -153,11 +177,22 @@ def build(root, source: beam.PTransform, sink: Sink | None, config: GraphConfig 
     if not getattr(source, "yields_batches", False):
         raw = raw | "Batches" >> ToBatches()
     too_late_s = config.allowed_lateness_s if config.streaming else None
-    parsed = raw | "Parse" >> ParseEvents(config.fallback_received_ms, too_late_after_s=too_late_s)
+    day_zones = None if config.streaming else config.zones
+    parsed = raw | "Parse" >> ParseEvents(
+        config.fallback_received_ms,
+        too_late_after_s=too_late_s,
+        day_zones=day_zones,
+        day_lateness_s=config.day_lateness_s,
+    )
     events, dead = parsed.events, parsed.dead
     if config.days:
-        events = events | "EventsInScope" >> beam.ParDo(_InScope(config.days, "ts", "events", batched=True))
-        dead = dead | "DeadInScope" >> beam.ParDo(_InScope(config.days, "received_at", "dead_letters"))
+        zones, zone = config.zones, config.scope_zone
+        events = events | "EventsInScope" >> beam.ParDo(
+            _InScope(config.days, "ts", "events", batched=True, zones=zones, zone=zone)
+        )
+        dead = dead | "DeadInScope" >> beam.ParDo(
+            _InScope(config.days, "received_at", "dead_letters", zones=zones, zone=zone)
+        )
     received_events, received_dead = events, dead
     windowing = None
     if config.streaming:
@@ -166,7 +201,9 @@ def build(root, source: beam.PTransform, sink: Sink | None, config: GraphConfig 
     deduped = events | "Dedupe" >> DedupeEvents(horizon_s, config.dedupe_keying)
     enrichment = deduped.events | "Enrich" >> Enrich()
     enriched = enrichment.events
-    aggregate = AggregateMetrics(config.metrics, config.dimensions, windowing, daily=not config.streaming)
+    aggregate = AggregateMetrics(
+        config.metrics, config.dimensions, windowing, daily=not config.streaming, zones=config.zones
+    )
     out = dict(enriched | "Aggregate" >> aggregate)
     if config.streaming:
         out["url_metrics_5m"] | "WatermarkLag" >> WatermarkLag()
@@ -183,7 +220,7 @@ def build(root, source: beam.PTransform, sink: Sink | None, config: GraphConfig 
                 "enrich_failed": enrichment.dead,
                 "duplicates": deduped.duplicates,
             }
-            | "Ledger" >> Ledger()
+            | "Ledger" >> Ledger(config.zones)
             | "LedgerBatches" >> beam.Map(_as_batch)
         )
     if sink is not None:

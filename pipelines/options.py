@@ -19,6 +19,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 
 from weir.pipelines.flags import declare
 from weir.pipelines.graph import GraphConfig
+from weir.transforms.sitetime import SiteZones, check_zone
 from weir.transforms.timeutil import day_to_ms
 
 SUBSCRIPTION_PATH = re.compile(
@@ -71,13 +72,18 @@ def validate(opts: WeirOptions, remote: bool = False) -> None:
     if opts.dedupe_horizon_s <= 0:
         raise ValueError("--dedupe_horizon_s must be positive")
     if opts.mode == "rebuild":
-        if not opts.input:
-            raise ValueError("a rebuild needs --input PATH_OR_GLOB")
+        if not opts.input and not (opts.date and opts.archive):
+            raise ValueError("a rebuild needs --input PATH_OR_GLOB, or --date with the archive's root (--archive)")
         if opts.date is not None:
             try:
                 dt.date.fromisoformat(opts.date)
             except ValueError:
                 raise ValueError(f"--date must be YYYY-MM-DD, got {opts.date!r}") from None
+        if opts.timezone is not None:
+            if opts.date is None:
+                raise ValueError("--timezone goes with --date (the sites of one zone, on one day)")
+            check_zone(opts.timezone)
+        site_zones(opts)
         return
     if opts.early_s <= 0:
         raise ValueError("--early_s must be positive")
@@ -96,6 +102,21 @@ def validate(opts: WeirOptions, remote: bool = False) -> None:
         raise ValueError("--archive_window_s must divide an hour (a window's files stay in one hour directory)")
 
 
+def site_zones(opts: WeirOptions) -> SiteZones:
+    """The sites' zones from --site_zones (JSON); ValueError naming what is wrong."""
+    import json
+
+    if not opts.site_zones:
+        return SiteZones()
+    try:
+        mapping = json.loads(opts.site_zones)
+    except ValueError:
+        raise ValueError("--site_zones must be a JSON object of site -> IANA time zone") from None
+    if not isinstance(mapping, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in mapping.items()):
+        raise ValueError("--site_zones must be a JSON object of site -> IANA time zone")
+    return SiteZones.of(mapping)
+
+
 def graph_config(opts: WeirOptions) -> GraphConfig:
     """The one translation of options into the graph's configuration, for both modes."""
     if opts.mode == "stream":
@@ -107,5 +128,7 @@ def graph_config(opts: WeirOptions) -> GraphConfig:
         )
     return GraphConfig(
         days=frozenset([opts.date]) if opts.date else frozenset(),
+        zones=site_zones(opts),
+        scope_zone=opts.timezone if opts.date else None,
         fallback_received_ms=day_to_ms(opts.date) if opts.date else 0,
     )

@@ -25,14 +25,15 @@ import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import GoogleCloudOptions, PipelineOptions, StandardOptions
 
-from weir.pipelines.commit import CommitStagedDays
+from weir.pipelines.commit import CommitStagedDays, parts_to_replace
 from weir.pipelines.flags import LOCAL_RUNNERS
 from weir.pipelines.gc_tuning import collector_tuned
 from weir.pipelines.graph import build
-from weir.pipelines.options import WeirOptions, graph_config, validate
+from weir.pipelines.options import WeirOptions, graph_config, site_zones, validate
 from weir.transforms.read import ReadArchive
-from weir.transforms.sinks import StagedFilesSink, staged_files, staged_rows
+from weir.transforms.sinks import StagedFilesSink, staged_files, staged_records
 from weir.warehouse import Warehouse, WarehouseRef
+from weir.warehouse.scope import Part, days_of, predicate
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +100,33 @@ def _staging_run(options: PipelineOptions, local_root: str | None, remote: bool 
     return FileSystems.join(staging_location(options, local_root, remote), f"run-{uuid.uuid4().hex[:12]}")
 
 
+def day_inputs(archive: str, date: str, zone: str | None, zones) -> list[str]:
+    """The archive's hour folders that can hold a record of `date` (each site's, or `zone`'s
+    sites'): from the clock skew an event may have before the day to the lateness after it
+    (transforms.sitetime.DayScope.input_span), as globs of the hours that exist."""
+    from weir.transforms.archive import hour_dir
+    from weir.transforms.sitetime import DayScope, hours_between
+
+    start, end = DayScope(date, zone).input_span(zones)
+    patterns = [FileSystems.join(hour_dir(archive, h), "*") for h in hours_between(start, end)]
+    found = [p for p, m in zip(patterns, FileSystems.match(patterns), strict=True) if m.metadata_list]
+    if not found:
+        raise ValueError(f"the archive {archive} holds no file received between {_utc(start)} and {_utc(end)} UTC")
+    return found
+
+
+def _utc(ms: int) -> str:
+    from weir.transforms.timeutil import ts_str
+
+    return ts_str(ms)[:16]
+
+
+def resolve_input(opts: WeirOptions) -> None:
+    """Without --input, a rebuild of --date reads the day's hours of --archive."""
+    if not opts.input and opts.date and opts.archive:
+        opts.input = day_inputs(opts.archive, opts.date, opts.timezone, site_zones(opts))
+
+
 def build_rebuild(
     options: PipelineOptions, staging: str, commit: WarehouseRef | None = None, staging_format: str = "ndjson"
 ) -> beam.Pipeline:
@@ -108,12 +136,15 @@ def build_rebuild(
     opts = options.view_as(WeirOptions)
     opts.mode = "rebuild"  # what this job is, whatever --mode said
     validate(opts)
+    resolve_input(opts)
     config = graph_config(opts)
     pipeline = beam.Pipeline(runner=_runner(options), options=options)
     sink = StagedFilesSink(staging, fmt=staging_format)
     build(pipeline, ReadArchive(opts.input), sink, config)
     if commit is not None:
-        pipeline | "Commit" >> CommitStagedDays(commit, staging, opts.date, sink.written)
+        pipeline | "Commit" >> CommitStagedDays(
+            commit, staging, opts.date, sink.written, opts.timezone, site_zones(opts)
+        )
     return pipeline
 
 
@@ -139,6 +170,7 @@ def run_rebuild(
     opts = options.view_as(WeirOptions)
     opts.mode = "rebuild"  # what this job is, whatever --mode said
     validate(opts)
+    resolve_input(opts)
     for pattern in opts.input:  # refused before anything runs, not 96 lines of Beam traceback
         if not FileSystems.match([pattern])[0].metadata_list:
             raise ValueError(f"--input {pattern} matches no file")
@@ -163,7 +195,8 @@ def _run(opts, options, warehouse, staging, progress, commit_in_job, force, star
         )
     )
     staged = staged_files(staging)
-    days = {opts.date} if opts.date else {d for per_day in staged.values() for d in per_day}
+    parts = parts_to_replace(opts.date, opts.timezone, site_zones(opts), staged)
+    days = days_of(parts)
     if commit_in_job is not None:
         loaded = {k[len("rows_committed_") :]: v for k, v in counters.items() if k.startswith("rows_committed_")}
         progress(f"rebuild: the job replaced {counters.get('days_committed', 0)} day(s) in {warehouse.dataset}")
@@ -171,10 +204,10 @@ def _run(opts, options, warehouse, staging, progress, commit_in_job, force, star
         if not force:
             _refuse_non_events(counters)
         if not opts.date and not force:
-            _refuse_shrinking(warehouse, staged, days)
-        progress(f"rebuild: replacing {len(days)} day(s) in {warehouse.dataset}: {', '.join(sorted(days)) or '-'}")
-        loaded = warehouse.replace_days(staged, days) if days else {}
-    return RebuildResult(sorted(days), loaded, counters, time.monotonic() - started)
+            _refuse_shrinking(warehouse, staged, parts)
+        progress(f"rebuild: replacing {len(days)} day(s) in {warehouse.dataset}: {', '.join(days) or '-'}")
+        loaded = warehouse.replace_parts(staged, parts) if parts else {}
+    return RebuildResult(days, loaded, counters, time.monotonic() - started)
 
 
 def _refuse_non_events(counters: dict) -> None:
@@ -188,21 +221,27 @@ def _refuse_non_events(counters: dict) -> None:
         )
 
 
-def _refuse_shrinking(warehouse: Warehouse, staged: dict, days: set[str]) -> None:
-    """Raises WouldShrink when a day would keep less than (1 - MAX_SHRINK) of its events."""
-    if not days:
+def _refuse_shrinking(warehouse: Warehouse, staged: dict, parts: list[Part]) -> None:
+    """Raises WouldShrink when a site's day would keep less than (1 - MAX_SHRINK) of the events
+    it holds (what the staged ledger counts, counted and bots, is what its events rows become)."""
+    if not parts:
         return
     warehouse.ensure_tables()  # a first rebuild into a new dataset finds empty tables, not none
-    held = warehouse.query(
-        "SELECT CAST(DATE(event_ts) AS STRING) AS day, COUNT(*) AS n FROM events "
-        "WHERE CAST(DATE(event_ts) AS STRING) IN UNNEST(@days) GROUP BY day",
-        {"days": sorted(days)},
-    ).rows
+    after: dict[tuple[str, str], int] = {}
+    ledger_files = [p for paths in staged.get("ledger", {}).values() for p in paths]
+    for site, day, counted, bots in staged_records(ledger_files, ("site", "day", "counted", "bots")):
+        after[(site, str(day))] = after.get((site, str(day)), 0) + int(counted or 0) + int(bots or 0)
     shrinking = []
-    for day, before in sorted(held):
-        after = staged_rows(staged.get("events", {}).get(day, []))
-        if after < (1 - MAX_SHRINK) * before:
-            shrinking.append(f"{day} ({before:,} -> {after:,} events)")
+    for part in parts:
+        where, typed = predicate("events", [part], "bigquery")
+        held = warehouse.query(
+            f"SELECT site, COUNT(*) AS n FROM events WHERE {where} GROUP BY site",
+            {name: value for name, _, value in typed},
+        ).rows
+        for site, before in sorted(held):
+            now = after.get((site, part.day), 0)
+            if before and now < (1 - MAX_SHRINK) * before:
+                shrinking.append(f"{site} {part.day} ({int(before):,} -> {now:,} events)")
     if shrinking:
         raise WouldShrink(
             f"refusing to replace {len(shrinking)} day(s) with far fewer events: {', '.join(shrinking)}. "

@@ -85,6 +85,27 @@ def tables() -> dict[str, TableSpec]:
     return out
 
 
+@functools.cache
+def settings_tables() -> dict[str, TableSpec]:
+    """The tables weir's commands and services write rather than the pipeline: the sites'
+    settings (`sites`, read by every mode) and the log of day closes (`day_closes`). Small,
+    not partitioned."""
+    catalog = json.loads(_read("tables.json"))
+    out = {}
+    for name, meta in catalog.get("settings", {}).items():
+        fields = tuple(Field(**f) for f in json.loads(_read(meta["schema"])))
+        out[name] = TableSpec(
+            name=name,
+            fields=fields,
+            partition_field="",
+            clustering=(),
+            expiration_days=0,
+            description=meta["description"],
+            key=tuple(meta.get("key", ())),
+        )
+    return out
+
+
 def metric_tables(grain: str | None = None) -> tuple[str, ...]:
     """The metrics tables (of one grain, "5m" or "1d", when given), in catalogue order."""
     return tuple(n for n, t in tables().items() if t.grain and (grain is None or t.grain == grain))

@@ -38,6 +38,8 @@ locals {
     stream       = "${var.name_prefix}-stream"
     rebuild      = "${var.name_prefix}-rebuild"
     collector    = "${var.name_prefix}-collector"
+    daily        = "${var.name_prefix}-daily"
+    scheduler    = "${var.name_prefix}-scheduler"
   }
 }
 
@@ -181,6 +183,17 @@ resource "google_bigquery_table" "tables" {
   max_staleness = contains(local.upsert_tables, each.key) ? var.cdc_max_staleness : null
 }
 
+# Tables weir's commands write (the sites' settings, the log of day closes): small, not partitioned.
+resource "google_bigquery_table" "settings" {
+  # checkov:skip=CKV_GCP_80:Google-managed encryption; customer-managed keys are an organisation's policy and key-ring lifecycle, outside this stack
+  for_each            = local.catalog.settings
+  dataset_id          = google_bigquery_dataset.weir.dataset_id
+  table_id            = each.key
+  description         = each.value.description
+  schema              = file("${local.schemas_dir}/${each.value.schema}")
+  deletion_protection = var.deletion_protection
+}
+
 resource "google_bigquery_table" "views" {
   # checkov:skip=CKV_GCP_80:views store no data to encrypt
   for_each            = toset(local.views)
@@ -214,6 +227,11 @@ resource "google_service_account" "rebuild" {
   display_name = "weir rebuild (batch Dataflow) jobs"
 }
 
+resource "google_service_account" "daily" {
+  account_id   = local.names.daily
+  display_name = "weir daily closes (launches rebuilds of ended days)"
+}
+
 resource "google_service_account" "collector" {
   account_id   = local.names.collector
   display_name = "weir collector (publisher only)"
@@ -223,6 +241,7 @@ locals {
   stream_sa    = "serviceAccount:${google_service_account.stream.email}"
   rebuild_sa   = "serviceAccount:${google_service_account.rebuild.email}"
   collector_sa = "serviceAccount:${google_service_account.collector.email}"
+  daily_sa     = "serviceAccount:${google_service_account.daily.email}"
 }
 
 resource "google_project_iam_member" "stream_dataflow" {
@@ -318,5 +337,104 @@ resource "google_dataflow_flex_template_job" "stream" {
     subscription        = google_pubsub_subscription.events.id
     archive             = "${google_storage_bucket.archive.url}/raw"
     sdk_container_image = var.template_image
+  }
+}
+
+# --- Days that close themselves (weir daily run --once; docs/operations.md) ---------------
+#
+# daily: Cloud Scheduler runs the job every close_schedule; the job reads the sites' zones and
+#        the log of closes from the dataset, and for each day that has ended (plus the
+#        stream's lateness) launches its rebuild on Dataflow as the rebuild account, waits,
+#        verifies it and records the close. It reads the archive's listing, writes the
+#        dataset's day_closes and queries it; it cannot touch the archive's objects.
+
+resource "google_project_iam_member" "daily_dataflow" {
+  # checkov:skip=CKV_GCP_49:launching Dataflow jobs is this account's one task; it may act as the rebuild account alone (granted on that account below, not project-wide)
+  project = var.project
+  role    = "roles/dataflow.developer" # launch and watch the rebuild jobs
+  member  = local.daily_sa
+}
+
+resource "google_project_iam_member" "daily_bigquery_jobs" {
+  project = var.project
+  role    = "roles/bigquery.jobUser" # verify's queries and the close's record
+  member  = local.daily_sa
+}
+
+resource "google_bigquery_dataset_iam_member" "daily_dataset" {
+  dataset_id = google_bigquery_dataset.weir.dataset_id
+  role       = "roles/bigquery.dataEditor" # day_closes rows; the rebuild job itself commits the day
+  member     = local.daily_sa
+}
+
+resource "google_storage_bucket_iam_member" "daily_archive_read" {
+  bucket = google_storage_bucket.archive.name
+  role   = "roles/storage.objectViewer" # which archive hours exist
+  member = local.daily_sa
+}
+
+resource "google_storage_bucket_iam_member" "daily_staging" {
+  bucket = google_storage_bucket.staging.name
+  role   = "roles/storage.objectAdmin" # the rebuild's staging and the job's temp files
+  member = local.daily_sa
+}
+
+resource "google_service_account_iam_member" "daily_runs_rebuilds_as_rebuild" {
+  service_account_id = google_service_account.rebuild.name
+  role               = "roles/iam.serviceAccountUser" # the rebuild jobs run as the rebuild account
+  member             = local.daily_sa
+}
+
+resource "google_cloud_run_v2_job" "daily" {
+  count    = var.deploy_daily_closes ? 1 : 0
+  name     = "${var.name_prefix}-daily"
+  location = var.region
+  template {
+    template {
+      service_account = google_service_account.daily.email
+      timeout         = "86400s"
+      max_retries     = 0 # the next scheduled check retries a failed close (day_closes says failed)
+      containers {
+        image   = var.template_image
+        command = ["weir"]
+        args = [
+          "daily", "run", "--once",
+          "--project", var.project, "--dataset", var.dataset,
+          "--archive", "${google_storage_bucket.archive.url}/raw",
+          "--runner", "DataflowRunner", "--region", var.region,
+          "--temp_location", "gs://${google_storage_bucket.staging.name}/tmp",
+          "--staging", "gs://${google_storage_bucket.staging.name}/rebuild",
+          "--service_account_email", google_service_account.rebuild.email,
+          "--sdk_container_image", var.template_image,
+        ]
+      }
+    }
+  }
+}
+
+resource "google_service_account" "scheduler" {
+  account_id   = local.names.scheduler
+  display_name = "weir Cloud Scheduler (starts the daily closes job)"
+}
+
+resource "google_cloud_run_v2_job_iam_member" "scheduler_runs_daily" {
+  count    = var.deploy_daily_closes ? 1 : 0
+  name     = google_cloud_run_v2_job.daily[0].name
+  location = var.region
+  role     = "roles/run.invoker"
+  member   = "serviceAccount:${google_service_account.scheduler.email}"
+}
+
+resource "google_cloud_scheduler_job" "daily" {
+  count    = var.deploy_daily_closes ? 1 : 0
+  name     = "${var.name_prefix}-daily"
+  region   = var.region
+  schedule = var.close_schedule
+  http_target {
+    http_method = "POST"
+    uri         = "https://run.googleapis.com/v2/projects/${var.project}/locations/${var.region}/jobs/${google_cloud_run_v2_job.daily[0].name}:run"
+    oauth_token {
+      service_account_email = google_service_account.scheduler.email
+    }
   }
 }

@@ -91,3 +91,15 @@ variable "subnetwork" {
   type        = string
   default     = ""
 }
+
+variable "deploy_daily_closes" {
+  description = "Close each site's days by themselves: a Cloud Run job (template_image) that Cloud Scheduler runs every close_schedule, rebuilding and verifying every day that has ended (weir daily run --once)."
+  type        = bool
+  default     = true
+}
+
+variable "close_schedule" {
+  description = "Cloud Scheduler cron of the daily closes' checks (a check closes only what is due, so a frequent one is cheap)."
+  type        = string
+  default     = "*/15 * * * *"
+}

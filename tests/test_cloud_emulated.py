@@ -136,10 +136,10 @@ def test_bigquery_rebuild_matches_local_and_is_idempotent(bigquery_client, archi
 
 
 class _RecordingClient:
-    """Records the calls the partition-decorator path makes (no local BigQuery supports them)."""
+    """Records the calls the transaction path makes (the emulator has no transactions)."""
 
     def __init__(self):
-        self.loads, self.deleted = [], []
+        self.loads, self.queries, self.created, self.deleted = [], [], [], []
 
     def load_table_from_file(self, buf, destination, job_config):
         self.loads.append((destination, job_config.write_disposition, buf.read().count(b"\n")))
@@ -152,21 +152,49 @@ class _RecordingClient:
 
         return Job()
 
+    def create_table(self, table, exists_ok=False):
+        self.created.append(table.table_id)
+
     def delete_table(self, table, not_found_ok=False):
         self.deleted.append(table)
 
+    def query(self, sql, job_config=None):
+        self.queries.append(
+            (
+                sql,
+                {p.name: getattr(p, "value", None) or getattr(p, "values", None) for p in job_config.query_parameters},
+            )
+        )
 
-def test_partition_overwrite_loads_each_day_into_its_decorator(tmp_path):
+        class Job:
+            def result(self):
+                return self
+
+        return Job()
+
+
+def test_a_site_day_is_replaced_in_one_transaction_per_table(tmp_path):
+    from weir.transforms.sitetime import DayScope, SiteZones
+    from weir.warehouse.scope import parts_of_day
+
     staged_file = tmp_path / "events-2025-11-20.json"
     staged_file.write_bytes(b'{"a":1}\n{"a":2}\n')
     client = _RecordingClient()
     wh = BigQueryWarehouse("p", "d", client=client)
     wh.ensure_tables = lambda: None  # table creation is covered against the emulator above
-    loaded = wh.replace_days({"events": {"2025-11-20": [str(staged_file)]}}, {"2025-11-20", "2025-11-21"})
-    assert ("p.d.events$20251120", "WRITE_TRUNCATE", 2) in client.loads
-    assert "p.d.events$20251121" in client.deleted  # a day with nothing staged becomes empty
-    assert "p.d.url_metrics_1d$20251120" in client.deleted
+    zones = SiteZones.of({"ny.example": "America/New_York"})
+    loaded = wh.replace_parts(
+        {"events": {"2025-11-20": [str(staged_file)]}}, parts_of_day(DayScope("2025-11-20"), zones)
+    )
     assert loaded["events"] == 2
+    events_sql, params = next(q for q in client.queries if "INSERT INTO `p.d.events`" in q[0])
+    assert events_sql.startswith("BEGIN TRANSACTION;") and events_sql.rstrip().endswith("COMMIT TRANSACTION;")
+    assert "DELETE FROM `p.d.events` WHERE" in events_sql
+    # New York's 2025-11-20 is 05:00 UTC that day to 05:00 UTC the next; UTC's leaves New York's site out.
+    assert 1763614800000 in params.values() and 1763701200000 in params.values()
+    assert ["ny.example"] in params.values()
+    # A table with nothing staged: its rows of the day are deleted, nothing loaded.
+    assert any(q[0].startswith("DELETE FROM `p.d.url_metrics_1d`") for q in client.queries)
 
 
 def test_rebuild_job_commits_itself_like_the_launcher_does(bigquery_endpoint, bigquery_client, archive, tmp_path):

@@ -95,6 +95,17 @@ def test_each_role_gets_least_privilege(tf):
             ("google_bigquery_dataset_iam_member", "roles/bigquery.dataEditor"),
         },
         "${local.collector_sa}": {("google_pubsub_topic_iam_member", "roles/pubsub.publisher")},
+        "${local.daily_sa}": {  # launches rebuilds of ended days, records and verifies their closes
+            ("google_project_iam_member", "roles/dataflow.developer"),
+            ("google_project_iam_member", "roles/bigquery.jobUser"),
+            ("google_bigquery_dataset_iam_member", "roles/bigquery.dataEditor"),
+            ("google_storage_bucket_iam_member", "roles/storage.objectViewer"),  # the archive's listing
+            ("google_storage_bucket_iam_member", "roles/storage.objectAdmin"),  # staging
+            ("google_service_account_iam_member", "roles/iam.serviceAccountUser"),  # on the rebuild account only
+        },
+        "serviceAccount:${google_service_account.scheduler.email}": {
+            ("google_cloud_run_v2_job_iam_member", "roles/run.invoker")
+        },
     }
     archive_grants = {
         body["role"]
@@ -143,3 +154,28 @@ def test_live_tables_are_declared_for_the_streams_cdc_upserts(tf):
     assert "local.upsert_tables" in tables["max_staleness"]
     for table in UPSERT_TABLES:  # the primary key is the table's key in schemas/tables.json
         assert schemas.table(table).key
+
+
+def test_days_close_by_themselves_on_a_schedule(tf):
+    """terraform apply creates what closes each site's days: Cloud Scheduler runs the daily
+    job (weir daily run --once), which launches each ended day's rebuild as the rebuild account."""
+    res = tf["resource"]
+    scheduler = res[("google_cloud_scheduler_job", "daily")]
+    job = res[("google_cloud_run_v2_job", "daily")]
+    target = scheduler["http_target"][0] if isinstance(scheduler["http_target"], list) else scheduler["http_target"]
+    assert target["uri"].endswith(":run") and "google_cloud_run_v2_job.daily[0].name" in target["uri"]
+    assert tf["variable"]["deploy_daily_closes"]["default"] is True
+    template = job["template"][0]["template"][0] if isinstance(job["template"], list) else job["template"]["template"]
+    container = template["containers"][0] if isinstance(template["containers"], list) else template["containers"]
+    args = container["args"]
+    assert args[:3] == ["daily", "run", "--once"] and "DataflowRunner" in args
+    assert "google_service_account.rebuild.email" in " ".join(args)  # the rebuilds run as the rebuild account
+    assert "google_service_account.daily.email" in template["service_account"]
+    act_as = res[("google_service_account_iam_member", "daily_runs_rebuilds_as_rebuild")]
+    assert act_as["service_account_id"] == "${google_service_account.rebuild.name}"
+
+
+def test_settings_tables_come_from_the_catalogue(tf):
+    settings = tf["resource"][("google_bigquery_table", "settings")]
+    assert "local.catalog.settings" in settings["for_each"]
+    assert set(schemas.settings_tables()) == {"sites", "day_closes"}

@@ -35,8 +35,9 @@ from weir.transforms.counting import counter
 from weir.transforms.metrics import DIMENSIONS, MAX_VALUES, METRICS, NONE_VALUE, Dimension, Metric
 from weir.transforms.records import Event
 from weir.transforms.rows import RowBatch
+from weir.transforms.sitetime import SiteZones
 from weir.transforms.sketches import EXACT_LIMIT, Sketch, add_key, finished, union
-from weir.transforms.timeutil import bucket_5m, day_str
+from weir.transforms.timeutil import bucket_5m
 
 ROW_KEYS_CACHED = 50_000  # distinct combinations of dimension values remembered per worker
 URL_LEVEL = ""  # the `dimension` of per-URL (not breakdown) keys
@@ -400,10 +401,15 @@ class RunningTotals(beam.DoFn):
         total.clear()
 
 
-def by_day(item: tuple[Key, list]) -> tuple[Key, tuple[int, list]]:
-    """((site, url, bucket), contributions) -> ((site, url, day), (bucket, contributions))."""
+UTC_ONLY = SiteZones()
+
+
+def by_day(item: tuple[Key, list], zones: SiteZones = UTC_ONLY) -> tuple[Key, tuple[int, list]]:
+    """((site, url, bucket), contributions) -> ((site, url, day), (bucket, contributions)),
+    `day` the site's local day (a UTC-aligned 5-minute bucket lies in one local day of every
+    zone: transforms.sitetime)."""
     (site, url, bucket), contributions = item
-    return (site, url, day_str(bucket)), (bucket, contributions)
+    return (site, url, zones.day_of(site, bucket)), (bucket, contributions)
 
 
 class ExpandDay(beam.DoFn):
@@ -510,14 +516,15 @@ class AggregateMetrics(beam.PTransform):
       windowing: a PTransform applied to the bundle-combined groups before grouping
         (streaming: 5-minute windows with triggers); None keeps the global window (batch).
       daily: also make the daily rows (batch only: the stream leaves days to the rebuild).
+      zones: each site's calendar: a daily row's `bucket_date` is the site's local day.
     """
 
-    def __init__(self, metrics=METRICS, dimensions=DIMENSIONS, windowing=None, daily=True):
+    def __init__(self, metrics=METRICS, dimensions=DIMENSIONS, windowing=None, daily=True, zones=UTC_ONLY):
         super().__init__()
         if windowing is not None and daily:
             raise ValueError("daily rows are made in batch only (windowing=None)")
         self._metrics, self._dimensions = metrics, dimensions
-        self._windowing, self._daily = windowing, daily
+        self._windowing, self._daily, self._zones = windowing, daily, zones
 
     def expand(self, events):
         metrics, dimensions = self._metrics, self._dimensions
@@ -528,7 +535,7 @@ class AggregateMetrics(beam.PTransform):
         if self._windowing is None:
             accs = (
                 contribs
-                | "KeyByDay" >> beam.Map(by_day)
+                | "KeyByDay" >> beam.Map(by_day, zones=self._zones)
                 | "GroupByDay" >> beam.GroupByKey()
                 | "ExpandDay" >> beam.ParDo(ExpandDay(expand, self._daily)).with_outputs("5m", "1d")
             )

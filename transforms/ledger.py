@@ -12,10 +12,14 @@ the rebuild of its day.
 
 from __future__ import annotations
 
+import functools
+
 import apache_beam as beam
 
 from weir.transforms.accounting import FIELDS, UNKNOWN_SITE
-from weir.transforms.timeutil import day_str
+from weir.transforms.sitetime import SiteZones
+
+UTC_ONLY = SiteZones()
 
 _INDEX = {name: i for i, name in enumerate(FIELDS)}
 
@@ -29,48 +33,50 @@ _COUNTED, _BOTS, _PAGEVIEWS, _BOT_PAGEVIEWS, _ENGAGED = (
 Entry = tuple[tuple[str, str], tuple[int, ...]]  # ((site, day), counts in FIELDS order)
 
 
-def _where(site, ts_ms: int) -> tuple[str, str]:
-    return (site if isinstance(site, str) and site else UNKNOWN_SITE, day_str(ts_ms))
+def _where(site, ts_ms: int, zones: SiteZones = UTC_ONLY) -> tuple[str, str]:
+    """(site, the site's local day at ts_ms): the ledger's row for a record."""
+    site = site if isinstance(site, str) and site else UNKNOWN_SITE
+    return site, zones.day_of(site, ts_ms)
 
 
-def _entry(site, ts_ms: int, **counts) -> Entry:
+def _entry(site, ts_ms: int, zones: SiteZones = UTC_ONLY, **counts) -> Entry:
     vec = list(_ZERO)
     for name, n in counts.items():
         vec[_INDEX[name]] = n
-    return _where(site, ts_ms), tuple(vec)
+    return _where(site, ts_ms, zones), tuple(vec)
 
 
-def receipt_of_event(event) -> Entry:
-    return _where(event["site"], event["ts"]), _RECEIVED_ONE
+def receipt_of_event(event, zones: SiteZones = UTC_ONLY) -> Entry:
+    return _where(event["site"], event["ts"], zones), _RECEIVED_ONE
 
 
-def receipt_of_dead(dead) -> Entry:
-    return _where(dead.get("site"), dead["received_at"]), _RECEIVED_ONE
+def receipt_of_dead(dead, zones: SiteZones = UTC_ONLY) -> Entry:
+    return _where(dead.get("site"), dead["received_at"], zones), _RECEIVED_ONE
 
 
-def of_enriched(event) -> Entry:
+def of_enriched(event, zones: SiteZones = UTC_ONLY) -> Entry:
     bot = event["is_bot"]
     pageview = event["action"] == "pageview"
     engaged = (event.get("engaged_seconds") or 0) if (not bot and event["action"] == "heartbeat") else 0
     counts = list(_ZERO)
     counts[_COUNTED], counts[_BOTS], counts[_ENGAGED] = int(not bot), int(bot), engaged
     counts[_PAGEVIEWS], counts[_BOT_PAGEVIEWS] = int(pageview and not bot), int(pageview and bot)
-    return _where(event["site"], event["ts"]), tuple(counts)
+    return _where(event["site"], event["ts"], zones), tuple(counts)
 
 
-def of_dead(dead) -> Entry:
+def of_dead(dead, zones: SiteZones = UTC_ONLY) -> Entry:
     kind = "too_late" if dead["error_kind"] == "too_late" else "dead_letters"
-    return _entry(dead.get("site"), dead["received_at"], **{kind: 1})
+    return _entry(dead.get("site"), dead["received_at"], zones, **{kind: 1})
 
 
-def of_enrich_failure(dead) -> Entry:
+def of_enrich_failure(dead, zones: SiteZones = UTC_ONLY) -> Entry:
     # Booked where its receipt was (the event's site and event day), so the day balances;
     # its dead_letters row is dated by receive time like every dead letter.
-    return _entry(dead["site"], dead["event_ts"], dead_letters=1)
+    return _entry(dead["site"], dead["event_ts"], zones, dead_letters=1)
 
 
-def of_duplicate(event) -> Entry:
-    return _where(event["site"], event["ts"]), _DUPLICATE_ONE
+def of_duplicate(event, zones: SiteZones = UTC_ONLY) -> Entry:
+    return _where(event["site"], event["ts"], zones), _DUPLICATE_ONE
 
 
 def _sum(vectors) -> tuple:
@@ -106,23 +112,33 @@ class Ledger(beam.PTransform):
     """Takes a dict of PCollections {"received_events", "received_dead", "enriched", "dead",
     "duplicates"} and optionally "enrich_failed"; produces `PCollection[dict]` ledger rows.
     "received_events" and "enriched" are batches of events (transforms.batches); the others
-    single records."""
+    single records. A row's day is its site's local day (`zones`): events by event time,
+    dead letters by receive time."""
+
+    def __init__(self, zones: SiteZones = UTC_ONLY):
+        super().__init__()
+        self._zones = zones
 
     def expand(self, inputs):
+        z = self._zones
+
+        def at(fn):
+            return functools.partial(fn, zones=z)
+
         # Each part is summed where it is made (a lifted combine in its producer's stage),
         # and only those sums are flattened: a Flatten of parts made in different stages is
         # materialised by the FnApiRunner, which held ~3 entries per event in memory until
         # the last stage (profiled at 100,000 events). One declared type for every part, so
         # no re-encoding between them.
         parts = {
-            "ReceiptEvents": (inputs["received_events"], beam.FlatMap(_per_batch(receipt_of_event))),
-            "ReceiptDead": (inputs["received_dead"], beam.Map(receipt_of_dead)),
-            "Counted": (inputs["enriched"], beam.FlatMap(_per_batch(of_enriched))),
-            "Dead": (inputs["dead"], beam.Map(of_dead)),
-            "Duplicates": (inputs["duplicates"], beam.Map(of_duplicate)),
+            "ReceiptEvents": (inputs["received_events"], beam.FlatMap(_per_batch(at(receipt_of_event)))),
+            "ReceiptDead": (inputs["received_dead"], beam.Map(at(receipt_of_dead))),
+            "Counted": (inputs["enriched"], beam.FlatMap(_per_batch(at(of_enriched)))),
+            "Dead": (inputs["dead"], beam.Map(at(of_dead))),
+            "Duplicates": (inputs["duplicates"], beam.Map(at(of_duplicate))),
         }
         if "enrich_failed" in inputs:
-            parts["EnrichFailed"] = (inputs["enrich_failed"], beam.Map(of_enrich_failure))
+            parts["EnrichFailed"] = (inputs["enrich_failed"], beam.Map(at(of_enrich_failure)))
         sums = [
             pcoll
             | label >> entries.with_output_types(Entry)

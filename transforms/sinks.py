@@ -262,3 +262,24 @@ def staged_rows(paths: list[str]) -> int:
             else:
                 rows += sum(1 for line in fh if line.strip())
     return rows
+
+
+def staged_records(paths: list[str], columns: tuple[str, ...]) -> list[tuple]:
+    """The values of `columns` in every row of staged files (either format), as tuples: for
+    small tables the launcher reads back (the ledger's site and day of each row)."""
+    import orjson
+
+    out: list[tuple] = []
+    for path in paths:
+        with FileSystems.open(path) as fh:
+            if path.endswith(".parquet"):
+                import pyarrow.parquet as pq
+
+                table = pq.read_table(fh, columns=list(columns))
+                out.extend(zip(*(table.column(c).to_pylist() for c in columns), strict=True))
+            else:
+                for line in fh:
+                    if line.strip():
+                        row = orjson.loads(line)
+                        out.append(tuple(row.get(c) for c in columns))
+    return out

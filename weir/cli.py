@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
+import json
 import logging
 import re
 import signal
 import sys
 import threading
+import time
 
 from weir import config
 from weir.pipelines.flags import (
@@ -20,6 +23,7 @@ from weir.pipelines.flags import (
     pipeline_flags,
 )
 from weir.schemas import DEFAULT_DATASET
+from weir.transforms.defaults import DEFAULT_ALLOWED_LATENESS_S
 
 
 def _common(p: argparse.ArgumentParser, top: bool = False) -> None:
@@ -50,14 +54,16 @@ ENVIRONMENT = f"""environment variables:
   GOOGLE_APPLICATION_CREDENTIALS  a service account key, when Application Default Credentials
                           are not set up (with --project)
 
-exit codes: 0 ok, 1 a check found a difference (verify, compare, emulator status),
+exit codes: 0 ok, 1 a check found a difference (verify, compare, emulator status, a day whose
+  last close did not verify in status, daily),
   2 a usage or input error, 130 interrupted (Ctrl-C)"""
 
 
 EXAMPLES = {
     "demo": "weir demo --events 30000 --date 2026-11-30\n  weir demo --today && weir serve\n"
     "  weir demo --live --rate 200 --duration 60",
-    "rebuild": "weir rebuild --input '.weir/archive/dt=2026-11-30/*/*.avro' --date 2026-11-30",
+    "rebuild": "weir rebuild --date 2026-11-30   (each site's day, from the archive's hours that hold it)\n"
+    "  weir rebuild --input 'events/*.jsonl'",
     "sql": 'weir sql "SELECT url, SUM(pageviews) pv FROM url_metrics_1d GROUP BY url ORDER BY pv DESC LIMIT 5"',
     "init": "weir init --project my-project --dataset web_analytics",
     "stream": "weir stream &   (then: weir demo --live --rate 200)",
@@ -71,6 +77,9 @@ EXAMPLES = {
     "bench-collect": "weir bench-collect --seconds 10 --concurrency 16",
     "bench-serve": "weir bench-serve --days 7 --events-per-day 100000",
     "emulator": "weir emulator status",
+    "daily": "weir daily run --once   (weir stream runs it by itself)\n"
+    "  weir daily close --date 2026-11-30 --timezone America/New_York",
+    "site": "weir site set news.example --timezone America/New_York --name 'The News'\n  weir site list",
     "bench": "weir bench --events 100000 --freshness-seconds 0",
 }
 
@@ -146,7 +155,18 @@ def cmd_rebuild(args, beam_args: list[str]) -> int:
 
         refuse_unknown_flags(beam_args, known=_flags_of("rebuild"))
     settings, warehouse = _warehouse(args)
+    if args.date and not args.input and not args.archive:
+        if settings.project:
+            raise ValueError("a rebuild of --date on Google Cloud reads the archive: give --archive gs://BUCKET/PATH")
+        args.archive = settings.archive_root  # the local stream's and the demo's archive
+    from weir import sites
+
+    zones = sites.zones(warehouse)
+    if args.date and not settings.project and not args.force:
+        _refuse_open_day(settings.home, args.date, args.timezone, zones)
     flags = pipeline_flags(args, REBUILD_FLAGS) + beam_args
+    if not any(f.startswith("--site_zones") for f in beam_args):
+        flags.append(f"--site_zones={json.dumps(zones.as_dict())}")
     if args.runner:
         flags.append(f"--runner={args.runner}")
     if args.project:
@@ -173,6 +193,93 @@ def cmd_rebuild(args, beam_args: list[str]) -> int:
         + ", ".join(f"{t}={n}" for t, n in result.loaded.items())
     )
     return 0
+
+
+def cmd_site(args) -> int:
+    from weir import sites
+    from weir.console.output import print_result
+    from weir.warehouse.base import QueryResult
+
+    _, warehouse = _warehouse(args)
+    if args.site_command == "set":
+        if args.timezone is None and args.name is None:
+            raise ValueError("weir site set needs --timezone and/or --name")
+        before, after = sites.set_site(warehouse, args.site, args.timezone, args.name)
+        print(
+            f"{after.site}: time zone {after.timezone}"
+            + (f", name {after.display_name!r}" if after.display_name else "")
+        )
+        if before is not None and before.timezone != after.timezone:
+            print(
+                f"  the time zone changed from {before.timezone}: days closed from now on are {after.timezone} days; "
+                f"days already closed stay {before.timezone} days until rebuilt "
+                f"(weir rebuild --date D for each day wanted; docs/operations.md)"
+            )
+        return 0
+    rows = [(s.site, s.timezone, s.display_name or "", str(s.updated_at or "")) for s in sites.load(warehouse).values()]
+    print_result(QueryResult(["site", "timezone", "display_name", "updated_at"], rows), args.format)
+    if not rows and args.format == "table":
+        print("no site has settings yet: every site's calendar is UTC (weir site set SITE --timezone ZONE)")
+    return 0
+
+
+def cmd_daily(args, beam_args: list[str]) -> int:
+    from weir import daily
+
+    settings, warehouse = _warehouse(args)
+    archive = args.archive or (None if settings.project else settings.archive_root)
+    if not archive:
+        raise ValueError("on Google Cloud the daily closes read the archive: give --archive gs://BUCKET/PATH")
+    flags = list(beam_args)
+    if args.runner:
+        flags.append(f"--runner={args.runner}")
+    if settings.project:
+        flags.append(f"--project={settings.project}")
+    if args.daily_command == "close":
+        result = daily.close_day(
+            warehouse, args.date, args.timezone, archive, settings.staging_root, args.reason, args.now_ms, flags
+        )
+        print(
+            f"weir daily close {result.day} ({result.zone}): {result.status}"
+            + (f": {result.message}" if result.message else "")
+        )
+        if result.status == "failed":
+            raise RuntimeError(result.message)
+        return 0 if result.status == "verified" else 1
+    service = daily.DailyService(
+        warehouse,
+        archive,
+        daily.close_in_process(warehouse, archive, settings.staging_root, flags),
+        lateness_s=args.allowed_lateness_s,
+        catch_up_days=args.catch_up_days,
+    )
+    while True:
+        for close in service.tick():
+            print(
+                f"weir daily: {close.day} ({close.zone}) {close.status}"
+                + (f": {close.message}" if close.message else "")
+            )
+        if args.once:
+            bad = [c for c in service.closed if c.status != "verified"]
+            if not service.closed:
+                print("weir daily: no day is due")
+            return 1 if bad else 0
+        time.sleep(daily.CHECK_EVERY_S)
+
+
+def _refuse_open_day(home: str, day: str, zone: str | None, zones) -> None:
+    """ValueError when a local stream is running and `day` has not closed yet in some zone in
+    scope: until then the stream still lands the day's rows, and a rebuild that read the
+    archive before they landed would delete them when it commits."""
+    from weir.daily import open_while_streaming
+
+    still_open = open_while_streaming(home, day, zone, zones)
+    if still_open:
+        raise ValueError(
+            f"{day} is still open in {', '.join(still_open)} and `weir stream` is writing it; it closes by itself "
+            "once it has ended (weir daily). Rebuilding it now would delete what the stream lands after the rebuild "
+            "reads the archive. Pass --force to rebuild it anyway"
+        )
 
 
 def _flags_of(command: str) -> tuple[str, ...]:
@@ -317,8 +424,25 @@ def cmd_stream(args, beam_args: list[str] | None = None) -> int:
     validate(opts)
     settings, names = _pubsub_names(args)
     graph = graph_config(opts)
+    clock = time.time
+    if args.clock_start:  # tests: the daily closes see this time at start, then real time passing
+        started, at = time.time(), dt.datetime.fromisoformat(args.clock_start).timestamp()
+
+        def clock() -> float:
+            return at + time.time() - started
+
     try:
-        run = run_stream(settings.home, settings.dataset, names, settings.archive_root, graph, duration_s=args.duration)
+        run = run_stream(
+            settings.home,
+            settings.dataset,
+            names,
+            settings.archive_root,
+            graph,
+            duration_s=args.duration,
+            clock=clock,
+            daily=not args.no_daily,
+            daily_every_s=args.daily_every_s,
+        )
     except StreamFailed as exc:
         print(
             f"weir stream: stopped: {exc}; every event received is in the archive, so a rebuild of its "
@@ -371,9 +495,13 @@ def cmd_status(args) -> int:
     warehouse = LocalWarehouse(settings.home, settings.dataset)
     report = status_report(settings.home, warehouse if os.path.exists(warehouse.path) else None, subscription)
     report["pubsub_emulator"] = host
+    from weir.daily import unhealthy_closes
+
+    report["days_not_verified"] = unhealthy_closes(warehouse) if os.path.exists(warehouse.path) else []
+    unhealthy = 1 if report["days_not_verified"] else 0
     if args.json:  # one JSON object, nothing else
         print(json.dumps(report, default=str))
-        return 0
+        return unhealthy
     stream = report.get("stream")
     if stream:
         state = "running" if stream["running"] and stream["age_s"] < 10 else "not running"
@@ -401,7 +529,9 @@ def cmd_status(args) -> int:
         f"newest bucket: {report['newest_bucket']}; newest event: {report.get('newest_event')}; "
         f"behind real time: {report.get('behind_real_time_s')} s"
     )
-    return 0
+    for bad in report["days_not_verified"]:
+        print(f"day {bad['day']} ({bad['timezone']}): its last close is {bad['status']}: {bad['message']}")
+    return unhealthy
 
 
 def cmd_verify(args) -> int:
@@ -567,7 +697,7 @@ def parser() -> argparse.ArgumentParser:
         epilog="Other flags (e.g. --region, --temp_location) go to Apache Beam.",
     )
     _common(r)
-    add_flags(r, REBUILD_FLAGS, required=("input",))  # the job's own declarations (weir.pipelines.flags)
+    add_flags(r, REBUILD_FLAGS)  # the job's own declarations (weir.pipelines.flags)
     r.add_argument(
         "--runner", default=None, help="Beam runner (default: the local FnApiRunner; DataflowRunner on GCP)."
     )
@@ -575,7 +705,10 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument(
         "--force",
         action="store_true",
-        help="Without --date: replace days even where they would lose more than 10%% of their events.",
+        help=(
+            "Without --date: replace days even where they would lose more than 10%% of their events; with --date: "
+            "rebuild a day a running stream is still writing."
+        ),
     )
 
     q = sub.add_parser("sql", help="Run BigQuery Standard SQL against the warehouse.")
@@ -599,6 +732,15 @@ def parser() -> argparse.ArgumentParser:
     hidden = {"type": int, "default": argparse.SUPPRESS, "help": argparse.SUPPRESS}
     st.add_argument("--allowed-lateness", dest="allowed_lateness_s", **hidden)
     st.add_argument("--early", dest="early_s", **hidden)
+    st.add_argument(
+        "--no-daily",
+        dest="no_daily",
+        action="store_true",
+        help="Do not close days while streaming (another `weir daily run` does; docs/operations.md).",
+    )
+    # For tests only: the time the daily closes see at start, and how often they look.
+    st.add_argument("--clock-start", dest="clock_start", default=None, help=argparse.SUPPRESS)
+    st.add_argument("--daily-every-s", dest="daily_every_s", type=float, default=None, help=argparse.SUPPRESS)
     st.add_argument(
         "--runner",
         default=None,
@@ -628,11 +770,11 @@ def parser() -> argparse.ArgumentParser:
 
     v = sub.add_parser("verify", help="Check a day balances and the tables hold what the ledger counted.")
     _common(v)
-    v.add_argument("--date", required=True, help="The UTC day (YYYY-MM-DD).")
+    v.add_argument("--date", required=True, help="The day (YYYY-MM-DD), each site's in its own time zone.")
 
     c = sub.add_parser("compare", help="Diff two sets of metric tables bucket by bucket for a day.")
     _common(c)
-    c.add_argument("--date", required=True, help="The UTC day (YYYY-MM-DD).")
+    c.add_argument("--date", required=True, help="The day (YYYY-MM-DD), each site's in its own time zone.")
     c.add_argument("--left", required=True, help="A dataset (all metrics tables) or dataset.table.")
     c.add_argument("--right", required=True, help="A dataset (all metrics tables) or dataset.table.")
     c.add_argument(
@@ -641,6 +783,47 @@ def parser() -> argparse.ArgumentParser:
         default="both",
         help="Which tables when comparing datasets (a stream has only 5m rows).",
     )
+
+    dl = sub.add_parser(
+        "daily",
+        help="Close each site's days by themselves: rebuild and verify every day that has ended.",
+        epilog="weir stream runs the same service; this command is for cron, Cloud Run jobs and catch-up by hand.",
+    )
+    _common(dl)
+    daily_sub = dl.add_subparsers(dest="daily_command", required=True, metavar="{run,close}")
+    dlr = daily_sub.add_parser("run", help="Close every due day, oldest first; then every minute (or once).")
+    _common(dlr)
+    dlr.add_argument(
+        "--once", action="store_true", help="Close what is due now, then exit (1 if a day did not verify)."
+    )
+    dlr.add_argument("--catch-up-days", dest="catch_up_days", type=int, default=35, help="How many days back to look.")
+    dlr.add_argument("--allowed_lateness_s", type=int, default=DEFAULT_ALLOWED_LATENESS_S,
+                     help="The stream's allowed lateness: a day closes this long after it ended.")  # fmt: skip
+    dlc = daily_sub.add_parser("close", help="Close one day of one zone's sites now (rebuild, verify, record).")
+    _common(dlc)
+    dlc.add_argument("--date", required=True, help="The day (YYYY-MM-DD) in that zone.")
+    dlc.add_argument("--timezone", default="UTC", help="The zone whose sites' day it is (UTC: every site not set).")
+    dlc.add_argument(
+        "--reason", default="manual", choices=("manual", "closed", "catch-up", "late"), help=argparse.SUPPRESS
+    )
+    dlc.add_argument("--now-ms", dest="now_ms", type=int, default=None, help=argparse.SUPPRESS)
+    for p_ in (dlr, dlc):
+        p_.add_argument(
+            "--archive", default=None, help="The archive's root (default $WEIR_HOME/archive; gs://... on Google Cloud)."
+        )
+        p_.add_argument("--runner", default=None, help="Beam runner of the rebuilds (DataflowRunner on Google Cloud).")
+
+    si = sub.add_parser("site", help="Sites' settings: time zone and display name.")
+    _common(si)
+    site_sub = si.add_subparsers(dest="site_command", required=True, metavar="{set,list}")
+    sis = site_sub.add_parser("set", help="Create or change a site's settings (only what is given changes).")
+    _common(sis)
+    sis.add_argument("site", help="The site's id, as events carry it.")
+    sis.add_argument("--timezone", default=None, help="IANA time zone of the site's calendar, e.g. America/New_York.")
+    sis.add_argument("--name", default=None, help="The site's name as editors read it.")
+    sil = site_sub.add_parser("list", help="Every site with settings.")
+    _common(sil)
+    sil.add_argument("--format", choices=("table", "json", "csv"), default="table")
 
     sv = sub.add_parser("serve", help="The live dashboard and the stats API: top pages, right now, time series.")
     _common(sv)
@@ -751,7 +934,7 @@ def main(argv: list[str] | None = None) -> int:
     # WriteToFiles warns about temp files it already moved; weir deletes the whole staging run.
     logging.getLogger("apache_beam.io.fileio").setLevel(logging.ERROR)
     args, rest = parser().parse_known_args(argv)
-    if rest and args.command not in ("rebuild", "stream"):
+    if rest and args.command not in ("rebuild", "stream", "daily"):
         parser().error(f"unrecognized arguments: {' '.join(rest)}")
     handle = args.command != "stream" and threading_main()  # the stream handles SIGINT itself
     previous = signal.signal(signal.SIGINT, _on_interrupt) if handle else None
@@ -768,6 +951,8 @@ def _run(args, rest: list[str]) -> int:
             return cmd_rebuild(args, rest)
         if args.command == "stream":
             return cmd_stream(args, rest)
+        if args.command == "daily":
+            return cmd_daily(args, rest)
         commands = {
             "demo": cmd_demo,
             "sql": cmd_sql,
@@ -779,6 +964,7 @@ def _run(args, rest: list[str]) -> int:
             "status": cmd_status,
             "verify": cmd_verify,
             "compare": cmd_compare,
+            "site": cmd_site,
             "plot": cmd_plot,
             "collect": cmd_collect,
             "serve": cmd_serve,

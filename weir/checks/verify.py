@@ -14,8 +14,10 @@ from dataclasses import dataclass
 
 from weir.transforms.accounting import FIELDS, UNKNOWN_SITE
 from weir.transforms.metrics import DIMENSIONS
+from weir.transforms.sitetime import DayScope, SiteZones
 from weir.warehouse.base import Warehouse
 from weir.warehouse.params import day as parse_day
+from weir.warehouse.scope import parts_of_day, predicate
 
 MULTI_DIMENSIONS = frozenset(d.name for d in DIMENSIONS if d.multi)
 
@@ -39,10 +41,22 @@ def _by_site(warehouse: Warehouse, sql: str, params: dict) -> dict[str, tuple]:
     return {row[0]: row[1:] for row in warehouse.query(sql, params).rows}
 
 
-def verify_day(warehouse: Warehouse, day: str) -> list[Check]:
-    """Every check for `day` (YYYY-MM-DD, validated); an empty ledger for the day is itself a
-    failed check. The day reaches SQL as a query parameter, never as text."""
-    params = {"day": parse_day(day)}
+def verify_day(warehouse: Warehouse, day: str, zones: SiteZones | None = None) -> list[Check]:
+    """Every check for `day` (YYYY-MM-DD, validated), each site's in its zone (`zones`, else
+    the sites table's); an empty ledger for the day is itself a failed check. The day reaches
+    SQL as a query parameter, never as text."""
+    if zones is None:
+        from weir import sites
+
+        zones = sites.zones(warehouse)
+    parts = parts_of_day(DayScope(parse_day(day).isoformat()), zones)
+
+    def within(table: str) -> str:
+        where, typed = predicate(table, parts, "bigquery")
+        params.update({name: value for name, _, value in typed})
+        return where
+
+    params: dict = {"day": parse_day(day)}
     d = "@day"
     cols = ", ".join(FIELDS)
     ledger = {
@@ -53,31 +67,30 @@ def verify_day(warehouse: Warehouse, day: str) -> list[Check]:
     events = _by_site(
         warehouse,
         f"""SELECT site, COUNTIF(NOT is_bot), COUNTIF(is_bot) FROM events
-                                     WHERE DATE(event_ts) = {d} GROUP BY site""",
+                                     WHERE {within("events")} GROUP BY site""",
         params,
     )
     dead = _by_site(
         warehouse,
         f"""SELECT COALESCE(site, '{UNKNOWN_SITE}'), COUNTIF(error_kind != 'too_late'),
                                    COUNTIF(error_kind = 'too_late') FROM dead_letters
-                                   WHERE DATE(received_at) = {d} GROUP BY 1""",
+                                   WHERE {within("dead_letters")} GROUP BY 1""",
         params,
     )
     totals = ", ".join(f"SUM({m})" for m in METRIC_TOTALS)
     tables = {
         "url_metrics_5m": _by_site(
             warehouse,
-            f"SELECT site, {totals} FROM url_metrics_5m WHERE DATE(bucket_start) = {d} GROUP BY site",
+            f"SELECT site, {totals} FROM url_metrics_5m WHERE {within('url_metrics_5m')} GROUP BY site",
             params,
         ),
         "url_metrics_1d": _by_site(
             warehouse, f"SELECT site, {totals} FROM url_metrics_1d WHERE bucket_date = {d} GROUP BY site", params
         ),
     }
-    for grain, col in (("5m", "DATE(bucket_start)"), ("1d", "bucket_date")):
+    for grain, cond in (("5m", within("breakdown_metrics_5m")), ("1d", f"bucket_date = {d}")):
         rows = warehouse.query(
-            f"SELECT dimension, site, {totals} FROM breakdown_metrics_{grain} "
-            f"WHERE {col} = {d} GROUP BY dimension, site",
+            f"SELECT dimension, site, {totals} FROM breakdown_metrics_{grain} WHERE {cond} GROUP BY dimension, site",
             params,
         ).rows
         for dim in sorted({r[0] for r in rows}):

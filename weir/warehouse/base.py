@@ -13,6 +13,12 @@ class QueryError(ValueError):
     """A query the warehouse refused or could not run; the message says why."""
 
 
+def is_missing_table(exc: Exception, table: str) -> bool:
+    """Whether a QueryError says `table` does not exist (a dataset made before the table was)."""
+    text = str(exc)
+    return isinstance(exc, QueryError) and table in text and ("does not exist" in text or "Not found" in text)
+
+
 class WriteRefused(QueryError):
     """A statement that changes data, sent without `write=True` (`weir sql --write`)."""
 
@@ -39,13 +45,14 @@ class Warehouse(abc.ABC):
         """Creates the dataset and every table from `schemas/` where missing; adds new columns."""
 
     @abc.abstractmethod
-    def replace_days(self, staged: dict[str, dict[str, list[str]]], days: set[str]) -> dict[str, int]:
-        """Makes each table's partitions for `days` hold exactly the staged rows.
+    def replace_parts(self, staged: dict[str, dict[str, list[str]]], parts: list) -> dict[str, int]:
+        """Makes each table's rows in `parts` (weir.warehouse.scope: each site's local day)
+        exactly the staged rows, in one step per table (locally one transaction for all).
 
-        `staged` is {table: {day: [file paths]}} in `staging_format` (see
-        `transforms.sinks.staged_files`);
-        a day with no staged file for a table becomes empty in that table. Returns the rows
-        loaded per table. Running it twice with the same files leaves the same tables.
+        `staged` is {table: {partition day: [file paths]}} in `staging_format` (see
+        `transforms.sinks.staged_files`), every row of it inside `parts` (the rebuild's scope
+        made sure); rows in `parts` with nothing staged are deleted. Returns the rows loaded
+        per table. Running it twice with the same files leaves the same tables.
         """
 
     @abc.abstractmethod

@@ -1,12 +1,12 @@
 """The BigQuery warehouse (google-cloud-bigquery): the production implementation.
 
 Tables are created from `schemas/` with DAY partitioning on the SPEC column, clustering and
-partition expiration. A rebuild's staged days are committed with partition-scoped
-overwrite: one load job per (table, day) into `table$YYYYMMDD` with WRITE_TRUNCATE, so each
-partition flips atomically to its new rows and no other partition is touched; a day with
-nothing staged has its partition deleted. `overwrite="dml"` instead loads a scratch table
-and runs DELETE + INSERT per table, for endpoints without partition decorators (the local
-BigQuery emulator used by the tests; see README "What the BigQuery tests cover").
+partition expiration. A rebuild replaces each site's local day (weir.warehouse.scope), which
+in any zone but UTC spans two UTC partitions and shares them with other sites: so it is
+committed per table by loading the staged files into a scratch table and running the DELETE
+of the day's rows and the INSERT of the new ones in one multi-statement transaction.
+`overwrite="dml"` runs the same two statements without the transaction, for endpoints that
+have none (the local BigQuery emulator used by the tests).
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ class BigQueryWarehouse(Warehouse):
     Args:
       client: a ready client (tests pass one pointed at the emulator); else one is made
         with Application Default Credentials.
-      overwrite: "partition" (load jobs into table$YYYYMMDD) or "dml" (see module doc).
+      overwrite: "partition" (the DELETE and INSERT in one transaction) or "dml" (without one; see module doc).
     """
 
     def __init__(
@@ -75,16 +75,23 @@ class BigQueryWarehouse(Warehouse):
             )
             table.clustering_fields = list(spec.clustering)
             table.description = spec.description
-            existing = self.client.create_table(table, exists_ok=True)
-            missing = [f for f in bq_schema(spec) if f.name not in {c.name for c in existing.schema}]
-            if missing:  # schemas evolve additively: new NULLABLE columns only
-                existing.schema = list(existing.schema) + missing
-                self.client.update_table(existing, ["schema"])
+            self._create_or_extend(table, spec)
+        for spec in schemas.settings_tables().values():  # small, unpartitioned
+            table = bigquery.Table(self.table_id(spec.name), schema=bq_schema(spec))
+            table.description = spec.description
+            self._create_or_extend(table, spec)
         for name in schemas.VIEWS:
             view = bigquery.Table(self.table_id(name))
             view.view_query = schemas.view_sql(name, f"{self.project}.{self.dataset}")
             self.client.delete_table(view, not_found_ok=True)  # a view's SQL is replaced, never merged
             self.client.create_table(view)
+
+    def _create_or_extend(self, table: bigquery.Table, spec: schemas.TableSpec) -> None:
+        existing = self.client.create_table(table, exists_ok=True)
+        missing = [f for f in bq_schema(spec) if f.name not in {c.name for c in existing.schema}]
+        if missing:  # schemas evolve additively: new NULLABLE columns only
+            existing.schema = list(existing.schema) + missing
+            self.client.update_table(existing, ["schema"])
 
     def _load_config(self, table: str, disposition: str) -> bigquery.LoadJobConfig:
         return bigquery.LoadJobConfig(
@@ -107,40 +114,36 @@ class BigQueryWarehouse(Warehouse):
         job.result()
         return int(job.output_rows or 0)
 
-    def replace_days(self, staged: dict[str, dict[str, list[str]]], days: set[str]) -> dict[str, int]:
-        self.ensure_tables()
-        if self.overwrite == "dml":
-            return self._replace_days_dml(staged, days)
-        loaded: dict[str, int] = {}
-        for table in self.tables():
-            loaded[table] = 0
-            for day in sorted(days):
-                partition = f"{self.table_id(table)}${day.replace('-', '')}"
-                files = staged.get(table, {}).get(day, [])
-                if files:
-                    loaded[table] += self._load(files, partition, self._load_config(table, "WRITE_TRUNCATE"))
-                else:
-                    self.client.delete_table(partition, not_found_ok=True)
-        return loaded
+    def replace_parts(self, staged: dict[str, dict[str, list[str]]], parts: list) -> dict[str, int]:
+        """Per table: the staged files loaded into a scratch table, then the rows in `parts`
+        deleted and the scratch rows inserted, in one multi-statement transaction (with
+        `overwrite="dml"`, for endpoints without transactions, as two statements)."""
+        from weir.warehouse.params import bigquery_parameters
+        from weir.warehouse.scope import predicate
 
-    def _replace_days_dml(self, staged: dict[str, dict[str, list[str]]], days: set[str]) -> dict[str, int]:
+        self.ensure_tables()
         loaded: dict[str, int] = {}
-        params = [bigquery.ArrayQueryParameter("days", "DATE", sorted(days))]
         for table in self.tables():
             spec = schemas.table(table)
-            self._run(
-                f"DELETE FROM `{self.table_id(table)}` WHERE DATE({spec.partition_field}) IN UNNEST(@days)", params
-            )
-            files = [p for d in sorted(days) for p in staged.get(table, {}).get(d, [])]
+            where, typed = predicate(table, parts, "bigquery")
+            params = bigquery_parameters({name: value for name, _, value in typed})
+            files = [p for paths in staged.get(table, {}).values() for p in paths]
+            delete = f"DELETE FROM `{self.table_id(table)}` WHERE {where}"
             loaded[table] = 0
             if not files:
+                self._run(delete, params)
                 continue
             scratch = self.table_id(f"_weir_stage_{table}_{uuid.uuid4().hex[:8]}")
             self.client.create_table(bigquery.Table(scratch, schema=bq_schema(spec)))
             try:
                 loaded[table] = self._load(files, scratch, self._load_config(table, "WRITE_APPEND"))
                 cols = ", ".join(f"`{f.name}`" for f in spec.fields)
-                self._run(f"INSERT INTO `{self.table_id(table)}` ({cols}) SELECT {cols} FROM `{scratch}`")
+                insert = f"INSERT INTO `{self.table_id(table)}` ({cols}) SELECT {cols} FROM `{scratch}`"
+                if self.overwrite == "dml":
+                    self._run(delete, params)
+                    self._run(insert)
+                else:  # readers see the day's old rows or its new ones, never neither
+                    self._run(f"BEGIN TRANSACTION;\n{delete};\n{insert};\nCOMMIT TRANSACTION;", params)
             finally:
                 self.client.delete_table(scratch, not_found_ok=True)
         return loaded

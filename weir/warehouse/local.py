@@ -206,7 +206,7 @@ class LocalWarehouse(Warehouse):
     def ensure_tables(self) -> None:
         with self._connect() as con:
             con.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.dataset}"')
-            for spec in schemas.tables().values():
+            for spec in (*schemas.tables().values(), *schemas.settings_tables().values()):
                 cols = ", ".join(f'"{f.name}" {duck_type(f)}' for f in spec.fields)
                 con.execute(f'CREATE TABLE IF NOT EXISTS "{self.dataset}"."{spec.name}" ({cols})')
                 existing = {
@@ -223,21 +223,20 @@ class LocalWarehouse(Warehouse):
                 (body,), _ = to_duckdb(schemas.view_sql(view, self.dataset))
                 con.execute(f'CREATE OR REPLACE VIEW "{self.dataset}"."{view}" AS {body}')
 
-    def replace_days(self, staged: dict[str, dict[str, list[str]]], days: set[str]) -> dict[str, int]:
+    def replace_parts(self, staged: dict[str, dict[str, list[str]]], parts: list) -> dict[str, int]:
+        from weir.warehouse.scope import predicate
+
         self.ensure_tables()
         loaded: dict[str, int] = {}
-        day_list = ", ".join(f"DATE {_sql_str(d)}" for d in sorted(days))
         with self._connect(functions=False) as con:
             con.execute("BEGIN TRANSACTION")
             try:
                 for table in self.tables():
                     spec = schemas.table(table)
                     target = f'"{self.dataset}"."{table}"'
-                    if day_list:
-                        con.execute(
-                            f'DELETE FROM {target} WHERE CAST("{spec.partition_field}" AS DATE) IN ({day_list})'
-                        )
-                    files = [p for d, paths in staged.get(table, {}).items() if d in days for p in paths]
+                    where, params = predicate(table, parts, "duckdb")
+                    con.execute(f"DELETE FROM {target} WHERE {where}", {n: v for n, _, v in params})
+                    files = [p for paths in staged.get(table, {}).values() for p in paths]
                     loaded[table] = self._load(con, spec, target, files) if files else 0
                 con.execute("COMMIT")
             except BaseException:
