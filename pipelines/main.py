@@ -30,7 +30,14 @@ def submit(argv: list[str]):
     gcp = options.view_as(GoogleCloudOptions)
     if not gcp.project:
         raise ValueError("a rebuild on Dataflow needs --project (the BigQuery tables' project)")
-    return launch_rebuild(options, WarehouseRef(gcp.project, opts.dataset))
+    ref = WarehouseRef(gcp.project, opts.dataset)
+    if opts.site_zones is None:  # each site's calendar, from the sites table the job's days follow
+        import json
+
+        from weir import sites
+
+        opts.site_zones = json.dumps(sites.zones(ref.open()).as_dict())
+    return launch_rebuild(options, ref)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -37,7 +37,7 @@ def test_the_installed_copy_imports_and_finds_its_data(built, tmp_path):
     code = (
         "import weir.pipelines.graph as g, weir.schemas as s, weir.transforms.referrers as r\n"
         "print(g.__file__)\n"
-        "print(len(s.tables()), len(s.archive_record_schema()['fields']))\n"
+        "print(len(s.tables()) + len(s.settings_tables()), len(s.archive_record_schema()['fields']))\n"
         "print(r.classify('https://www.google.com/search?q=x', 'news.example', 'news.example')[0])\n"
     )
     env = {**os.environ, "PYTHONPATH": str(built)}

@@ -51,11 +51,13 @@ def test_a_stray_record_does_not_empty_its_day(home_with_day, reliability):
     fault = reliability.fault("rebuild: an hour's files name a whole day; refused unless --force")
     home, tmp = home_with_day
     before = events_per_day(home)
+    site = "dailyglobe.example"  # one of the day's sites: its day would shrink to one event
+    held = LocalWarehouse(home).query("SELECT COUNT(*) FROM events WHERE site = @s", {"s": site}).rows[0][0]
     stray = {
         "event_id": "stray",
         "action": "pageview",
-        "site": "a.example",
-        "url": "https://a.example/",
+        "site": site,
+        "url": f"https://{site}/",
         "visitor_id": "v",
     }
     hour = str(tmp / "hour.jsonl")
@@ -66,13 +68,24 @@ def test_a_stray_record_does_not_empty_its_day(home_with_day, reliability):
         ],
         hour,
     )
-    with pytest.raises(WouldShrink, match=rf"{DAY} \([\d,]+ -> 1 events\).*--force"):
+    with pytest.raises(WouldShrink, match=rf"{site} {DAY} \([\d,]+ -> 1 events\).*--force"):
         rebuild(home, hour)
     assert events_per_day(home) == before  # nothing replaced
     assert staging_runs(home) == []
-    rebuild(home, hour, force=True)  # asked for: replaced
-    assert events_per_day(home) == {DAY: 1, OTHER: 1}
+    rebuild(home, hour, force=True)  # asked for: that site's day replaced, the other sites' kept
+    assert events_per_day(home) == {DAY: before[DAY] - held + 1, OTHER: 1}
     fault.survived()
+
+
+def test_a_stray_record_of_another_site_touches_only_that_sites_day(home_with_day):
+    """A rebuild without --date replaces the (site, day) pairs its input holds, nothing else."""
+    home, tmp = home_with_day
+    before = events_per_day(home)
+    hour = str(tmp / "other-site.jsonl")
+    stray = {"event_id": "s", "action": "pageview", "site": "a.example", "url": "https://a.example/", "visitor_id": "v"}
+    write_json_lines([(0, orjson.dumps({**stray, "ts": f"{DAY}T10:00:00Z"}))], hour)
+    rebuild(home, hour)
+    assert events_per_day(home) == {DAY: before[DAY] + 1}
 
 
 @pytest.mark.reliability

@@ -73,7 +73,7 @@ def test_right_now_beside_a_week_ago(served):
     assert answer.status_code == 200, answer.text
     rows = answer.json()["rows"]
     assert [r["minutes"] for r in rows] == [5, 30]
-    assert set(rows[0]) == {"minutes", "pageviews", "visitors", "pageviews_week_ago", "visitors_week_ago"}
+    assert set(rows[0]) == {"minutes", "from", "to", "pageviews", "visitors", "pageviews_week_ago", "visitors_week_ago"}
     assert rows[1]["pageviews"] >= rows[0]["pageviews"]
 
 

@@ -416,6 +416,7 @@ def cmd_stream(args, beam_args: list[str] | None = None) -> int:
     _local_only(args, "a local stream lands in the local warehouse; on Google Cloud add --runner DataflowRunner")
     from apache_beam.options.pipeline_options import PipelineOptions
 
+    from weir.daily import stream_companion
     from weir.pipelines.local.status import format_counts
     from weir.pipelines.local.stream import StreamFailed, run_stream
     from weir.pipelines.options import WeirOptions, graph_config, validate
@@ -439,9 +440,9 @@ def cmd_stream(args, beam_args: list[str] | None = None) -> int:
             settings.archive_root,
             graph,
             duration_s=args.duration,
-            clock=clock,
-            daily=not args.no_daily,
-            daily_every_s=args.daily_every_s,
+            companion=None
+            if args.no_daily
+            else stream_companion(settings.home, settings.dataset, clock, args.daily_every_s),
         )
     except StreamFailed as exc:
         print(

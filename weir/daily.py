@@ -23,8 +23,10 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -243,7 +245,9 @@ def close_day(
 STREAM_FRESH_S = 30.0  # a status file older than this is a stream that is not running
 
 
-def open_while_streaming(home: str, day: str, zone: str | None, zones: SiteZones, now_ms: int | None = None) -> list[str]:
+def open_while_streaming(
+    home: str, day: str, zone: str | None, zones: SiteZones, now_ms: int | None = None
+) -> list[str]:
     """The zones in scope in which `day` has not closed yet, when a local stream is running
     under `home` (its status file is fresh and says so); [] otherwise."""
     from weir.pipelines.local.status import read_status
@@ -341,3 +345,82 @@ def close_in_child(home: str, dataset: str):
         return Close(item.day, item.zone, status, lines[-1] if lines else "")
 
     return close
+
+
+class StreamCloser(threading.Thread):
+    """The stream's daily closes: every CHECK_EVERY_S, closes the days that are due (each in
+    a child process: weir.daily.close_in_child) once the stream has landed what was received
+    before their close. The stream knows that best: it has read past the close time (the
+    newest receive time it has read), or it has read nothing for IDLE_S; either way its
+    writer lands what it holds first."""
+
+    IDLE_S = 20.0
+
+    def __init__(self, home, dataset, lateness_s, clock, writer, early_s, progress, every_s=None):
+        from weir.warehouse.local import LocalWarehouse
+
+        super().__init__(name="weir-daily", daemon=True)
+        self._writer, self._early_s, self._progress = writer, early_s, progress
+        self.every_s = every_s or CHECK_EVERY_S
+        if every_s:  # tests: look and call the stream idle sooner
+            self.IDLE_S = every_s
+        self._stopping = threading.Event()
+        self._seen = (None, time.monotonic())  # (progress counts, since when)
+        self._past: dict[int, float] = {}  # close time -> when the stream was first seen past it
+        self.service = DailyService(
+            LocalWarehouse(home, dataset),
+            os.path.join(home, "archive"),
+            close_in_child(home, dataset),
+            lateness_s=lateness_s,
+            clock=clock,
+            ready=self._ready,
+        )
+        self.unhealthy: list[str] = []
+
+    def observe(self, counts: dict) -> None:
+        """Called by the stream's loop: notes when the stream last read anything."""
+        now = (counts.get("events_accepted", 0), counts.get("dead_letters", 0))
+        if now != self._seen[0]:
+            self._seen = (now, time.monotonic())
+
+    def _ready(self, close_ms: int) -> bool:
+        from weir.pipelines.local.direct_pubsub import read_failure
+        from weir.transforms.counting import local_gauges
+
+        newest = local_gauges().get("newest_received_ms") or 0
+        idle = time.monotonic() - self._seen[1] >= self.IDLE_S and not read_failure()
+        if newest >= close_ms:  # read past it: let the pipeline's panes out (early firings) first
+            first = self._past.setdefault(close_ms, time.monotonic())
+            settled = time.monotonic() - first >= 2 * self._early_s + 2
+        else:
+            settled = False
+        if not (settled or idle):
+            return False
+        self._writer.flush()  # what the writer holds lands before the close reads the tables
+        return True
+
+    def run(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                for close in self.service.tick():
+                    line = f"daily: {close.day} ({close.zone}) closed: {close.status}"
+                    self._progress(line + (f": {close.message}" if close.message else ""))
+                    if close.status != "verified":
+                        log.error("daily close of %s (%s) did not verify: %s", close.day, close.zone, close.message)
+            except Exception as exc:  # reported; the next check tries again
+                log.error("daily closes: %s", exc)
+            if self._stopping.wait(self.every_s):
+                return
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+
+def stream_companion(home: str, dataset: str, clock: Callable[[], float] = time.time, every_s: float | None = None):
+    """What `weir stream` runs beside the pipeline (pipelines.local.stream.run_stream's
+    `companion`): the daily closes, on `clock`."""
+
+    def make(writer, config, progress) -> StreamCloser:
+        return StreamCloser(home, dataset, config.allowed_lateness_s, clock, writer, config.early_s, progress, every_s)
+
+    return make

@@ -2,7 +2,7 @@
 
     python -m weir.flex stream  --project P --region R --template gs://B/weir.json --image IMG --archive gs://B/raw
     python -m weir.flex rebuild --project P --region R --template gs://B/weir.json --image IMG \\
-        --input 'gs://B/raw/dt=2026-11-21/*/*.avro' --date 2026-11-21
+        --archive gs://B/raw --date 2026-11-21   (or --input 'gs://B/raw/dt=2026-11-21/*/*.avro')
 
 prints (or with --run, runs) the `gcloud dataflow flex-template run` command. The parameters
 are checked against templates/metadata.json (names and regexes) and parsed by the job's
@@ -24,7 +24,7 @@ from weir import schemas
 from weir.pubsub import SUBSCRIPTION
 
 METADATA = os.path.join(os.path.dirname(__file__), "..", "templates", "metadata.json")
-REQUIRED = {"stream": ("subscription", "archive"), "rebuild": ("input",)}
+REQUIRED = {"stream": ("subscription", "archive"), "rebuild": ()}  # a rebuild: see problems()
 
 
 def load_metadata(path: str = METADATA) -> dict:
@@ -46,7 +46,9 @@ def stream_parameters(project: str, archive: str, dataset: str = schemas.DEFAULT
 def rebuild_parameters(
     input: str, date: str | None = None, dataset: str = schemas.DEFAULT_DATASET, **extra
 ) -> dict[str, str]:
-    params = {"mode": "rebuild", "dataset": dataset, "input": input}
+    params = {"mode": "rebuild", "dataset": dataset}
+    if input:
+        params["input"] = input
     if date:
         params["date"] = date
     params.update({k: str(v) for k, v in extra.items() if v is not None})
@@ -72,6 +74,8 @@ def problems(params: dict[str, str], metadata: dict | None = None) -> list[str]:
     for name in REQUIRED.get(params.get("mode", ""), ()):
         if name not in params:
             out.append(f"{name}: required when mode={params['mode']}")
+    if params.get("mode") == "rebuild" and "input" not in params and not ("date" in params and "archive" in params):
+        out.append("input: required when mode=rebuild, unless date and archive are given")
     if not out:
         out.extend(_options_problems(params))
     return out
@@ -121,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--template", required=True, help="gs:// path of the built template spec")
     p.add_argument("--image", help="the template image, also the workers' (sdk_container_image)")
     p.add_argument("--dataset", default=schemas.DEFAULT_DATASET)
-    p.add_argument("--archive", help="stream: gs:// archive root")
+    p.add_argument("--archive", help="gs:// archive root (stream: where it writes; rebuild: where --date reads)")
     p.add_argument("--subscription", help=f"stream: default projects/PROJECT/subscriptions/{SUBSCRIPTION}")
     p.add_argument("--input", help="rebuild: gs:// path or glob")
     p.add_argument("--date", help="rebuild: YYYY-MM-DD")
@@ -135,7 +139,13 @@ def main(argv: list[str] | None = None) -> int:
         params = stream_parameters(args.project, args.archive or "", args.dataset, **extra)
         name = args.job_name or "weir-stream"
     else:
-        params = rebuild_parameters(args.input or "", args.date, args.dataset, **extra)
+        if not args.input and not (args.date and args.archive):
+            raise SystemExit(
+                "weir.flex rebuild: give --input, or --date with --archive (each site's day from the archive)"
+            )
+        params = rebuild_parameters(
+            args.input or "", args.date, args.dataset, **({"archive": args.archive} if not args.input else {}), **extra
+        )
         name = args.job_name or f"weir-rebuild-{(args.date or 'all').replace('-', '')}"
     params = {k: v for k, v in params.items() if v != ""}
     found = problems(params)

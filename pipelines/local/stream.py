@@ -187,87 +187,20 @@ def run_stream(
     config: GraphConfig,
     duration_s: float | None = None,
     progress=print,
-    clock=time.time,
-    daily: bool = True,
-    daily_every_s: float | None = None,
+    companion=None,
 ) -> StreamRun:
     """Runs until `duration_s` passes, SIGINT or SIGTERM; then stops the pipeline and drains the
     archiver. The cyclic collector is tuned meanwhile (pipelines.gc_tuning), as in a rebuild.
-    With `daily`, each site's days are closed as they end (weir.daily, on `clock`)."""
+
+    `companion`: companion(writer, config, progress) -> a thread-like object with start(),
+    observe(counts) (called by the stream's loop with its counts) and stop(), started once
+    the stream reads: the application's daily closes (weir.daily.StreamCloser), which need to
+    know how far the stream has landed."""
     with collector_tuned():
-        return _run_stream(
-            home, dataset, names, archive_root, config, duration_s, progress, clock, daily, daily_every_s
-        )
+        return _run_stream(home, dataset, names, archive_root, config, duration_s, progress, companion)
 
 
-class _Closer(threading.Thread):
-    """The stream's daily closes: every CHECK_EVERY_S, closes the days that are due (each in
-    a child process: weir.daily.close_in_child) once the stream has landed what was received
-    before their close. The stream knows that best: it has read past the close time (the
-    newest receive time it has read), or it has read nothing for IDLE_S; either way its
-    writer lands what it holds first."""
-
-    IDLE_S = 20.0
-
-    def __init__(self, home, dataset, lateness_s, clock, writer, early_s, progress):
-        from weir.daily import CHECK_EVERY_S, DailyService, close_in_child
-        from weir.warehouse.local import LocalWarehouse
-
-        super().__init__(name="weir-daily", daemon=True)
-        self._writer, self._early_s, self._progress = writer, early_s, progress
-        self.every_s = CHECK_EVERY_S
-        self._stopping = threading.Event()
-        self._seen = (None, time.monotonic())  # (progress counts, since when)
-        self._past: dict[int, float] = {}  # close time -> when the stream was first seen past it
-        self.service = DailyService(
-            LocalWarehouse(home, dataset),
-            os.path.join(home, "archive"),
-            close_in_child(home, dataset),
-            lateness_s=lateness_s,
-            clock=clock,
-            ready=self._ready,
-        )
-        self.unhealthy: list[str] = []
-
-    def observe(self, counts: dict) -> None:
-        """Called by the stream's loop: notes when the stream last read anything."""
-        now = (counts.get("events_accepted", 0), counts.get("dead_letters", 0))
-        if now != self._seen[0]:
-            self._seen = (now, time.monotonic())
-
-    def _ready(self, close_ms: int) -> bool:
-        newest = local_gauges().get("newest_received_ms") or 0
-        idle = time.monotonic() - self._seen[1] >= self.IDLE_S and not read_failure()
-        if newest >= close_ms:  # read past it: let the pipeline's panes out (early firings) first
-            first = self._past.setdefault(close_ms, time.monotonic())
-            settled = time.monotonic() - first >= 2 * self._early_s + 2
-        else:
-            settled = False
-        if not (settled or idle):
-            return False
-        self._writer.flush()  # what the writer holds lands before the close reads the tables
-        return True
-
-    def run(self) -> None:
-        while not self._stopping.is_set():
-            try:
-                for close in self.service.tick():
-                    line = f"daily: {close.day} ({close.zone}) closed: {close.status}"
-                    self._progress(line + (f": {close.message}" if close.message else ""))
-                    if close.status != "verified":
-                        log.error("daily close of %s (%s) did not verify: %s", close.day, close.zone, close.message)
-            except Exception as exc:  # reported; the next check tries again
-                log.error("daily closes: %s", exc)
-            if self._stopping.wait(self.every_s):
-                return
-
-    def stop(self) -> None:
-        self._stopping.set()
-
-
-def _run_stream(
-    home, dataset, names, archive_root, config, duration_s, progress, clock=time.time, daily=True, daily_every_s=None
-):
+def _run_stream(home, dataset, names, archive_root, config, duration_s, progress, companion=None):
     ensure_topology(names)
     gated = allow_bigger_pulls()
     cache_dofn_specs()
@@ -304,18 +237,6 @@ def _run_stream(
 
     watcher = threading.Thread(target=watch, name="weir-stream-watch", daemon=True)
     watcher.start()
-    writer = sink.writer
-    if replayed:
-        _wait_replayed(len(replayed), config.early_s, failed=lambda: not watcher.is_alive() or bool(stopping))
-        release_reads()
-    progress(f"stream: reading {names.subscription_path()}, archiving to {archive_root} (Ctrl-C stops)")
-    closer = None
-    if daily:
-        closer = _Closer(home, dataset, config.allowed_lateness_s, clock, writer, config.early_s, progress)
-        if daily_every_s:
-            closer.every_s = closer.IDLE_S = daily_every_s
-        closer.start()
-    last_status = 0.0
 
     def status(running: bool, counters: dict, health: dict) -> None:  # what `weir status` shows
         write_status(
@@ -327,6 +248,17 @@ def _run_stream(
             watermark_lag_ms=local_gauges().get("watermark_lag_ms"),
             health={**health, "allowed_lateness_s": config.allowed_lateness_s},
         )
+
+    writer = sink.writer
+    status(True, local_counts(), writer.health())  # running from the start: replays land rows too
+    if replayed:
+        _wait_replayed(len(replayed), config.early_s, failed=lambda: not watcher.is_alive() or bool(stopping))
+        release_reads()
+    progress(f"stream: reading {names.subscription_path()}, archiving to {archive_root} (Ctrl-C stops)")
+    closer = companion(writer, config, progress) if companion is not None else None
+    if closer is not None:
+        closer.start()
+    last_status = 0.0
 
     last_line = time.monotonic()
     failure: str | None = None

@@ -124,13 +124,20 @@ class QueryClient:
         return self.warehouse.query(sql, params).records()
 
     def right_now(self, site: str | None = None, minutes: int = 30, now: dt.datetime | None = None, sites=None) -> dict:
-        """Page views and visitors of the last `minutes`, beside the same minutes a week earlier."""
-        from weir.query.top import right_now_statement
+        """Page views and visitors of the last `minutes` of whole 5-minute buckets (`from`,
+        `to`: the running bucket is left out), beside the same buckets a week earlier."""
+        from weir.query.top import right_now_statement, right_now_window
 
         now = now or dt.datetime.now(dt.timezone.utc)
         sql, params = right_now_statement(site, minutes, now, sites)
+        since, until = right_now_window(minutes, now)
         row = self.warehouse.query(sql, params).records()[0]
-        return {"minutes": minutes, **{k: int(v or 0) for k, v in row.items()}}
+        return {
+            "minutes": minutes,
+            "from": since.isoformat(),
+            "to": until.isoformat(),
+            **{k: int(v or 0) for k, v in row.items()},
+        }
 
     def content(
         self, url: str, start: dt.datetime, end: dt.datetime, site: str | None = None, sites=None

@@ -81,15 +81,26 @@ def site_conditions(site: str | None, sites, params: dict, column: str = "site")
     return conditions
 
 
+def right_now_window(minutes: int, now: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
+    """[since, until) of "the last `minutes`": whole 5-minute buckets ending where the running
+    bucket starts (`minutes` rounded up to whole buckets). The running bucket is left out on
+    both sides of the comparison: at 12:02:30 it holds 2.5 minutes, and set against the whole
+    12:00 bucket of a week earlier it would read low all day."""
+    if not 5 <= minutes <= 24 * 60:
+        raise ValueError(f"minutes must be from 5 to 1440; got {minutes}")
+    epoch = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+    until = epoch + dt.timedelta(minutes=5 * ((now - epoch) // dt.timedelta(minutes=5)))
+    return until - dt.timedelta(minutes=5 * -(-minutes // 5)), until
+
+
 def right_now_statement(
     site: str | None, minutes: int, now: dt.datetime, sites: tuple[str, ...] | None = None
 ) -> tuple[str, dict]:
-    """Page views and visitors in the last `minutes` and the same minutes a week earlier."""
-    if not 5 <= minutes <= 24 * 60:
-        raise ValueError(f"minutes must be from 5 to 1440; got {minutes}")
+    """Page views and visitors in the last `minutes` of whole 5-minute buckets, and the same
+    buckets a week earlier (see `right_now_window`)."""
+    since, until = right_now_window(minutes, now)
     week = dt.timedelta(days=7)
-    since = now - dt.timedelta(minutes=minutes)
-    params: dict = {"since": since, "now": now, "since_wk": since - week, "now_wk": now - week}
+    params: dict = {"since": since, "now": until, "since_wk": since - week, "now_wk": until - week}
     site_filter = "".join(f" AND {c}" for c in site_conditions(site, sites, params))
     sql = f"""SELECT
       SUM(IF(bucket_start >= @since AND bucket_start < @now, pageviews, 0)) AS pageviews,
