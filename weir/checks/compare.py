@@ -53,10 +53,20 @@ def _estimate_ok(left: int, right: int) -> bool:
     return abs(left - right) <= max(1, ESTIMATE_TOLERANCE * max(left, right))
 
 
-def compare_table(warehouse: Warehouse, left: str, right: str, table: str, day: str) -> TableDiff:
+def compare_table(warehouse: Warehouse, left: str, right: str, table: str, day: str, zones=None) -> TableDiff:
+    """`day` is each site's own day (`zones`, else the sites table's): for the 5-minute
+    tables, the UTC span of that day in the site's zone."""
+    from weir.transforms.sitetime import DayScope
+    from weir.warehouse.scope import parts_of_day, predicate
+
+    if zones is None:
+        from weir import sites
+
+        zones = sites.zones(warehouse)
     spec = schemas.table(table)
     key = [k for k in spec.key]
-    where = "bucket_date = @day" if "bucket_date" in key else "DATE(bucket_start) = @day"
+    where, typed = predicate(table, parts_of_day(DayScope(parse_day(day).isoformat()), zones), "bigquery")
+    params = {name: value for name, _, value in typed}
     sums = [m.name for m in METRICS if m.kind == "sum"]
     estimates = [m.name for m in METRICS if m.kind == "distinct"]
     sketches = [m.sketch_column for m in METRICS if m.sketch_column]
@@ -73,7 +83,7 @@ def compare_table(warehouse: Warehouse, left: str, right: str, table: str, day: 
         f"FULL OUTER JOIN (SELECT * FROM {right} WHERE {where}) AS r ON {on}"
     )
     diff = TableDiff(table)
-    for row in warehouse.query(sql, {"day": parse_day(day)}).records():
+    for row in warehouse.query(sql, params).records():
         k = tuple(str(row[c]) for c in key)
         diff.compared += 1
         if not row["in_l"] or not row["in_r"]:
