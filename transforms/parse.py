@@ -10,26 +10,18 @@ from weir.transforms.counting import counter, gauge
 from weir.transforms.records import DeadLetter
 from weir.transforms.sitetime import DAY_LATENESS_S, SiteZones
 from weir.transforms.validate import parse_record
-from weir.transforms.windowing import is_too_late, too_late_letter
+from weir.transforms.windowing import is_too_late, late_letter, too_late_letter
 
 
 def day_too_late_letter(event: dict, payload: bytes, zones: SiteZones, lateness_s: int) -> DeadLetter:
     """The dead letter of an event received more than `lateness_s` after its site's day ended:
     booked to the day it was received on, so no record is left between two days' inputs."""
-    return DeadLetter(
-        received_at=event["received_at"],
-        stage="window",
-        error_kind="too_late",
-        error_message=(
-            f"event time {event['ts']} is on {zones.day_of(event['site'], event['ts'])} in "
-            f"{zones.zone_of(event['site'])}, and it was received at {event['received_at']}, more than "
-            f"{lateness_s} s after that day ended; it counts as too late on the day it was received"
-        ),
-        source=event.get("source"),
-        event_id=event["event_id"],
-        site=event["site"],
-        event_ts=event["ts"],
-        payload=payload,
+    return late_letter(
+        event,
+        payload,
+        f"event time {event['ts']} is on {zones.day_of(event['site'], event['ts'])} in "
+        f"{zones.zone_of(event['site'])}, and it was received at {event['received_at']}, more than "
+        f"{lateness_s} s after that day ended; it counts as too late on the day it was received",
     )
 
 

@@ -63,14 +63,21 @@ def is_too_late(event: dict, allowed_lateness_s: int) -> bool:
 
 def too_late_letter(event: dict, payload: bytes, allowed_lateness_s: int) -> DeadLetter:
     """The dead letter of an event `is_too_late` turned away (the next rebuild counts it)."""
+    return late_letter(
+        event,
+        payload,
+        f"event time {event['ts']} is more than {allowed_lateness_s} s past its 5-minute bucket "
+        f"when received at {event['received_at']}; the next rebuild of its day counts it",
+    )
+
+
+def late_letter(event: dict, payload: bytes, message: str) -> DeadLetter:
+    """A `too_late` dead letter of a valid event, dated by its receive time."""
     return DeadLetter(
         received_at=event["received_at"],
         stage="window",
         error_kind="too_late",
-        error_message=(
-            f"event time {event['ts']} is more than {allowed_lateness_s} s past its 5-minute bucket "
-            f"when received at {event['received_at']}; the next rebuild of its day counts it"
-        ),
+        error_message=message,
         source=event.get("source"),
         event_id=event["event_id"],
         site=event["site"],
