@@ -204,7 +204,7 @@ resource "google_bigquery_table" "views" {
     query          = replace(file("${local.schemas_dir}/views/${each.key}.sql"), "{dataset}", "${var.project}.${var.dataset}")
     use_legacy_sql = false
   }
-  depends_on = [google_bigquery_table.tables]
+  depends_on = [google_bigquery_table.tables, google_bigquery_table.settings]
 }
 
 # --- Identities: one service account per role, each with only what that role does --------

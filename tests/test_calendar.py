@@ -244,3 +244,59 @@ def test_day_scope_input_reads_the_skew_before_and_the_lateness_after():
     # The earliest zone's day starts (Kathmandu) and the latest's ends (New York, 25 h), widened.
     assert start == day_span("2026-11-01", KATHMANDU)[0] - 24 * H
     assert end == day_span("2026-11-01", NY)[1] + 24 * H
+
+
+def test_the_today_views_use_each_sites_own_today(weir_home):
+    """top_urls_today and referrers_today start at the site's local midnight."""
+    now = int(dt.datetime.now(dt.timezone.utc).timestamp() * 1000)
+    records = []
+    for site, zone in (("np.example", KATHMANDU), ("utc.example", "UTC")):
+        midnight = day_span(local_day(now, zone), zone)[0]
+        if now - midnight < 2 * M:  # too close to midnight to place one view on each side
+            pytest.skip("the test needs two minutes after midnight in every zone it uses")
+        records += [event(site, midnight + M, 1), event(site, midnight - M, 2)]  # today, then yesterday
+    write_avro_archive(records, os.path.join(weir_home, "archive"))
+    wh = LocalWarehouse(weir_home)
+    sites.set_site(wh, "np.example", KATHMANDU)
+    rebuild_day(weir_home, local_day(now, KATHMANDU), {"np.example": KATHMANDU}, timezone=KATHMANDU)
+    rebuild_day(weir_home, local_day(now - 2 * M - 24 * H, KATHMANDU), {"np.example": KATHMANDU}, timezone=KATHMANDU)
+    for day in {local_day(now, "UTC"), local_day(now - 2 * M - 24 * H, "UTC")}:
+        rebuild_day(weir_home, day, {"np.example": KATHMANDU}, timezone="UTC")
+    assert wh.query("SELECT COUNT(*) FROM events").rows[0][0] == 4
+    today = dict(wh.query("SELECT site, SUM(pageviews) FROM top_urls_today GROUP BY site").rows)
+    assert today == {"np.example": 1, "utc.example": 1}
+    referrers = dict(
+        wh.query(
+            "SELECT site, SUM(pageviews) FROM referrers_today WHERE dimension = 'referrer_category' GROUP BY site"
+        ).rows
+    )
+    assert referrers == {"np.example": 1, "utc.example": 1}
+
+
+def test_the_api_answers_a_sites_day_as_the_daily_rows_do(calendar_home):
+    """`date=` is a day of the site's calendar: /api/top and /api/timeseries agree with the
+    daily rows of that day, 25-hour New York day included."""
+    from starlette.testclient import TestClient
+
+    from weir.serve.app import create_app
+
+    rebuild_day(calendar_home, "2026-11-01", ZONES)
+    wh = LocalWarehouse(calendar_home)
+    api = TestClient(create_app(wh))
+    daily_rows = daily(wh)
+    for site in ("ny.example", "np.example", "utc.example"):
+        top = api.get("/api/top", params={"site": site, "date": "2026-11-01", "limit": 50}).json()
+        assert sum(r["pageviews"] for r in top["rows"]) == daily_rows[(site, "2026-11-01")]
+        assert top["date"] == "2026-11-01" and top["timezone"] == {**ZONES, "utc.example": "UTC"}[site]
+        series = api.get("/api/timeseries", params={"site": site, "date": "2026-11-01", "granularity": "1h"}).json()
+        assert sum(r["pageviews"] for r in series["rows"]) == daily_rows[(site, "2026-11-01")]
+        days = api.get("/api/timeseries", params={"site": site, "date": "2026-11-01", "granularity": "1d"}).json()
+        assert [(r["ts"][:10], r["pageviews"]) for r in days["rows"]] == [
+            ("2026-11-01", daily_rows[(site, "2026-11-01")])
+        ]
+    assert len(api.get("/api/timeseries", params={"site": "ny.example", "date": "2026-11-01"}).json()["rows"]) == 25
+    every = api.get("/api/top", params={"date": "2026-11-01", "by": "device_type"}).json()
+    assert sum(r["pageviews"] for r in every["rows"]) == sum(v for (_, d), v in daily_rows.items() if d == "2026-11-01")
+    bad = api.get("/api/top", params={"date": "2026-11-01", "minutes": 30})
+    assert bad.status_code == 400 and "date" in bad.json()["error"]
+    assert api.get("/api/top", params={"date": "11/01/2026"}).status_code == 400

@@ -296,23 +296,24 @@ def cmd_sql(args) -> int:
     return 0
 
 
-def _when(text: str):
-    import datetime as dt
+def _when(text: str, zone: str = "UTC"):
+    """An ISO time; without an offset, in `zone` (a site's time zone)."""
+    import zoneinfo
 
     value = dt.datetime.fromisoformat(text)
-    return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
+    return value if value.tzinfo else value.replace(tzinfo=zoneinfo.ZoneInfo(zone))
 
 
 def cmd_plot(args) -> int:
-    import datetime as dt
-
+    from weir import sites
     from weir.query.client import QueryClient, SeriesQuery
     from weir.query.plot import NothingToPlot, plot_series
 
     _, warehouse = _warehouse(args)
-    end = _when(args.end) if args.end else dt.datetime.now(dt.timezone.utc)
-    start = _when(args.start) if args.start else end - dt.timedelta(hours=args.hours)
-    query = SeriesQuery(args.metric, start, end, args.granularity, args.site, args.url)
+    zone = sites.zones(warehouse).zone_of(args.site) if args.site else "UTC"
+    end = _when(args.end, zone) if args.end else dt.datetime.now(dt.timezone.utc)
+    start = _when(args.start, zone) if args.start else end - dt.timedelta(hours=args.hours)
+    query = SeriesQuery(args.metric, start, end, args.granularity, args.site, args.url, zone=zone)
     try:
         points = plot_series(QueryClient(warehouse), query, args.out)
     except NothingToPlot as exc:  # a check that found nothing: no chart, exit 1
@@ -761,8 +762,10 @@ def parser() -> argparse.ArgumentParser:
     pl.add_argument("--url", default=None)
     pl.add_argument("--granularity", choices=("5m", "1h", "1d"), default="1h")
     pl.add_argument("--hours", type=float, default=24, help="How far back from --end (default 24).")
-    pl.add_argument("--start", default=None, help="ISO time (UTC unless it has an offset); overrides --hours.")
-    pl.add_argument("--end", default=None, help="ISO time (default now).")
+    pl.add_argument(
+        "--start", default=None, help="ISO time (the site's time zone unless it has an offset); overrides --hours."
+    )
+    pl.add_argument("--end", default=None, help="ISO time, as --start (default now).")
     pl.add_argument("--out", default="weir-plot.png", help="PNG file to write.")
 
     ss = sub.add_parser("status", help="Stream status: backlog, newest bucket, lag behind real time, counters.")

@@ -30,9 +30,27 @@ GRAINS = {
 }
 
 
-def buckets(start: dt.datetime, end: dt.datetime, granularity: str) -> list[dt.datetime]:
+def buckets(start: dt.datetime, end: dt.datetime, granularity: str, zone: str = "UTC") -> list[dt.datetime]:
     """The bucket starts a series of `granularity` has from `start` (the first bucket that
-    starts at or after it, as the query's `>= @start`) to before `end`, in UTC."""
+    starts at or after it, as the query's `>= @start`) to before `end`, in UTC. Daily buckets
+    are the dates of `zone` from the one of `start` to the one before `end`, each labelled
+    as its midnight UTC (as `TIMESTAMP(bucket_date)` reads)."""
+    if granularity == "1d":
+        from weir.transforms.sitetime import days_between, local_day
+
+        first, last = (local_day(int(t.timestamp() * 1000), zone) for t in (start, end - dt.timedelta(milliseconds=1)))
+        return [dt.datetime.fromisoformat(d).replace(tzinfo=dt.timezone.utc) for d in days_between(first, last)]
+    if granularity == "1h" and zone != "UTC":  # the zone's hours, found on its quarter hours
+        import zoneinfo
+
+        tz, quarter = zoneinfo.ZoneInfo(zone), dt.timedelta(minutes=15)
+        t, hours = start, set()
+        while t < end:
+            hour = t.astimezone(tz).replace(minute=0, second=0, microsecond=0).astimezone(dt.timezone.utc)
+            if start <= hour < end:
+                hours.add(hour)
+            t += quarter
+        return sorted(hours)
     step = GRAIN_SECONDS[granularity]
     first = -(-int(start.timestamp()) // step) * step
     return [dt.datetime.fromtimestamp(t, dt.timezone.utc) for t in range(first, int(end.timestamp()), step)]
@@ -50,6 +68,7 @@ class SeriesQuery:
     url: str | None = None
     dimension: str | None = None
     values: tuple[str, ...] = field(default=())
+    zone: str = "UTC"  # the site's time zone: daily buckets are its dates (transforms.sitetime)
 
     def __post_init__(self):
         metrics = {m.name: m for m in METRICS}
@@ -71,6 +90,8 @@ class SeriesQuery:
     def statement(self) -> tuple[str, dict]:
         """(BigQuery SQL with @parameters, their values)."""
         table_grain, bucket = GRAINS[self.granularity]
+        if self.granularity == "1h" and self.zone != "UTC":  # the site's hours (Kathmandu's start at :15 UTC)
+            bucket = "TIMESTAMP_TRUNC(bucket_start, HOUR, @zone)"
         table = f"{'breakdown' if self.dimension else 'url'}_metrics_{table_grain}"
         metric = next(m for m in METRICS if m.name == self.metric)
         if metric.kind == "sum":
@@ -80,7 +101,15 @@ class SeriesQuery:
         else:
             expr = f"MAX({metric.name})"  # one row per bucket (checked in __post_init__)
         params: dict = {"start": self.start, "end": self.end}
+        if "@zone" in bucket:
+            params["zone"] = self.zone
         where = [f"{bucket} >= @start", f"{bucket} < @end"]
+        if table_grain == "1d":  # the site's dates from the one of `start` to the one before `end`
+            from weir.transforms.sitetime import local_day
+
+            start_ms, end_ms = int(self.start.timestamp() * 1000), int(self.end.timestamp() * 1000)
+            where = ["bucket_date >= CAST(@first_day AS DATE)", "bucket_date <= CAST(@last_day AS DATE)"]
+            params = {"first_day": local_day(start_ms, self.zone), "last_day": local_day(end_ms - 1, self.zone)}
         if self.site:
             where.append("site = @site")
             params["site"] = self.site
@@ -174,7 +203,7 @@ class QueryClient:
         value = query.values[0] if query.values else None
         have = {r["ts"]: r for r in rows}
         out = []
-        for ts in buckets(query.start, query.end, query.granularity):
+        for ts in buckets(query.start, query.end, query.granularity, query.zone):
             row = have.get(ts) or {"ts": ts, **({"value": value} if query.dimension else {}), metric: 0}
             out.append({**row, f"{metric}_week_ago": week.get((ts, value), 0)})
         return out
@@ -191,6 +220,7 @@ class QueryClient:
             query.url,
             query.dimension,
             query.values,
+            query.zone,
         )
         rows = self.timeseries(earlier)
         for row in rows:

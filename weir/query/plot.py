@@ -1,9 +1,10 @@
 """`weir plot`: a PNG of a metric over time, with the same period a week earlier dashed.
 
-What the chart promises (issue #16): every bucket of exactly the window asked for is drawn,
-an empty one at zero (a line never sits flat across hours that had nothing); the x axis is
-that window, in UTC, and says so; counts get whole-number ticks, engaged time is in minutes;
-the week-earlier line and its legend appear only where that week has data; a window with
+What the chart promises: every bucket of exactly the window asked for is drawn, an empty one
+at zero (a line never sits flat across hours that had nothing); the x axis is that window,
+in the site's time zone (`sites`; UTC for all sites or a site not set), and says so, and a
+daily chart has a point per date of the site's calendar; counts get whole-number ticks,
+engaged time is in minutes; the week-earlier line and its legend appear only where that week has data; a window with
 nothing in it is no chart (`NothingToPlot`), not a drawing with a 1970 axis.
 """
 
@@ -21,7 +22,12 @@ class NothingToPlot(ValueError):
 
 
 def buckets(query: SeriesQuery) -> list[dt.datetime]:
-    """Every bucket start of the query's window at its granularity, in UTC."""
+    """Every bucket start of the query's window at its granularity, in UTC (daily: each of
+    the site's dates in the window, labelled as `TIMESTAMP(bucket_date)` reads)."""
+    if query.granularity == "1d" or (query.granularity == "1h" and query.zone != "UTC"):
+        from weir.query.client import buckets as zone_buckets  # the site's dates, or its hours
+
+        return zone_buckets(query.start, query.end, query.granularity, query.zone)
     step = STEP[query.granularity]
     start = query.start.astimezone(dt.timezone.utc)
     epoch = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
@@ -78,12 +84,18 @@ def plot_series(client: QueryClient, query: SeriesQuery, out_path: str, title: s
     label = "engaged minutes" if minutes else query.metric
     ax.set_title(title or f"{label} per {query.granularity}: {query.url or query.site or 'all sites'}")
     ax.set_ylabel(label)
-    ax.set_xlabel("time (UTC)")
-    ax.set_xlim(query.start, query.end)
+    import zoneinfo
+
+    daily = query.granularity == "1d"
+    shown = dt.timezone.utc if daily else zoneinfo.ZoneInfo(query.zone)  # a date is a date: no shift
+    ax.set_xlabel(f"date ({query.zone})" if daily else f"time ({query.zone})")
+    ax.set_xlim(*((grid[0], grid[-1]) if daily and len(grid) > 1 else (query.start, query.end)))
     ax.set_ylim(bottom=0, top=max(1, max(values + week) * 1.1))
     if not minutes:
         ax.yaxis.set_major_locator(MaxNLocator(integer=True))  # counts: no fractional page views
-    ax.xaxis.set_major_formatter(mdates.DateFormatter("%m-%d %H:%M", tz=dt.timezone.utc))
+    ax.xaxis.set_major_formatter(mdates.DateFormatter("%m-%d" if daily else "%m-%d %H:%M", tz=shown))
+    if daily and len(grid) <= 16:  # a tick per date, never two labels for one date
+        ax.xaxis.set_major_locator(mdates.DayLocator(tz=shown))
     ax.grid(alpha=0.3)
     fig.autofmt_xdate()
     fig.tight_layout()

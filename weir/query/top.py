@@ -36,6 +36,8 @@ class TopQuery:
     limit: int = 10
     order_by: str = "pageviews"
     sites: tuple[str, ...] | None = None  # when set, only these sites (an API key's)
+    days: tuple[str, ...] = ()  # whole days instead of start/end: each site's own, in `zones`
+    zones: object = None  # transforms.sitetime.SiteZones, with `days`
 
     def __post_init__(self):
         if self.by != "url" and self.by not in _dimensions():
@@ -55,6 +57,14 @@ class TopQuery:
         key = "url" if self.by == "url" else "value"
         where = [f"{bucket} >= @start", f"{bucket} < @end"]
         params: dict = {"start": self.start, "end": self.end, "limit": self.limit}
+        if self.days:  # each site's own days: their spans in the 5-minute tables, their dates in the daily
+            from weir.transforms.sitetime import DayScope
+            from weir.warehouse.scope import parts_of_day, predicate
+
+            parts = [p for day in self.days for p in parts_of_day(DayScope(day), self.zones)]
+            day_where, typed = predicate(table, parts, "bigquery")
+            where = [day_where]
+            params = {"limit": self.limit, **{name: value for name, _, value in typed}}
         if self.by != "url":
             where.append("dimension = @dimension")
             params["dimension"] = self.by

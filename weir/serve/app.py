@@ -24,6 +24,7 @@ from weir.transforms.metrics import DIMENSIONS, METRICS
 from weir.warehouse.base import QueryError, QueryResult, Warehouse
 
 MAX_HOURS = 24 * 31
+ZONES_TTL_S = 30.0  # how long the API keeps the sites' time zones before reading them again
 STATIC = str(resources.files("weir.serve").joinpath("static"))  # a directory of the installed package
 # The page runs only its own script and calls only this server (nothing from the internet).
 _PAGE_HEADERS = {
@@ -91,6 +92,25 @@ def _time(request: Request, name: str) -> dt.datetime | None:
     return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
 
 
+def _day(request: Request, zone: str) -> str | None:
+    """`date`: YYYY-MM-DD, `today` or `yesterday`, a day of the site's calendar (`zone`)."""
+    from weir.transforms.sitetime import local_day
+
+    raw = request.query_params.get("date")
+    if raw is None:
+        return None
+    if any(request.query_params.get(n) is not None for n in ("start", "end", "minutes")):
+        raise BadParameter("date", "give a date or a range (start, end, minutes), not both")
+    today = local_day(int(dt.datetime.now(dt.timezone.utc).timestamp() * 1000), zone)
+    if raw in ("today", "yesterday"):
+        day = dt.date.fromisoformat(today) - dt.timedelta(days=raw == "yesterday")
+        return day.isoformat()
+    try:
+        return dt.date.fromisoformat(raw).isoformat()
+    except ValueError:
+        raise BadParameter("date", f"not YYYY-MM-DD, today or yesterday: {raw[:50]!r}") from None
+
+
 def _range(request: Request, default_minutes: int) -> tuple[dt.datetime, dt.datetime]:
     start, end = _time(request, "start"), _time(request, "end")
     if start is None:
@@ -124,6 +144,28 @@ def create_app(warehouse: Warehouse, keys: dict[str, tuple[str, ...] | None] | N
     the key does not cover; a key's answers only ever hold its sites."""
     client = QueryClient(warehouse)
     by_choices = {"url", *(d.name for d in DIMENSIONS)}
+    zones_held: list = [None, 0.0]  # the sites' zones, read again after ZONES_TTL_S
+
+    def zones():
+        import time
+
+        from weir import sites
+
+        if zones_held[0] is None or time.monotonic() - zones_held[1] > ZONES_TTL_S:
+            zones_held[:] = [sites.zones(warehouse), time.monotonic()]
+        return zones_held[0]
+
+    def day_range(request: Request, site: str | None) -> tuple[str | None, str, tuple[dt.datetime, dt.datetime] | None]:
+        """(the `date` asked for, its zone, its span) of `site`'s calendar (UTC for all sites)."""
+        from weir.transforms.sitetime import day_span
+
+        zone = zones().zone_of(site) if site else "UTC"
+        day = _day(request, zone)
+        if day is None:
+            return None, zone, None
+        start, end = day_span(day, zone)
+        utc = dt.timezone.utc
+        return day, zone, (dt.datetime.fromtimestamp(start / 1000, utc), dt.datetime.fromtimestamp(end / 1000, utc))
 
     def access(request: Request, need_site: bool = False) -> tuple[str | None, tuple[str, ...] | None]:
         """(the site asked for, the sites the key may see: None for all)."""
@@ -142,7 +184,14 @@ def create_app(warehouse: Warehouse, keys: dict[str, tuple[str, ...] | None] | N
 
     async def top(request: Request) -> Response:
         site, sites = access(request)
-        start, end = _range(request, 60)
+        day, zone, span = day_range(request, site)
+        start, end = span or _range(request, 60)
+        if day is not None and site is None:  # every site's own day: the widest span of them
+            from weir.transforms.sitetime import DayScope
+
+            lo, hi = DayScope(day).span(zones())
+            start = dt.datetime.fromtimestamp(lo / 1000, dt.timezone.utc)
+            end = dt.datetime.fromtimestamp(hi / 1000, dt.timezone.utc)
         query = TopQuery(
             by=_choice(request, "by", "url", by_choices),
             start=start,
@@ -151,13 +200,18 @@ def create_app(warehouse: Warehouse, keys: dict[str, tuple[str, ...] | None] | N
             sites=sites,
             limit=_int(request, "limit", 10, 1, MAX_LIMIT),
             order_by=_choice(request, "order_by", "pageviews", set(ORDER_BY)),
+            days=(day,) if day else (),
+            zones=zones(),
         )
         rows = client.top(query)
         for row in rows:  # engaged time per visitor, as the newsroom reads it
             row["engaged_seconds_per_visitor"] = (
                 round(row["engaged_seconds"] / row["visitors"], 1) if row["visitors"] else 0
             )
-        return _answer(request, rows, {"by": query.by, "start": start.isoformat(), "end": end.isoformat()})
+        extra = {"by": query.by, "start": start.isoformat(), "end": end.isoformat()}
+        if day is not None:  # a day is each site's own (docs/decisions.md)
+            extra.update({"date": day, "timezone": zone if site else "each site's own"})
+        return _answer(request, rows, extra)
 
     async def now(request: Request) -> Response:
         site, sites = access(request)
@@ -166,7 +220,8 @@ def create_app(warehouse: Warehouse, keys: dict[str, tuple[str, ...] | None] | N
 
     async def timeseries(request: Request) -> Response:
         site, _ = access(request, need_site=True)  # a limited key names its site
-        start, end = _range(request, 24 * 60)
+        day, zone, span = day_range(request, site)
+        start, end = span or _range(request, 24 * 60)
         dimension = _choice(request, "dimension", None, {d.name for d in DIMENSIONS})
         value = request.query_params.get("value")
         query = SeriesQuery(
@@ -178,16 +233,19 @@ def create_app(warehouse: Warehouse, keys: dict[str, tuple[str, ...] | None] | N
             url=request.query_params.get("url"),
             dimension=dimension,
             values=(value,) if value is not None else (),
+            zone=zone,
         )
         rows = client.with_week_ago(query)
-        return _answer(request, rows, {"metric": query.metric, "granularity": query.granularity})
+        extra = {"metric": query.metric, "granularity": query.granularity, "timezone": zone}
+        return _answer(request, rows, {**extra, **({"date": day} if day else {})})
 
     async def content(request: Request) -> Response:
         site, sites = access(request)
         url = request.query_params.get("url")
         if not url:
             raise BadParameter("url", "required: the page's URL as weir stores it (canonical)")
-        start, end = _range(request, 24 * 60)
+        day, _, span = day_range(request, site)
+        start, end = span or _range(request, 24 * 60)
         rows = client.content(url, start, end, site=site, sites=sites)
         return _answer(request, rows, {"url": url, "start": start.isoformat(), "end": end.isoformat()})
 
@@ -230,6 +288,13 @@ _COMMON = [
 ]
 _RANGE = [
     {"name": "minutes", "in": "query", "schema": {"type": "integer"}, "description": "The last N minutes."},
+    {
+        "name": "date",
+        "in": "query",
+        "schema": {"type": "string"},
+        "description": "One day of the site's calendar (its time zone; without site, each site's own day): "
+        "YYYY-MM-DD, today or yesterday. Instead of minutes, start and end.",
+    },
     {"name": "start", "in": "query", "schema": {"type": "string", "format": "date-time"}},
     {"name": "end", "in": "query", "schema": {"type": "string", "format": "date-time"}},
 ]

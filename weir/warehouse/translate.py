@@ -282,6 +282,20 @@ def _name_anonymous_columns(statement: exp.Expression) -> exp.Expression:
 
 
 def _rewrite(node: exp.Expression) -> exp.Expression:
+    if isinstance(node, exp.TimestampTrunc) and node.args.get("zone") is not None:
+        # TIMESTAMP_TRUNC(ts, HOUR, zone): truncated on the zone's wall clock (an hour in
+        # Asia/Kathmandu starts at :15 UTC); sqlglot drops the zone when writing DuckDB.
+        zone = node.args["zone"].transform(_rewrite)
+        unit = exp.Literal.string(node.unit.name.lower() if isinstance(node.unit, exp.Expression) else str(node.unit))
+        wall = exp.Anonymous(this="timezone", expressions=[zone, node.this.transform(_rewrite)])
+        truncated = exp.Anonymous(this="date_trunc", expressions=[unit, wall])
+        return exp.Anonymous(this="timezone", expressions=[zone.copy(), truncated])
+    zone = node.args.get("zone") if isinstance(node, exp.Timestamp) else None
+    if zone is not None and not isinstance(zone, exp.Literal):
+        # TIMESTAMP(d, zone) with the zone from a column (a site's, in `sites`): the local
+        # midnight of d there. sqlglot writes a literal zone as AT TIME ZONE itself.
+        local = exp.Cast(this=node.this.transform(_rewrite), to=exp.DataType.build("TIMESTAMP"))
+        return exp.Anonymous(this="timezone", expressions=[zone.transform(_rewrite), local])
     if isinstance(node, exp.TimestampDiff):
         return _timestamp_diff(_coerce_literals(node.copy(), "TIMESTAMPTZ"))
     if isinstance(node, exp.Window) and _hll_call(node.this) is not None:
