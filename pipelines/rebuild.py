@@ -100,15 +100,20 @@ def _staging_run(options: PipelineOptions, local_root: str | None, remote: bool 
     return FileSystems.join(staging_location(options, local_root, remote), f"run-{uuid.uuid4().hex[:12]}")
 
 
-def day_inputs(archive: str, date: str, zone: str | None, zones) -> list[str]:
-    """The archive's hour folders that can hold a record of `date` (each site's, or `zone`'s
-    sites'): from the clock skew an event may have before the day to the lateness after it
-    (transforms.sitetime.DayScope.input_span), as globs of the hours that exist."""
+def day_hour_patterns(archive: str, date: str, zone: str | None, zones) -> tuple[list[str], int, int]:
+    """(globs of the archive's hour folders that can hold a record of `date` (each site's, or
+    `zone`'s sites'), and the receive span they cover): from the clock skew an event may have
+    before the day to the lateness after it (transforms.sitetime.DayScope.input_span)."""
     from weir.transforms.archive import hour_dir
     from weir.transforms.sitetime import DayScope, hours_between
 
     start, end = DayScope(date, zone).input_span(zones)
-    patterns = [FileSystems.join(hour_dir(archive, h), "*") for h in hours_between(start, end)]
+    return [FileSystems.join(hour_dir(archive, h), "*.avro") for h in hours_between(start, end)], start, end
+
+
+def day_inputs(archive: str, date: str, zone: str | None, zones) -> list[str]:
+    """`day_hour_patterns` of the hours that hold a file."""
+    patterns, start, end = day_hour_patterns(archive, date, zone, zones)
     found = [p for p, m in zip(patterns, FileSystems.match(patterns), strict=True) if m.metadata_list]
     if not found:
         raise ValueError(f"the archive {archive} holds no file received between {_utc(start)} and {_utc(end)} UTC")

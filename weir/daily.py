@@ -264,12 +264,10 @@ def archive_has_input(archive: str, zones: SiteZones) -> Callable[[str, str], bo
     """Whether the archive holds any file in the hours a (day, zone) reads."""
     from apache_beam.io.filesystems import FileSystems
 
-    from weir.transforms.archive import hour_dir
-    from weir.transforms.sitetime import hours_between
+    from weir.pipelines.rebuild import day_hour_patterns
 
     def has(day: str, zone: str) -> bool:
-        start, end = DayScope(day, zone).input_span(zones)
-        patterns = [FileSystems.join(hour_dir(archive, h), "*") for h in hours_between(start, end)]
+        patterns, _, _ = day_hour_patterns(archive, day, zone, zones)
         return any(m.metadata_list for m in FileSystems.match(patterns))
 
     return has
