@@ -70,5 +70,5 @@ def test_archive_schema_round_trips_with_fastavro():
     fastavro.writer(buf, schema, [{"payload": b"\xff{", "received_at": 1, "attributes": {"ts": "1"}}])
     buf.seek(0)
     assert list(fastavro.reader(buf)) == [
-        {"payload": b"\xff{", "received_at": 1, "attributes": {"ts": "1"}, "message_id": None}
+        {"payload": b"\xff{", "received_at": 1, "attributes": {"ts": "1"}, "message_id": None, "file": None}
     ]

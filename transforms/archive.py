@@ -53,7 +53,12 @@ def record_of_message(message, now_ms: int | None = None) -> dict:
 
 
 def raw_record(record: dict, source: str) -> RawRecord:
-    """An archive record (read back, or just made from a message) -> the graph's RawRecord."""
+    """An archive record (read back, or just made from a message) -> the graph's RawRecord.
+    A compacted record's source is the file it was first written to (its `file`), beside
+    the compact file, so a dead letter names the same source before and after compaction."""
+    first_file = record.get("file")
+    if first_file:
+        source = f"{source.rsplit('/', 1)[0]}/{first_file}" if "/" in source else first_file
     return RawRecord(
         payload=record["payload"],
         received_at=record["received_at"],

@@ -1,6 +1,7 @@
 """Reading the raw archive: file patterns in, `RawRecord`s out.
 
-Uses `fileio.MatchAll` + `ReadMatches` rather than `ReadFromText`/`ReadFromAvro` so the same
+Uses a match step (`_MatchArchive`: Beam's FileSystems, leaving out the files a compaction of
+the local archive replaced) + `ReadMatches` rather than `ReadFromText`/`ReadFromAvro` so the same
 reader works in batch and inside a streaming pipeline (the streaming DirectRunner cannot
 expand `ReadFromText`), reads local paths and `gs://` alike through Beam's FileSystems, and
 knows each record's file (a dead letter names its source). Files are read whole: archive
@@ -54,6 +55,23 @@ class _ReadFile(beam.DoFn):
                 yield record
 
 
+class _MatchArchive(beam.DoFn):
+    """A pattern -> the metadata of every file it matches, less the files a compaction of the
+    local archive replaced where its compact file is matched too (transforms.compaction);
+    a pattern matching nothing is an error."""
+
+    def process(self, pattern: str):
+        from apache_beam.io.filesystems import FileSystems
+
+        from weir.transforms.compaction import without_replaced
+
+        found = FileSystems.match([pattern])[0].metadata_list
+        if not found:
+            raise ValueError(f"no file matches {pattern}")
+        kept = set(without_replaced(m.path for m in found))
+        yield from (m for m in found if m.path in kept)
+
+
 class ReadArchive(beam.PTransform):
     """Takes a pipeline root, produces `PCollection[RawRecord]` from file patterns.
 
@@ -70,7 +88,7 @@ class ReadArchive(beam.PTransform):
         return (
             root
             | "Patterns" >> beam.Create(self._patterns)
-            | "Match" >> fileio.MatchAll(empty_match_treatment=fileio.EmptyMatchTreatment.DISALLOW)
+            | "Match" >> beam.ParDo(_MatchArchive())
             | "Open" >> fileio.ReadMatches()
             | "ReadRecords" >> beam.ParDo(_ReadFile())
         )

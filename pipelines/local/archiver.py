@@ -25,6 +25,9 @@ log = logging.getLogger(__name__)
 # Messages per archive file at most: one file, one fsync and one round of acks per batch. At
 # 8,000 events/s a batch fills in ~0.6 s; the subscription's ack deadline is far longer.
 MAX_MESSAGES = 5000
+# How often closed hours are compacted (transforms.compaction): between pulls, in this
+# process, so no archive file of this archiver is written while its hour is compacted.
+COMPACT_EVERY_S = 60.0
 
 
 class Archiver(threading.Thread):
@@ -79,8 +82,12 @@ class Archiver(threading.Thread):
 
         subscriber = pubsub_v1.SubscriberClient()
         failing = False
+        compacted = time.monotonic()
         try:
             while not self._stopping.is_set():
+                if time.monotonic() - compacted >= COMPACT_EVERY_S:
+                    compacted = time.monotonic()
+                    self._compact()
                 try:
                     self.pull_once(subscriber)
                     failing = False
@@ -102,6 +109,18 @@ class Archiver(threading.Thread):
             log.exception("archiver failed")
         finally:
             subscriber.close()
+
+    def _compact(self) -> None:
+        """Compacts the archive's closed hours; a failure is logged and tried again later
+        (the hours' files stay as they are: nothing is lost)."""
+        from weir.transforms.compaction import compact_closed_hours
+
+        try:
+            replaced = compact_closed_hours(self.root)
+            if replaced:
+                log.info("archiver: compacted %d files of closed hours", replaced)
+        except Exception as exc:
+            log.warning("archiver: compacting closed hours failed, will retry: %s", exc)
 
     def _stopping_wait(self, seconds: float) -> None:
         deadline = time.monotonic() + seconds

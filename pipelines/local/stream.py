@@ -55,6 +55,7 @@ from weir.pipelines.local.status import format_counts, write_status
 from weir.pubsub import PubSubNames, ensure_topology
 from weir.transforms.archive import hour_dir, raw_record, record_of_message
 from weir.transforms.batches import BATCH_SIZE, ToBatches
+from weir.transforms.compaction import without_replaced
 from weir.transforms.counting import local_counts, local_gauges, reset_local_counts
 from weir.transforms.read import read_avro
 from weir.transforms.records import RawRecord
@@ -120,7 +121,7 @@ def replay_records(archive_root: str, since_ms: int, subscription_path: str) -> 
     out: list[RawRecord] = []
     hour_ms = 3_600_000
     for hour in range(since_ms // hour_ms * hour_ms, int(time.time() * 1000) + hour_ms, hour_ms):
-        for path in sorted(glob.glob(os.path.join(hour_dir(archive_root, hour), "*.avro"))):
+        for path in without_replaced(sorted(glob.glob(os.path.join(hour_dir(archive_root, hour), "*.avro")))):
             with open(path, "rb") as fh:
                 for record in read_avro(path, fh):
                     if record["received_at"] is not None and record["received_at"] >= since_ms:

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from apache_beam.io.filesystems import FileSystems
 
 from weir.pubsub import PubSubNames, attributes_for
+from weir.transforms.compaction import without_replaced
 from weir.transforms.read import read_avro, read_json_lines
 
 
@@ -18,7 +19,8 @@ def read_payloads(patterns: list[str]) -> Iterator[bytes]:
         if pattern.startswith("gs://"):
             paths = sorted(m.path for m in FileSystems.match([pattern])[0].metadata_list)
         else:
-            paths = sorted(glob.glob(pattern, recursive=True)) or [pattern]
+            # A compacted hour's replaced files are left out (their records are in its compact file).
+            paths = without_replaced(sorted(glob.glob(pattern, recursive=True))) or [pattern]
         for path in paths:
             with FileSystems.open(path) as fh:
                 reader = read_avro(path, fh) if path.endswith(".avro") else read_json_lines(path, fh)
