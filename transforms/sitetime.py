@@ -21,7 +21,7 @@ import functools
 import zoneinfo
 from dataclasses import dataclass
 
-from weir.transforms.timeutil import DAY_MS, day_str
+from weir.transforms.timeutil import day_str
 
 UTC_ZONE = "UTC"
 QUARTER_MS = 900_000
@@ -208,7 +208,6 @@ def closes_at(day: str, zone_name: str, lateness_s: int) -> int:
 __all__ = [
     "CLOCK_SKEW_S",
     "DAY_LATENESS_S",
-    "DAY_MS",
     "DayScope",
     "SiteZones",
     "UTC_ZONE",

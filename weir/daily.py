@@ -130,9 +130,11 @@ def due_days(
             last = closes.get((day, zone))
             if last is None or last["status"] == "failed":
                 if has_input(day, zone):
-                    recent = now_ms - close_ms < CHECK_EVERY_S * 1000 * 60  # within the hour it became due
+                    recent = now_ms - close_ms < 3_600_000  # due within the hour: not a catch-up
                     due.append(Due(day, zone, "closed" if recent else "catch-up", close_ms))
-            elif now_ms <= day_span(day, zone)[1] + (DAY_LATENESS_S + lateness_s) * 1000 * 2:
+            elif now_ms <= day_span(day, zone)[1] + (DAY_LATENESS_S + lateness_s + 3600) * 1000:
+                # A record of the day can be accepted until the day's lateness has passed; the
+                # stream lands its too_late letter up to its own lateness (and an hour) later.
                 after = _ms(last["input_until"]) or _ms(last["closed_at"]) or 0
                 if _late_since(warehouse, zones, day, zone, after):
                     due.append(Due(day, zone, "late", close_ms))
