@@ -74,6 +74,10 @@ def test_the_dashboard_shows_the_api_and_a_new_event_without_a_reload(pubsub, tm
         assert now[30]["pageviews"] > 0
         assert browser.js("document.getElementById('now-pageviews-30').textContent") == fmt(now[30]["pageviews"])
         assert browser.js("document.getElementById('now-visitors-30').textContent") == fmt(now[30]["visitors"])
+        # Today: each site's own day so far, as the API and the tables count it.
+        today = sum(r["pageviews"] for r in api(port, "top?by=channel&date=today&limit=1000")["rows"])
+        assert browser.js("document.getElementById('today-pageviews').textContent") == fmt(today)
+        assert "each site's own time" in browser.js("document.getElementById('today-when').textContent")
         top = api(port, "top?by=url&minutes=30&limit=15")["rows"]
         shown = browser.js("[...document.querySelectorAll('#top-pages tbody tr[data-url]')].map(tr => tr.dataset.url)")
         assert shown == [row["url"] for row in top] and len(shown) > 3

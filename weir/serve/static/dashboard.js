@@ -40,6 +40,15 @@
     });
   }
 
+  function drawToday(body) {
+    // Today is the site's own day (its time zone); across sites, each site's own day.
+    var total = body.rows.reduce(function (sum, r) { return sum + r.pageviews; }, 0);
+    $("today-pageviews").textContent = fmt(total);
+    $("today-when").textContent = body.timezone === "each site's own"
+      ? "since midnight, each site's own time"
+      : "since midnight, " + body.timezone.replace(/_/g, " ") + " time";
+  }
+
   function drawTop(body) {
     var tbody = $("top-pages").tBodies[0];
     var fresh = document.createDocumentFragment();
@@ -147,6 +156,7 @@
     if (state.dimension) { series.dimension = state.dimension; series.value = state.value; }
     return Promise.all([
       api("now", {}).then(drawNow),
+      api("top", { by: "channel", date: "today", limit: 1000 }).then(drawToday),
       api("top", { by: "url", minutes: 30, limit: 15 }).then(drawTop),
       api("top", { by: "referrer_category", minutes: 30, limit: 8 }).then(function (b) { drawBars("referrers", b); }),
       api("top", { by: "section", minutes: 1440, limit: 8 }).then(function (b) { drawBars("sections", b, true); }),
