@@ -161,6 +161,10 @@ class Relay:
             try:
                 with open(self.spill_path, "ab") as fh:
                     start = fh.tell()
+                    if start and not self._ends_with_newline():
+                        # A crash mid-write left a torn last line: end it, or the first line
+                        # appended now would be glued to it and set aside with it.
+                        lines = b"\n" + lines
                     try:
                         fh.write(lines)
                         fh.flush()
@@ -174,6 +178,11 @@ class Relay:
                 raise
             self.counters["spilled"] += len(messages)
 
+    def _ends_with_newline(self) -> bool:
+        with open(self.spill_path, "rb") as fh:
+            fh.seek(-1, os.SEEK_END)
+            return fh.read(1) == b"\n"
+
     def _keep(self, messages: list[tuple[bytes, dict]]) -> None:
         """The background thread's spill: what the disk refuses stays in memory for a retry."""
         pending = self._unspilled + messages
@@ -186,9 +195,10 @@ class Relay:
         self._unspilled = []
 
     def _read_spill(self) -> tuple[list[tuple[bytes, dict]], int]:
-        """(the spill's whole messages, how many lines were read); a torn line (a crash
-        mid-write) goes to `<spill>.torn`."""
-        good, torn = [], []
+        """(the spill's whole messages, how many lines were read). Torn lines (a crash
+        mid-write) are moved to `<spill>.torn` once: the spill file is rewritten without
+        them (the caller holds the lock, so nothing is being appended)."""
+        good, good_lines, torn = [], [], []
         with open(self.spill_path, "rb") as fh:
             lines = fh.readlines()
         for line in lines:
@@ -197,14 +207,23 @@ class Relay:
             try:
                 message = orjson.loads(line)
                 good.append((base64.b64decode(message["data"]), message["attributes"]))
+                good_lines.append(line if line.endswith(b"\n") else line + b"\n")
             except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
                 torn.append(line if line.endswith(b"\n") else line + b"\n")
         if torn:
             with open(self.spill_path + ".torn", "ab") as fh:
                 fh.writelines(torn)
+                fh.flush()
+                os.fsync(fh.fileno())
+            tmp = self.spill_path + ".tmp"
+            with open(tmp, "wb") as fh:
+                fh.writelines(good_lines)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, self.spill_path)
             self.counters["spill_torn"] += len(torn)
             log.warning("%d torn spill lines moved to %s.torn", len(torn), self.spill_path)
-        return good, len(lines)
+        return good, len(good_lines) if torn else len(lines)
 
     def _replay(self) -> None:
         with self._lock:
