@@ -395,10 +395,29 @@ def test_a_collector_for_some_sites_refuses_the_others_and_counts_them(tmp_path)
     assert refused.status_code == 403 and "spam.example" in refused.json()["error"]
     assert client.get("/p.gif", params={"event_id": "q", "site": "spam.example"}).status_code == 403
     assert client.get("/p.gif", params={"event_id": "q"}).status_code == 403  # no site is no site of ours
+    for odd in (["news.example"], {"a": "news.example"}, 7):  # no site name: a 403 that says so, never a 500
+        answer = client.post("/events", content=orjson.dumps([{**ours, "site": odd}]))
+        assert answer.status_code == 403 and "not a site name" in answer.json()["error"]
     assert relay.buffer.qsize() == 1 and relay.counters["received"] == 1
     metrics = client.get("/metrics").text
-    assert 'weir_collector_rejected_by_reason_total{reason="site_not_served"} 3.0' in metrics
-    assert "weir_collector_rejected_total 3.0" in metrics
+    assert 'weir_collector_rejected_by_reason_total{reason="site_not_served"} 6.0' in metrics
+    assert "weir_collector_rejected_total 6.0" in metrics
+
+
+def test_a_head_request_of_the_pixel_records_nothing(tmp_path):
+    relay = Relay(PubSubNames("unused"), str(tmp_path / "spill.jsonl"))  # not started: the buffer shows what was taken
+    client = TestClient(create_app(relay))
+    answer = client.head("/p.gif", params={**{k: str(v) for k, v in event(1).items() if not isinstance(v, dict)}})
+    assert answer.status_code == 200 and answer.headers["content-type"] == "image/gif"
+    assert relay.buffer.qsize() == 0 and relay.counters["received"] == 0 and relay.counters["head_requests"] == 1
+    assert client.get("/p.gif", params={"event_id": "g", "site": "news.example"}).status_code == 200
+    assert relay.buffer.qsize() == 1
+    # Bytes that are not UTF-8 are refused and counted, not turned into U+FFFD.
+    bad = client.get("/p.gif?event_id=u&site=news.example&url=https%3A%2F%2Fnews.example%2F%FF%FE")
+    assert bad.status_code == 400 and "not UTF-8" in bad.json()["error"]
+    assert relay.buffer.qsize() == 1 and relay.counters["rejected:invalid_utf8"] == 1
+    ok = client.get("/p.gif?event_id=e&site=news.example&url=https%3A%2F%2Fnews.example%2Fcaf%C3%A9")
+    assert ok.status_code == 200 and relay.buffer.qsize() == 2
 
 
 def test_cookieless_visitors_get_a_per_day_id_and_the_address_goes_nowhere(tmp_path):

@@ -25,6 +25,7 @@ import asyncio
 import base64
 import re
 import time
+import urllib.parse
 
 import orjson
 from prometheus_client import CONTENT_TYPE_LATEST
@@ -90,10 +91,12 @@ def _messages(
         raise BadRequest(431, f"User-Agent over {MAX_USER_AGENT_CHARS} characters", "too_large")
     out = []
     for event in events:
-        if sites is not None and event.get("site") not in sites:
-            site = event.get("site")
-            shown = repr(site[:100]) if isinstance(site, str) else "missing"
+        site = event.get("site")
+        if sites is not None and not isinstance(site, str):  # a list or object is no site (nor hashable)
+            shown = "missing" if site is None else f"a {type(site).__name__}, not a site name"
             raise BadRequest(403, f"site {shown} is not one this collector serves", "site_not_served")
+        if sites is not None and site not in sites:
+            raise BadRequest(403, f"site {site[:100]!r} is not one this collector serves", "site_not_served")
         if too_deep(event, MAX_JSON_DEPTH):
             raise BadRequest(400, f"an event nests deeper than {MAX_JSON_DEPTH} levels")
         event.pop("ip", None)  # never forwarded (module docstring)
@@ -142,10 +145,18 @@ def create_app(
         return None
 
     async def pixel(request: Request) -> Response:
+        if request.method == "HEAD":  # a link checker or a prefetch asking about the image: no event
+            relay.count("head_requests")
+            return Response(GIF, media_type="image/gif", headers=HEADERS)
         if len(request.url.query) > MAX_QUERY_BYTES:
             return reject(414, f"query string over {MAX_QUERY_BYTES} bytes", "too_large")
         if not request.query_params:
             return reject(400, "no event in the query string")
+        try:  # Starlette would read bytes that are not UTF-8 as U+FFFD: a changed event, silently
+            for part in request.url.query.split("&"):
+                urllib.parse.unquote_to_bytes(part.replace("+", " ")).decode("utf-8")
+        except UnicodeDecodeError:
+            return reject(400, "the query string is not UTF-8 once percent-decoded", "invalid_utf8")
         refused = accept(request, [_from_query(request.query_params)])
         return refused or Response(GIF, media_type="image/gif", headers=HEADERS)
 
