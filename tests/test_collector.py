@@ -418,6 +418,15 @@ def test_a_head_request_of_the_pixel_records_nothing(tmp_path):
     assert relay.buffer.qsize() == 1 and relay.counters["rejected:invalid_utf8"] == 1
     ok = client.get("/p.gif?event_id=e&site=news.example&url=https%3A%2F%2Fnews.example%2Fcaf%C3%A9")
     assert ok.status_code == 200 and relay.buffer.qsize() == 2
+    # An integer beyond 64 bits would be sent on as a float (1.2345678901234568e+29): refused.
+    huge = client.post(
+        "/events", content=b'[{"event_id": "h", "site": "news.example", "ts": 123456789012345678901234567890}]'
+    )
+    assert huge.status_code == 400 and "beyond 64 bits" in huge.json()["error"]
+    fine = client.post(
+        "/events", content=b'[{"event_id": "d", "site": "news.example", "url": "12345678901234567890123"}]'
+    )
+    assert fine.status_code == 202 and relay.buffer.qsize() == 3  # digits in a string are text
 
 
 def test_cookieless_visitors_get_a_per_day_id_and_the_address_goes_nowhere(tmp_path):

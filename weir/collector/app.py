@@ -60,6 +60,31 @@ class BadRequest(ValueError):
         self.status, self.reason, self.kind = status, reason, kind
 
 
+_LONG_DIGITS = re.compile(rb"\d{20}")  # cheap test before the slow one below
+
+
+def _has_huge_integer(body: bytes) -> bool:
+    """Whether the JSON `body` holds an integer that does not fit in 64 bits (read exactly by
+    the standard library, which keeps big integers)."""
+    import json
+
+    def huge(value) -> bool:
+        if isinstance(value, bool):
+            return False
+        if isinstance(value, int):
+            return not -(2**63) <= value < 2**64
+        if isinstance(value, dict):
+            return any(huge(v) for v in value.values())
+        if isinstance(value, list):
+            return any(huge(v) for v in value)
+        return False
+
+    try:
+        return huge(json.loads(body))
+    except (ValueError, RecursionError):
+        return False
+
+
 def _from_query(params) -> dict:
     event: dict = {}
     for key, value in params.items():
@@ -183,6 +208,9 @@ def create_app(
             batch = orjson.loads(body)
         except orjson.JSONDecodeError:
             return reject(400, "body is not JSON")
+        if _LONG_DIGITS.search(body) and _has_huge_integer(body):
+            # orjson reads an integer beyond 64 bits as a float: the event would be sent on changed.
+            return reject(400, "a number in the body is an integer beyond 64 bits")
         if isinstance(batch, dict):
             batch = [batch]
         if not isinstance(batch, list) or not all(isinstance(e, dict) for e in batch):
