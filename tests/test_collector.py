@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 import uuid
 
@@ -142,6 +143,14 @@ def metric(port: int, name: str) -> int:
     return int(float(next(line.split()[1] for line in text.splitlines() if line.startswith(f"weir_collector_{name}"))))
 
 
+def healthz(port: int) -> tuple[int, dict]:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=10) as r:
+            return r.status, orjson.loads(r.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, orjson.loads(exc.read())
+
+
 def start_collector(tmp_path, prefix: str, *flags: str) -> tuple[PubSubNames, subprocess.Popen, int]:
     """`weir collect` on a free port for a fresh project (topic and subscriptions made), answering."""
     names = PubSubNames(f"{prefix}-{uuid.uuid4().hex[:6]}")
@@ -191,6 +200,9 @@ def test_an_outage_loses_nothing(pubsub, tmp_path, reliability):
         while metric(port, "spilled") == 0 and time.monotonic() < deadline:
             time.sleep(0.5)
         assert metric(port, "spilled") > 0
+        # Spilling is not health: /healthz says what happens (events are kept, not sent).
+        health = healthz(port)
+        assert health[0] == 503 and "spill file" in health[1]["error"]
         host, pid = start_emulator(str(tmp_path / "pubsub-again"), port=int(pubsub["host"].rsplit(":", 1)[1]))
         pubsub["pid"] = pid
         ensure_topology(names)  # the emulator keeps nothing across a restart
@@ -200,6 +212,7 @@ def test_an_outage_loses_nothing(pubsub, tmp_path, reliability):
         while metric(port, "spill_depth") and time.monotonic() < deadline:
             time.sleep(0.5)
         assert metric(port, "spill_depth") == 0 and metric(port, "replayed") > 0
+        assert healthz(port)[0] == 200  # sending again
         fault.survived()
     finally:
         proc.send_signal(signal.SIGINT)

@@ -166,3 +166,35 @@ def test_the_sink_owns_its_writer_and_close_lands_the_rest(tmp_path):
     assert LocalWarehouse(home).query("SELECT SUM(pageviews) FROM url_metrics_5m").rows == [(3,)]
     with pytest.raises(RuntimeError, match="closed"):
         _UpsertFn(sink._id, home, "web_analytics", "events", 1.0, None).setup()
+
+
+def test_a_failed_commit_is_reported_as_itself_not_as_the_rollback(tmp_path, monkeypatch):
+    """A COMMIT that fails (a full disk) ends the transaction; the ROLLBACK after it then fails
+    too, and its error used to replace the one that matters."""
+    import contextlib
+
+    wh = LocalWarehouse(str(tmp_path))
+    wh.ensure_tables()
+    real = wh._connect
+
+    class FailingCommit:
+        def __init__(self, con):
+            self._con = con
+
+        def execute(self, sql, *args):
+            if sql == "COMMIT":
+                self._con.execute("ROLLBACK")  # the transaction is over, as after a failed commit
+                raise duckdb.IOException("could not write the database file: No space left on device")
+            return self._con.execute(sql, *args)
+
+        def __getattr__(self, name):
+            return getattr(self._con, name)
+
+    @contextlib.contextmanager
+    def connect(*args, **kwargs):
+        with real(*args, **kwargs) as con:
+            yield FailingCommit(con)
+
+    monkeypatch.setattr(wh, "_connect", connect)
+    with pytest.raises(duckdb.IOException, match="No space left on device"):
+        wh.upsert_many({"dead_letters": []})

@@ -53,6 +53,7 @@ class Relay:
         self._publisher = None
         self._unspilled: list[tuple[bytes, dict]] = []  # what the disk refused, retried (background thread)
         self._spill_error: str | None = None
+        self.publish_failing_since: float | None = None  # time.time() of the first publish that failed whole
         os.makedirs(os.path.dirname(spill_path) or ".", exist_ok=True)
 
     # -- the handlers' side -------------------------------------------------------------
@@ -86,6 +87,12 @@ class Relay:
             return "the relay thread has stopped"
         if self._unspilled:
             return f"{len(self._unspilled)} events wait in memory: spill failed: {self._spill_error}"
+        since = self.publish_failing_since
+        if since is not None:
+            return (
+                f"Pub/Sub has not taken an event for {time.time() - since:.0f} s: events are kept in the spill "
+                f"file ({self.spill_depth()} waiting) and sent when it answers"
+            )
         return None
 
     def count(self, name: str, n: int = 1) -> None:
@@ -149,6 +156,11 @@ class Relay:
                 future.result(timeout=PUBLISH_TIMEOUT_S * 2)
             except Exception:  # unreachable, deadline, not found: all mean "keep it for later"
                 failed.append(message)
+        if failed and len(failed) == len(messages):
+            if self.publish_failing_since is None:
+                self.publish_failing_since = time.time()
+        elif messages:
+            self.publish_failing_since = None
         return failed
 
     def _spill(self, messages: list[tuple[bytes, dict]]) -> None:

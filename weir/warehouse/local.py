@@ -112,6 +112,13 @@ def _arrow_select(spec: schemas.TableSpec) -> str:
     )
 
 
+def _rollback(con) -> None:
+    """Rolls back if a transaction is still open. A COMMIT that failed (a full disk) has ended
+    it already, and a ROLLBACK error then would hide the error that matters."""
+    with contextlib.suppress(duckdb.Error):
+        con.execute("ROLLBACK")
+
+
 def warehouse_path(home: str) -> str:
     """The local warehouse's DuckDB file under WEIR_HOME."""
     return os.path.join(home, "warehouse.duckdb")
@@ -240,7 +247,7 @@ class LocalWarehouse(Warehouse):
                     loaded[table] = self._load(con, spec, target, files) if files else 0
                 con.execute("COMMIT")
             except BaseException:
-                con.execute("ROLLBACK")
+                _rollback(con)
                 raise
         return loaded
 
@@ -284,7 +291,7 @@ class LocalWarehouse(Warehouse):
                         con.execute(f"INSERT INTO {target} SELECT * FROM incoming")
                 con.execute("COMMIT")
             except BaseException:
-                con.execute("ROLLBACK")
+                _rollback(con)
                 raise
         return loaded
 
