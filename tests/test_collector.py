@@ -395,8 +395,17 @@ def test_cors_origins_are_configurable(tmp_path):
     ok = client.options("/events", headers={"Origin": "https://news.example", **ask})
     assert ok.status_code == 200 and ok.headers["access-control-allow-origin"] == "https://news.example"
     assert client.options("/events", headers={"Origin": "https://other.example", **ask}).status_code == 400
-    sent = client.post("/events", content=orjson.dumps([event(1)]), headers={"Origin": "https://other.example"})
+    sent = client.post(
+        "/events",
+        content=orjson.dumps([event(1)]),
+        headers={"Origin": "https://other.example", "Content-Type": "text/plain"},  # no preflight for this
+    )
     assert "access-control-allow-origin" not in sent.headers  # the browser will not let that page read it
+    assert sent.status_code == 403 and relay.buffer.qsize() == 0  # and the events are not taken
+    assert relay.counters["rejected:origin_not_allowed"] == 1
+    ours = client.post("/events", content=orjson.dumps([event(2)]), headers={"Origin": "https://news.example"})
+    assert ours.status_code == 202 and relay.buffer.qsize() == 1
+    assert client.post("/events", content=orjson.dumps([event(3)])).status_code == 202  # no Origin: not a page
 
 
 def test_a_collector_for_some_sites_refuses_the_others_and_counts_them(tmp_path):

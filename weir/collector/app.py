@@ -186,6 +186,11 @@ def create_app(
         return refused or Response(GIF, media_type="image/gif", headers=HEADERS)
 
     async def events(request: Request) -> Response:
+        origin = request.headers.get("origin")
+        if "*" not in cors_origins and origin is not None and origin not in cors_origins:
+            # CORS only stops a page from reading the answer: a text/plain POST (what the
+            # tracker's sendBeacon sends) goes out without a preflight, so the origin is checked here.
+            return reject(403, f"origin {origin[:100]!r} may not send events here", "origin_not_allowed")
         declared = request.headers.get("content-length")
         if declared and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
             return reject(413, f"body over {MAX_BODY_BYTES} bytes", "too_large")
