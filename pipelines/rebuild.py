@@ -181,6 +181,8 @@ def run_rebuild(
             raise ValueError(f"--input {pattern} matches no file")
     started = time.monotonic()
     staging = _staging_run(options, staging_root)
+    if "://" not in staging:
+        _claim_local_staging(staging)
     try:  # staging goes whatever happens: a failure, Ctrl-C (KeyboardInterrupt), a refusal
         with collector_tuned():
             return _run(opts, options, warehouse, staging, progress, commit_in_job, force, started)
@@ -253,6 +255,43 @@ def _refuse_shrinking(warehouse: Warehouse, staged: dict, parts: list[Part]) -> 
             "The input does not hold these days whole (a record with a wrong clock names a day?). "
             "Rebuild one day with --date DAY, or pass --force to replace them anyway."
         )
+
+
+OWNER_FILE = ".owner"  # a local staging run's process id: a run whose process is gone is removed
+UNOWNED_STALE_S = 86_400  # a run without an owner file (older weir) is removed after a day
+
+
+def _claim_local_staging(staging: str) -> None:
+    """Makes this run's staging folder with its owner's process id, and removes the runs of
+    rebuilds that were killed (SIGKILL, a lost machine) before they could clean up."""
+    import os
+
+    root = os.path.dirname(staging)
+    os.makedirs(staging, exist_ok=True)
+    with open(os.path.join(staging, OWNER_FILE), "w") as fh:
+        fh.write(str(os.getpid()))
+    for name in os.listdir(root):
+        run = os.path.join(root, name)
+        if not name.startswith("run-") or run == staging or not os.path.isdir(run):
+            continue
+        try:
+            with open(os.path.join(run, OWNER_FILE)) as fh:
+                pid = int(fh.read().strip() or 0)
+        except (OSError, ValueError):
+            pid = None
+        if pid is None:
+            stale = time.time() - os.path.getmtime(run) > UNOWNED_STALE_S
+        else:
+            try:
+                os.kill(pid, 0)
+                stale = False  # its rebuild is still running
+            except ProcessLookupError:
+                stale = True
+            except PermissionError:
+                stale = False  # another user's live process
+        if stale:
+            log.warning("removing the staging files of a rebuild that did not finish: %s", run)
+            shutil.rmtree(run, ignore_errors=True)
 
 
 def _cleanup(staging: str) -> None:

@@ -145,3 +145,30 @@ def test_the_collector_is_tuned_during_a_run_and_restored_after():
     with collector_tuned():
         assert gc.get_threshold()[0] == GEN0_THRESHOLD and gc.get_freeze_count() > 0
     assert gc.get_threshold() == before and gc.get_freeze_count() == 0
+
+
+@pytest.mark.reliability
+def test_a_killed_rebuilds_staging_is_removed_by_the_next_one(home_with_day, reliability):
+    """A rebuild killed with SIGKILL cannot clean up; the next rebuild removes what it left
+    (its owner process is gone), and leaves a running rebuild's staging alone."""
+    import signal
+    import subprocess
+    import sys
+
+    fault = reliability.fault("rebuild: SIGKILLed mid-run; its staging removed by the next rebuild")
+    home, tmp = home_with_day
+    staging = os.path.join(home, "staging")
+    dead = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    killed = os.path.join(staging, "run-killed00000")
+    os.makedirs(os.path.join(killed, "events"))
+    with open(os.path.join(killed, ".owner"), "w") as fh:
+        fh.write(str(dead.pid))
+    dead.send_signal(signal.SIGKILL)
+    dead.wait()
+    alive = os.path.join(staging, "run-alive000000")
+    os.makedirs(alive)
+    with open(os.path.join(alive, ".owner"), "w") as fh:
+        fh.write(str(os.getpid()))  # this process: running
+    rebuild(home, str(tmp / "day.jsonl"))
+    assert staging_runs(home) == ["run-alive000000"]
+    fault.survived()
