@@ -476,3 +476,43 @@ def test_cookieless_visitors_get_a_per_day_id_and_the_address_goes_nowhere(tmp_p
     )
     without = TestClient(create_app(Relay(PubSubNames("unused"), str(tmp_path / "s2.jsonl"))))
     assert without.post("/events", content=orjson.dumps([no_id])).status_code == 202  # the pipeline dead-letters it
+
+
+@pytest.mark.reliability
+def test_the_collector_starts_and_keeps_events_while_pubsub_is_down(tmp_path, reliability):
+    """Pub/Sub unreachable at start: the collector still listens, answers 202 with the events in
+    its spill file, and says on /healthz that it is only keeping them."""
+    fault = reliability.fault("collector: started with Pub/Sub down; listens, spills, says so")
+    dead = f"127.0.0.1:{emulators.free_port()}"  # nothing listens there
+    port = emulators.free_port()
+    env = {**os.environ, "WEIR_HOME": str(tmp_path / "home"), "PUBSUB_EMULATOR_HOST": dead}
+    started = time.monotonic()
+    proc = subprocess.Popen(
+        [WEIR, "collect", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=open(tmp_path / "c.log", "wb"),
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                status, _ = healthz(port)
+                break
+            except OSError:
+                time.sleep(0.2)
+        assert time.monotonic() - started < 60, (tmp_path / "c.log").read_text()
+        assert post(port, [event(1), event(2)]) == 202
+        deadline = time.monotonic() + 60
+        while metric(port, "spilled") < 2 and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert metric(port, "spilled") == 2
+        status, body = healthz(port)
+        assert status == 503 and "spill file" in body["error"]
+        spill = tmp_path / "home" / "collector-spill.jsonl"
+        assert spill.read_bytes().count(b"\n") == 2
+        assert "Pub/Sub does not answer" in (tmp_path / "c.log").read_text()
+        fault.survived()
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=60)

@@ -563,7 +563,7 @@ def cmd_collect(args) -> int:
 
     settings, names = _pubsub_names(args)
     if not args.project:  # a real project's topic is Terraform's; the collector may only publish
-        ensure_topology(names)
+        _topology_in_background(names, ensure_topology)
     relay = Relay(names, os.path.join(settings.home, "collector-spill.jsonl"))
     if args.trusted_proxy:
         print("collect: --trusted-proxy has no effect: the collector forwards no client address")
@@ -594,6 +594,32 @@ def cmd_collect(args) -> int:
         cookieless=cookieless,
     )
     return 0
+
+
+def _topology_in_background(names, ensure_topology) -> None:
+    """Creates the local topic and subscriptions, retrying in a thread while Pub/Sub does not
+    answer: the collector listens meanwhile and keeps what it is sent in its spill file."""
+    import threading
+
+    def ensure() -> None:
+        said = False
+        while True:
+            try:
+                ensure_topology(names, timeout_s=5)
+                if said:
+                    print("collect: Pub/Sub answers again; the spill is being sent", file=sys.stderr)
+                return
+            except Exception as exc:  # google.api_core errors: not answering
+                if not said:
+                    print(
+                        f"collect: Pub/Sub does not answer ({str(exc)[:120]}); listening anyway, keeping events "
+                        "in the spill file until it does",
+                        file=sys.stderr,
+                    )
+                    said = True
+                time.sleep(5)
+
+    threading.Thread(target=ensure, name="weir-topology", daemon=True).start()
 
 
 def cmd_serve(args) -> int:

@@ -30,14 +30,17 @@ class PubSubNames:
         return f"projects/{self.project}/subscriptions/{name or self.subscription}"
 
 
-def ensure_topology(names: PubSubNames, ack_deadline_s: int = 60) -> None:
-    """Creates the topic and both subscriptions when missing."""
+def ensure_topology(names: PubSubNames, ack_deadline_s: int = 60, timeout_s: float | None = None) -> None:
+    """Creates the topic and both subscriptions when missing. With `timeout_s`, each call
+    gives up after that long, unretried (google.api_core's errors), instead of the client's
+    default of retrying for minutes."""
     from google.api_core.exceptions import AlreadyExists
     from google.cloud import pubsub_v1
 
+    bounded = {"retry": None, "timeout": timeout_s} if timeout_s is not None else {}
     publisher = pubsub_v1.PublisherClient()
     try:
-        publisher.create_topic(name=names.topic_path)
+        publisher.create_topic(name=names.topic_path, **bounded)
     except AlreadyExists:
         pass
     subscriber = pubsub_v1.SubscriberClient()
@@ -45,7 +48,10 @@ def ensure_topology(names: PubSubNames, ack_deadline_s: int = 60) -> None:
         for sub in (names.subscription, names.archive_subscription):
             try:
                 subscriber.create_subscription(
-                    name=names.subscription_path(sub), topic=names.topic_path, ack_deadline_seconds=ack_deadline_s
+                    name=names.subscription_path(sub),
+                    topic=names.topic_path,
+                    ack_deadline_seconds=ack_deadline_s,
+                    **bounded,
                 )
             except AlreadyExists:
                 pass
