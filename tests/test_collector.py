@@ -516,3 +516,53 @@ def test_the_collector_starts_and_keeps_events_while_pubsub_is_down(tmp_path, re
     finally:
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=60)
+
+
+def test_memory_is_bounded_by_bytes_and_an_oversized_event_is_refused(tmp_path):
+    relay = Relay(PubSubNames("unused"), str(tmp_path / "spill.jsonl"), max_buffer_bytes=20_000)  # not started
+    client = TestClient(create_app(relay))
+    big = {**event(1), "extra": {"blob": "x" * 70_000}}  # over the pipeline's 64 KiB: only a dead letter there
+    answer = client.post("/events", content=orjson.dumps([event(2), big]))
+    assert answer.status_code == 413 and "bytes" in answer.json()["error"]
+    assert relay.buffer.qsize() == 0 and relay.counters["rejected:too_large"] == 1
+    batch = [{**event(10 + i), "extra": {"pad": "y" * 5_000}} for i in range(10)]  # ~5 KB each
+    assert client.post("/events", content=orjson.dumps(batch)).status_code == 202
+    assert relay.buffered_bytes <= 20_000 and relay.buffer.qsize() == 3  # the budget holds three
+    assert relay.counters["spilled"] == 7 and relay.counters["received"] == 10  # the rest on disk
+    relay.close()
+    assert relay.buffered_bytes == 0 and relay.spill_depth() == 10
+
+
+@pytest.mark.reliability
+def test_sigterm_with_a_full_buffer_and_pubsub_down_ends_within_the_grace(tmp_path, reliability):
+    """64 MiB of events held in memory, Pub/Sub unreachable: SIGTERM spills them all and the
+    collector exits within Docker's 10 s grace."""
+    fault = reliability.fault("collector: SIGTERM with a full 64 MiB buffer and Pub/Sub down; exits within 10 s")
+    dead = f"127.0.0.1:{emulators.free_port()}"
+    port = emulators.free_port()
+    env = {**os.environ, "WEIR_HOME": str(tmp_path / "home"), "PUBSUB_EMULATOR_HOST": dead}
+    proc = subprocess.Popen(
+        [WEIR, "collect", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=open(tmp_path / "c.log", "wb"),
+    )
+    try:
+        emulators.wait_http(f"http://127.0.0.1:{port}/metrics", proc)
+        sent = 0
+        for n in range(110):  # ~66 MB: past the 64 MiB budget, so the last ones spill at once
+            batch = [{**event(100 * n + i), "extra": {"pad": "z" * 6_000}} for i in range(100)]
+            assert post(port, batch) == 202
+            sent += len(batch)
+        started = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=60)
+        took = time.monotonic() - started
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    spill = tmp_path / "home" / "collector-spill.jsonl"
+    assert spill.read_bytes().count(b"\n") == sent  # every event answered 202 is on disk
+    assert took < 10, f"shutdown took {took:.1f} s"
+    print(f"collector shutdown with {sent} events ({spill.stat().st_size / 2**20:.0f} MiB) held: {took:.1f} s")
+    fault.survived()

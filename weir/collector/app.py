@@ -39,7 +39,7 @@ from starlette.routing import Route
 from weir.collector.metrics import CollectorMetrics
 from weir.collector.relay import Relay, RelayUnavailable
 from weir.pubsub import attributes_of
-from weir.transforms.validate import MAX_JSON_DEPTH, MAX_USER_AGENT_CHARS, too_deep
+from weir.transforms.validate import MAX_EVENT_BYTES, MAX_JSON_DEPTH, MAX_USER_AGENT_CHARS, too_deep
 
 GIF = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
 MAX_BODY_BYTES = 1024 * 1024
@@ -134,6 +134,8 @@ def _messages(
             data = orjson.dumps(event)
         except (orjson.JSONEncodeError, TypeError) as exc:
             raise BadRequest(400, f"an event cannot be encoded: {exc}") from None
+        if len(data) > MAX_EVENT_BYTES:  # the pipeline would only dead-letter it (too_large)
+            raise BadRequest(413, f"an event over {MAX_EVENT_BYTES} bytes", "too_large")
         out.append((data, attributes_of(event, now)))
     return out
 

@@ -20,6 +20,7 @@ the rest.
 from __future__ import annotations
 
 import base64
+import concurrent.futures
 import logging
 import os
 import queue
@@ -33,6 +34,9 @@ from weir.pubsub import PubSubNames
 
 log = logging.getLogger(__name__)
 PUBLISH_TIMEOUT_S = 5.0
+# Payload bytes the buffer holds at most; past it events go to the spill file (and a 503 when
+# the disk refuses too), so a flood of large events cannot exhaust memory.
+MAX_BUFFER_BYTES = 64 * 1024 * 1024
 RETRY_EVERY_S = 1.0
 
 
@@ -43,9 +47,18 @@ class RelayUnavailable(RuntimeError):
 class Relay:
     """Publishes submitted messages; counts received, published, spilled, replayed, rejected."""
 
-    def __init__(self, names: PubSubNames, spill_path: str, max_buffer: int = 10_000, batch_max: int = 500):
+    def __init__(
+        self,
+        names: PubSubNames,
+        spill_path: str,
+        max_buffer: int = 10_000,
+        batch_max: int = 500,
+        max_buffer_bytes: int = MAX_BUFFER_BYTES,
+    ):
         self.names, self.spill_path, self.batch_max = names, spill_path, batch_max
         self.buffer: queue.Queue = queue.Queue(maxsize=max_buffer)
+        self.max_buffer_bytes = max_buffer_bytes
+        self.buffered_bytes = 0  # payload bytes in the buffer: memory is bounded by bytes, not only by count
         self.counters: Counter = Counter()
         self._lock = threading.Lock()  # counters and the spill file
         self._stop = threading.Event()
@@ -67,9 +80,19 @@ class Relay:
             raise RelayUnavailable(f"the collector cannot keep events now: spill failed: {self._spill_error}")
         overflow = []
         for message in messages:
+            size = len(message[0])
+            with self._lock:
+                fits = self.buffered_bytes + size <= self.max_buffer_bytes
+                if fits:
+                    self.buffered_bytes += size
+            if not fits:  # the byte budget is spent: the disk takes it, memory stays bounded
+                overflow.append(message)
+                continue
             try:
                 self.buffer.put_nowait(message)
             except queue.Full:  # never block a response: the disk takes the overflow
+                with self._lock:
+                    self.buffered_bytes -= size
                 overflow.append(message)
         if overflow:
             try:
@@ -124,11 +147,18 @@ class Relay:
         self._unspilled = []
         while True:
             try:
-                leftover.append(self.buffer.get_nowait())
+                message = self.buffer.get_nowait()
             except queue.Empty:
                 break
+            leftover.append(message)
+            self._taken([message])
         if leftover:
             self._spill(leftover)
+
+    def _taken(self, messages: list[tuple[bytes, dict]]) -> None:
+        """Messages left the buffer: their bytes leave the budget."""
+        with self._lock:
+            self.buffered_bytes -= sum(len(m[0]) for m in messages)
 
     # -- the background thread ------------------------------------------------------------
     def _client(self):
@@ -150,10 +180,24 @@ class Relay:
             (m, client.publish(self.names.topic_path, m[0], retry=retry, timeout=PUBLISH_TIMEOUT_S, **m[1]))
             for m in messages
         ]
+        # Wait in slices, so that a stopping collector (SIGTERM) spills what is still in flight
+        # within a second instead of waiting out the publish timeout (a copy both published
+        # and replayed later is removed by the pipeline's dedupe).
+        deadline = time.monotonic() + PUBLISH_TIMEOUT_S * 2
+        pending = [f for _, f in futures]
+        while pending and time.monotonic() < deadline:
+            done, not_done = concurrent.futures.wait(pending, timeout=0.2)
+            pending = list(not_done)
+            if self._stop.is_set() and pending:
+                concurrent.futures.wait(pending, timeout=1.0)
+                break
         failed = []
         for message, future in futures:
+            if not future.done():
+                failed.append(message)
+                continue
             try:
-                future.result(timeout=PUBLISH_TIMEOUT_S * 2)
+                future.result(timeout=0)
             except Exception:  # unreachable, deadline, not found: all mean "keep it for later"
                 failed.append(message)
         if failed and len(failed) == len(messages):
@@ -272,6 +316,8 @@ class Relay:
                 batch.append(self.buffer.get_nowait())
         except queue.Empty:
             pass
+        if batch:
+            self._taken(batch)
         if batch:
             failed = self._publish(batch)
             self.count("published", len(batch) - len(failed))
