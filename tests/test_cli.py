@@ -232,3 +232,36 @@ def test_demo_today_holds_today_until_now_and_a_week_ago(tmp_path):
     newest = max(dt.datetime.fromisoformat(d["newest"].replace("Z", "+00:00")) for d in days)
     assert newest <= now  # nothing from the rest of today
     assert weir("demo", "--today", "--date", "2025-11-20", home=home, check=False).returncode == 2
+
+
+@pytest.mark.reliability
+def test_status_says_disk_full_and_a_stale_stream_and_exits_1(tmp_path, reliability):
+    """A full disk: landings fail (retried) and the status file can no longer be written, so
+    it goes stale while it still says running. `weir status` says so and exits 1."""
+    from weir.pipelines.local.status import status_path, write_status
+
+    fault = reliability.fault("stream: a full disk; weir status says disk full and exits non-zero")
+    home = str(tmp_path / "h")
+    os.makedirs(home)
+    env = {**{k: v for k, v in os.environ.items() if k != "PUBSUB_EMULATOR_HOST"}, "WEIR_HOME": home}
+    status = [shutil.which("weir") or os.path.join(os.path.dirname(sys.executable), "weir"), "status"]
+    health = {"landing": "ok"}
+    write_status(home, running=True, subscription="s", archived=0, counters={}, watermark_lag_ms=None, health=health)
+    assert subprocess.run(status, env=env, capture_output=True, text=True, timeout=120).returncode == 0
+    failing = {
+        "landing": "failing",
+        "landing_failures": 7,
+        "landing_error": "IO Error: could not write file: No space left on device",
+    }
+    write_status(home, running=True, subscription="s", archived=0, counters={}, watermark_lag_ms=None, health=failing)
+    out = subprocess.run(status, env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 1 and "unhealthy: disk full: landings have failed 7 times" in out.stdout
+    with open(status_path(home)) as fh:  # the file as a stream left it when it could write no more
+        stale = json.load(fh)
+    stale["updated_at_ms"] -= 120_000
+    stale["landing"] = "ok"
+    with open(status_path(home), "w") as fh:
+        json.dump(stale, fh)
+    out = subprocess.run([*status, "--json"], env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 1 and "last written 120 s ago" in json.loads(out.stdout)["problems"][0]
+    fault.survived()

@@ -500,11 +500,13 @@ def cmd_status(args) -> int:
     from weir.daily import unhealthy_closes
 
     report["days_not_verified"] = unhealthy_closes(warehouse) if os.path.exists(warehouse.path) else []
-    unhealthy = 1 if report["days_not_verified"] else 0
+    report["problems"] = _stream_problems(report.get("stream"))
     if args.json:  # one JSON object, nothing else
         print(json.dumps(report, default=str))
-        return unhealthy
+        return 1 if report["days_not_verified"] or report["problems"] else 0
     stream = report.get("stream")
+    problems = _stream_problems(stream)
+    unhealthy = 1 if report["days_not_verified"] or problems else 0
     if stream:
         state = "running" if stream["running"] and stream["age_s"] < 10 else "not running"
         print(
@@ -533,7 +535,31 @@ def cmd_status(args) -> int:
     )
     for bad in report["days_not_verified"]:
         print(f"day {bad['day']} ({bad['timezone']}): its last close is {bad['status']}: {bad['message']}")
+    for problem in problems:
+        print(f"unhealthy: {problem}")
     return unhealthy
+
+
+def _stream_problems(stream: dict | None) -> list[str]:
+    """What is wrong with a stream that says it runs: a status file gone stale (the process
+    died, or cannot write: a full disk), landings that keep failing (a full disk said so)."""
+    if not stream or not stream.get("running"):
+        return []
+    out = []
+    error = " ".join(str(stream.get(k) or "") for k in ("landing_error", "error"))
+    if stream.get("landing") == "failing":
+        disk = "disk full: " if "No space left" in error or "Errno 28" in error else ""
+        failures = stream.get("landing_failures")
+        out.append(f"{disk}landings have failed {failures} times, retrying: {error.strip()[:200]}")
+    if stream.get("age_s", 0) > STATUS_STALE_S:
+        out.append(
+            f"the stream's status was last written {stream['age_s']:.0f} s ago though it says it runs: it died, "
+            "or cannot write (a full disk?)"
+        )
+    return out
+
+
+STATUS_STALE_S = 30.0  # the stream writes its status every 2 s
 
 
 def cmd_verify(args) -> int:

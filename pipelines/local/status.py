@@ -12,6 +12,7 @@ stopped by itself). Beam-free: `weir status` reads it without loading Beam.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
@@ -45,10 +46,15 @@ def write_status(
         "pid": os.getpid(),
     }
     path = status_path(home)
-    tmp = path + ".tmp"
-    with open(tmp, "w") as fh:
-        json.dump(status, fh)
-    os.replace(tmp, path)
+    tmp = f"{path}.{os.getpid()}.tmp"  # a name of this process's own: two writers never share one
+    try:
+        with open(tmp, "w") as fh:
+            json.dump(status, fh)
+        os.replace(tmp, path)
+    except OSError:
+        with contextlib.suppress(OSError):
+            os.remove(tmp)
+        raise
 
 
 def read_status(home: str) -> dict | None:

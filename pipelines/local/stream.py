@@ -239,16 +239,27 @@ def _run_stream(home, dataset, names, archive_root, config, duration_s, progress
     watcher = threading.Thread(target=watch, name="weir-stream-watch", daemon=True)
     watcher.start()
 
+    status_failing: list = []  # the error of the last status write that failed, while failing
+
     def status(running: bool, counters: dict, health: dict) -> None:  # what `weir status` shows
-        write_status(
-            home,
-            running=running,
-            subscription=names.subscription_path(),
-            archived=drained + archiver.archived,
-            counters=counters,
-            watermark_lag_ms=local_gauges().get("watermark_lag_ms"),
-            health={**health, "allowed_lateness_s": config.allowed_lateness_s},
-        )
+        try:
+            write_status(
+                home,
+                running=running,
+                subscription=names.subscription_path(),
+                archived=drained + archiver.archived,
+                counters=counters,
+                watermark_lag_ms=local_gauges().get("watermark_lag_ms"),
+                health={**health, "allowed_lateness_s": config.allowed_lateness_s},
+            )
+        except OSError as exc:  # a full disk: the stream goes on; `weir status` sees the file go stale
+            if not status_failing:
+                log.error("cannot write the status file (%s); the stream goes on and retries", exc)
+            status_failing[:] = [exc]
+            return
+        if status_failing:
+            log.warning("the status file is written again")
+            status_failing.clear()
 
     writer = sink.writer
     status(True, local_counts(), writer.health())  # running from the start: replays land rows too
