@@ -61,3 +61,51 @@ def test_verify_balances_then_catches_removed_rows(demo_home):
 def test_verify_without_a_rebuilt_day_fails_clearly(tmp_path):
     out = weir(str(tmp_path), "verify", "--date", "2020-01-01", check=False)
     assert out.returncode == 1 and "rebuild the day first" in out.stdout
+
+
+SITE = "dailyglobe.example"
+TAMPERINGS = {  # what was done by hand -> what verify must name
+    "visitor counts and sketches zeroed": (
+        [f"UPDATE url_metrics_1d SET visitors = 0, new_visitors = 0, visitors_sketch = NULL WHERE site = '{SITE}'"],
+        "url_metrics_1d: visitors as events make it",
+    ),
+    "video starts set to 99,999": (
+        [f"UPDATE url_metrics_5m SET video_starts = 99999 WHERE site = '{SITE}'"],
+        "url_metrics_5m: video_starts as events make it",
+    ),
+    "a site absent from the ledger given a million page views": (
+        [
+            "INSERT INTO url_metrics_1d (site, url, bucket_date, pageviews) "
+            f"VALUES ('ghost.example', 'https://ghost.example/', DATE '{DAY}', 1000000)"
+        ],
+        "ghost.example: url_metrics_1d: rows of a site the ledger does not have",
+    ),
+    "one site's URLs all rewritten": (
+        [f"UPDATE url_metrics_1d SET url = 'https://{SITE}/hijacked' WHERE site = '{SITE}'"],
+        "url_metrics_1d: rows no event makes",
+    ),
+    "events' url and visitor_id overwritten": (
+        [f"UPDATE events SET url = 'https://{SITE}/x', visitor_id = 'someone' WHERE site = '{SITE}'"],
+        "url_metrics_5m: rows made from events",
+    ),
+    "a site's ledger row deleted": (
+        [f"DELETE FROM ledger WHERE site = '{SITE}'"],
+        f"{SITE}: events: rows of a site the ledger does not have",
+    ),
+}
+
+
+@pytest.mark.reliability
+@pytest.mark.parametrize("what", list(TAMPERINGS))
+def test_verify_catches_tampering(tmp_path, what, reliability):
+    fault = reliability.fault(f"verify: {what}; exit 1, named")
+    home = str(tmp_path / "h")
+    weir(home, "demo", "--events", "2000", "--date", DAY)
+    assert weir(home, "verify", "--date", DAY).returncode == 0
+    statements, named = TAMPERINGS[what]
+    for sql in statements:
+        weir(home, "sql", sql, "--write")
+    bad = weir(home, "verify", "--date", DAY, check=False)
+    assert bad.returncode == 1, bad.stdout[-2000:]
+    assert named in bad.stdout, bad.stdout[-3000:]
+    fault.survived()

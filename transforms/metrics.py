@@ -35,6 +35,10 @@ class Metric:
     value: Callable[[Event], Any]
     description: str
     sketch_column: str | None = None  # distinct metrics whose sketch is stored, not just its estimate
+    # The same as BigQuery SQL over the `events` table's columns: a sum metric's contribution
+    # of one event, a distinct metric's key (NULL: none). `weir verify` recomputes every
+    # metric row from `events` with it; tests/test_verify.py holds it equal to `value`.
+    sql: str = ""
 
 
 @dataclass(frozen=True)
@@ -102,37 +106,78 @@ def _custom(event: Event) -> int:
 
 
 METRICS: tuple[Metric, ...] = (
-    Metric("pageviews", "sum", _is("pageview"), "Human page views."),
+    Metric(
+        "pageviews",
+        "sum",
+        _is("pageview"),
+        "Human page views.",
+        sql="IF(NOT is_bot AND action = 'pageview', 1, 0)",
+    ),
     Metric(
         "visitors",
         "distinct",
         _visitor,
         "Distinct visitors with any human event in the row (HLL++ estimate).",
         sketch_column="visitors_sketch",
+        sql="IF(NOT is_bot, FARM_FINGERPRINT(visitor_id), NULL)",
     ),
     Metric(
         "new_visitors",
         "distinct",
         _visitor_of_type("new"),
         "Distinct visitors with a human event whose session_index = 1.",
+        sql="IF(NOT is_bot AND visitor_type = 'new', FARM_FINGERPRINT(visitor_id), NULL)",
     ),
     Metric(
         "returning_visitors",
         "distinct",
         _visitor_of_type("returning"),
         "Distinct visitors with a human event whose session_index > 1.",
+        sql="IF(NOT is_bot AND visitor_type = 'returning', FARM_FINGERPRINT(visitor_id), NULL)",
     ),
-    Metric("engaged_seconds", "sum", _engaged, "Sum of engaged_seconds of human heartbeats."),
-    Metric("video_starts", "sum", _is("videostart"), "Human videostart events."),
-    Metric("bot_pageviews", "sum", _bot_pageview, "Page views by known crawlers."),
-    Metric("sessions", "distinct", _session, "Distinct (visitor_id, session_id) with a human event."),
-    Metric("custom_events", "sum", _custom, "Human events with a custom action name."),
+    Metric(
+        "engaged_seconds",
+        "sum",
+        _engaged,
+        "Sum of engaged_seconds of human heartbeats.",
+        sql="IF(NOT is_bot AND action = 'heartbeat', COALESCE(engaged_seconds, 0), 0)",
+    ),
+    Metric(
+        "video_starts",
+        "sum",
+        _is("videostart"),
+        "Human videostart events.",
+        sql="IF(NOT is_bot AND action = 'videostart', 1, 0)",
+    ),
+    Metric(
+        "bot_pageviews",
+        "sum",
+        _bot_pageview,
+        "Page views by known crawlers.",
+        sql="IF(is_bot AND action = 'pageview', 1, 0)",
+    ),
+    Metric(
+        "sessions",
+        "distinct",
+        _session,
+        "Distinct (visitor_id, session_id) with a human event.",
+        sql="IF(NOT is_bot AND session_id IS NOT NULL AND session_id != '', "
+        "FARM_FINGERPRINT(CONCAT(visitor_id, '\\x1f', session_id)), NULL)",
+    ),
+    Metric(
+        "custom_events",
+        "sum",
+        _custom,
+        "Human events with a custom action name.",
+        sql="IF(NOT is_bot AND action NOT IN ('pageview', 'heartbeat', 'videostart', 'videoheartbeat'), 1, 0)",
+    ),
     Metric(
         "scroll_quarters",
         "sum",
         _scroll,
         "Quarters of the page (0-4) human readers scrolled to, summed over their page views: "
         "25 * scroll_quarters / pageviews is the average deepest scroll depth in per cent.",
+        sql="IF(NOT is_bot, COALESCE(scroll_quarters, 0), 0)",
     ),
 )
 
