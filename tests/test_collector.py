@@ -151,6 +151,20 @@ def healthz(port: int) -> tuple[int, dict]:
         return exc.code, orjson.loads(exc.read())
 
 
+def collector_with_pubsub_down(tmp_path) -> tuple[subprocess.Popen, int]:
+    """`weir collect` on a free port, its Pub/Sub a port nothing listens on; its log in c.log."""
+    dead = f"127.0.0.1:{emulators.free_port()}"
+    port = emulators.free_port()
+    env = {**os.environ, "WEIR_HOME": str(tmp_path / "home"), "PUBSUB_EMULATOR_HOST": dead}
+    proc = subprocess.Popen(
+        [WEIR, "collect", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=open(tmp_path / "c.log", "wb"),
+    )
+    return proc, port
+
+
 def start_collector(tmp_path, prefix: str, *flags: str) -> tuple[PubSubNames, subprocess.Popen, int]:
     """`weir collect` on a free port for a fresh project (topic and subscriptions made), answering."""
     names = PubSubNames(f"{prefix}-{uuid.uuid4().hex[:6]}")
@@ -483,16 +497,8 @@ def test_the_collector_starts_and_keeps_events_while_pubsub_is_down(tmp_path, re
     """Pub/Sub unreachable at start: the collector still listens, answers 202 with the events in
     its spill file, and says on /healthz that it is only keeping them."""
     fault = reliability.fault("collector: started with Pub/Sub down; listens, spills, says so")
-    dead = f"127.0.0.1:{emulators.free_port()}"  # nothing listens there
-    port = emulators.free_port()
-    env = {**os.environ, "WEIR_HOME": str(tmp_path / "home"), "PUBSUB_EMULATOR_HOST": dead}
     started = time.monotonic()
-    proc = subprocess.Popen(
-        [WEIR, "collect", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=open(tmp_path / "c.log", "wb"),
-    )
+    proc, port = collector_with_pubsub_down(tmp_path)
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -538,15 +544,7 @@ def test_sigterm_with_a_full_buffer_and_pubsub_down_ends_within_the_grace(tmp_pa
     """64 MiB of events held in memory, Pub/Sub unreachable: SIGTERM spills them all and the
     collector exits within Docker's 10 s grace."""
     fault = reliability.fault("collector: SIGTERM with a full 64 MiB buffer and Pub/Sub down; exits within 10 s")
-    dead = f"127.0.0.1:{emulators.free_port()}"
-    port = emulators.free_port()
-    env = {**os.environ, "WEIR_HOME": str(tmp_path / "home"), "PUBSUB_EMULATOR_HOST": dead}
-    proc = subprocess.Popen(
-        [WEIR, "collect", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=open(tmp_path / "c.log", "wb"),
-    )
+    proc, port = collector_with_pubsub_down(tmp_path)
     try:
         emulators.wait_http(f"http://127.0.0.1:{port}/metrics", proc)
         sent = 0
