@@ -88,6 +88,13 @@ TAMPERINGS = {  # what was done by hand -> what verify must name
         [f"UPDATE events SET url = 'https://{SITE}/x', visitor_id = 'someone' WHERE site = '{SITE}'"],
         "url_metrics_5m: rows made from events",
     ),
+    "an event's id forged, every other table left as it was": (
+        [
+            "UPDATE events SET event_id = 'forged' "
+            f"WHERE event_id = (SELECT MIN(event_id) FROM events WHERE site = '{SITE}')"
+        ],
+        f"{SITE}: events ids: digest of the archive's",
+    ),
     "a site's ledger row deleted": (
         [f"DELETE FROM ledger WHERE site = '{SITE}'"],
         f"{SITE}: events: rows of a site the ledger does not have",

@@ -563,11 +563,18 @@ STATUS_STALE_S = 30.0  # the stream writes its status every 2 s
 
 
 def cmd_verify(args) -> int:
+    import os
+
     from weir.checks.verify import format_checks, verify_day
 
-    _, warehouse = _warehouse(args)
-    checks = verify_day(warehouse, args.date)
+    settings, warehouse = _warehouse(args)
+    archive = args.archive or (None if settings.project else settings.archive_root)
+    if archive and "://" not in archive and not os.path.isdir(archive):
+        archive = None
+    checks = verify_day(warehouse, args.date, archive=archive)
     print(format_checks(checks, args.date))
+    if not archive:
+        print("  the archive was not read (none here; give --archive ROOT): events are checked against the tables only")
     return 0 if all(c.ok for c in checks) else 1
 
 
@@ -827,6 +834,11 @@ def parser() -> argparse.ArgumentParser:
     v = sub.add_parser("verify", help="Check a day balances and the tables hold what the ledger counted.")
     _common(v)
     v.add_argument("--date", required=True, help="The day (YYYY-MM-DD), each site's in its own time zone.")
+    v.add_argument(
+        "--archive",
+        default=None,
+        help="The archive's root, to check events against what it accepts (default $WEIR_HOME/archive when there).",
+    )
 
     c = sub.add_parser("compare", help="Diff two sets of metric tables bucket by bucket for a day.")
     _common(c)

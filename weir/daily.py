@@ -227,7 +227,7 @@ def close_day(
     in_zone = set(zones.sites_in(zone)) if zone != "UTC" else None
     checks = [
         c
-        for c in verify_day(warehouse, day, zones)
+        for c in verify_day(warehouse, day, zones, archive=archive)
         if c.site == "*"
         or (in_zone is not None and c.site in in_zone)
         or (in_zone is None and zones.zone_of(c.site) == "UTC")

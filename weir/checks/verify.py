@@ -42,10 +42,13 @@ def _by_site(warehouse: Warehouse, sql: str, params: dict) -> dict[str, tuple]:
     return {row[0]: row[1:] for row in warehouse.query(sql, params).rows}
 
 
-def verify_day(warehouse: Warehouse, day: str, zones: SiteZones | None = None) -> list[Check]:
+def verify_day(
+    warehouse: Warehouse, day: str, zones: SiteZones | None = None, archive: str | None = None
+) -> list[Check]:
     """Every check for `day` (YYYY-MM-DD, validated), each site's in its zone (`zones`, else
-    the sites table's); an empty ledger for the day is itself a failed check. The day reaches
-    SQL as a query parameter, never as text."""
+    the sites table's); an empty ledger for the day is itself a failed check. With `archive`
+    (its root), `events` is checked against the archive too (weir.checks.archive). The day
+    reaches SQL as a query parameter, never as text."""
     if zones is None:
         from weir import sites
 
@@ -115,6 +118,10 @@ def verify_day(warehouse: Warehouse, day: str, zones: SiteZones | None = None) -
                 checks.append(Check(site, f"{table}: {metric}", led[metric], int(value or 0), at_least=multi))
     checks += _sites_without_ledger(warehouse, parts, set(ledger))
     checks += _recomputed_from_events(warehouse, parts, parse_day(day).isoformat())
+    if archive:
+        from weir.checks.archive import archive_checks
+
+        checks += archive_checks(warehouse, archive, parse_day(day).isoformat(), zones, parts)
     return checks
 
 
