@@ -94,3 +94,22 @@ def test_a_dead_emulator_stops_the_stream_instead_of_hanging_it(tmp_path, monkey
     assert status["running"] is False and "has not answered" in status["error"]
     assert status["archived"] == 1  # archived before the emulator died
     fault.survived()
+
+
+@pytest.mark.reliability
+def test_a_status_file_that_cannot_be_written_does_not_stop_the_stream(pubsub, tmp_path, reliability):
+    """A full disk made the status write raise and the stream exit; now the stream goes on
+    (its status file goes stale, which `weir status` reports) and lands what it reads."""
+    import os
+
+    from weir.pipelines.local.status import status_path
+    from weir.warehouse.local import LocalWarehouse
+
+    fault = reliability.fault("stream: its status file cannot be written; the stream goes on, every event landed")
+    names = topology_with_one_event("weir-st")
+    home = str(tmp_path / "home")
+    os.makedirs(status_path(home))  # a directory where the file goes: every replace of it fails
+    run = _run(home, names, tmp_path, duration_s=25)
+    assert run.error is None and run.counters.get("events_accepted", 0) >= 1
+    assert LocalWarehouse(home).query("SELECT COUNT(*) FROM events").rows[0][0] == 1
+    fault.survived()
