@@ -21,6 +21,8 @@ setup(
     name=DISTRIBUTION,
     version="0.1.0",
     description="Open web content analytics: pixel events in, per-URL time series out (Beam + BigQuery).",
+    license="Apache-2.0",
+    license_files=["LICENSE", "NOTICE", "transforms/data/LICENSE.*"],
     python_requires=">=3.10",
     packages=[*find_packages(include=["weir", "weir.*"]), *(f"weir.{m}" for m in MAPPED), "weir.pipelines.local"],
     package_dir={"weir": "weir", **{f"weir.{m}": m for m in MAPPED}},
