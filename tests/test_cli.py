@@ -267,3 +267,21 @@ def test_status_says_disk_full_and_a_stale_stream_and_exits_1(tmp_path, reliabil
     problem = json.loads(out.stdout)["problems"][0]
     assert out.returncode == 1 and re.search(r"last written 12\d s ago though it says it runs", problem), problem
     fault.survived()
+
+
+def test_demo_of_today_just_after_midnight_says_there_is_nothing_yet(tmp_path, monkeypatch):
+    """At 00:00:30 UTC today has no record yet: the demo says so instead of failing on an
+    empty archive (CI once ran at 00:10 UTC)."""
+    import datetime as dt
+
+    from weir import config
+    from weir.demo import run_demo
+
+    day = dt.datetime.now(dt.timezone.utc).date().isoformat()
+    midnight = dt.datetime.fromisoformat(f"{day}T00:00:30+00:00").timestamp()
+    monkeypatch.setattr("weir.demo.time.time", lambda: midnight)
+    said: list[str] = []
+    figures = run_demo(
+        config.resolve(str(tmp_path / "h"), None, None), events=2000, day=day, say=said.append, until_now=True
+    )
+    assert figures["loaded"] == {} and any("nothing received yet" in line for line in said)
