@@ -35,7 +35,7 @@ from weir.transforms.counting import counter
 from weir.transforms.metrics import DIMENSIONS, MAX_VALUES, METRICS, NONE_VALUE, Dimension, Metric
 from weir.transforms.records import Event
 from weir.transforms.rows import RowBatch
-from weir.transforms.sitetime import SiteZones
+from weir.transforms.sitetime import UTC_ONLY, SiteZones
 from weir.transforms.sketches import EXACT_LIMIT, Sketch, add_key, finished, union
 from weir.transforms.timeutil import bucket_5m
 
@@ -399,9 +399,6 @@ class RunningTotals(beam.DoFn):
     @on_timer(EXPIRY)
     def expire(self, total=beam.DoFn.StateParam(TOTAL)):
         total.clear()
-
-
-UTC_ONLY = SiteZones()
 
 
 def by_day(item: tuple[Key, list], zones: SiteZones = UTC_ONLY) -> tuple[Key, tuple[int, list]]:

@@ -17,9 +17,7 @@ import functools
 import apache_beam as beam
 
 from weir.transforms.accounting import FIELDS, UNKNOWN_SITE
-from weir.transforms.sitetime import SiteZones
-
-UTC_ONLY = SiteZones()
+from weir.transforms.sitetime import UTC_ONLY, SiteZones
 
 _INDEX = {name: i for i, name in enumerate(FIELDS)}
 

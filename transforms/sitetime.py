@@ -210,6 +210,7 @@ __all__ = [
     "DAY_LATENESS_S",
     "DayScope",
     "SiteZones",
+    "UTC_ONLY",
     "UTC_ZONE",
     "UnknownZone",
     "check_zone",
@@ -220,3 +221,6 @@ __all__ = [
     "local_day",
     "zone",
 ]
+
+
+UTC_ONLY = SiteZones()  # every site in UTC: the default where no zones are given
