@@ -52,6 +52,11 @@ setup(
         "drongo==0.8.0",
         "matplotlib>=3.8,<4",  # weir plot
         "starlette>=0.40,<2",  # weir collect
+        # The collector's country lookup: the Regional Internet Registries' data inside the wheel,
+        # pinned because the data is the release (weir/collector/geo.py); maxminddb reads an
+        # operator's own MaxMind-format database.
+        "iptocc==3.3.170",
+        "maxminddb>=2.5,<4",
         "prometheus-client>=0.20,<1",  # the collector's /metrics
         "tqdm>=4.66,<5",  # progress of long work on a terminal
         "uvicorn>=0.30,<1",  # PyPI-only Pub/Sub emulator where the official one is not installed
@@ -65,6 +70,7 @@ setup(
             "gcp-storage-emulator==2026.7.19",
             "httpx>=0.27",
             "python-hcl2>=7,<9",
+            "mmdb-writer==0.2.7",  # writes the test's MaxMind-format database (tests/test_proxies.py)
         ],
     },
     entry_points={"console_scripts": ["weir = weir.cli:main"]},

@@ -60,3 +60,29 @@ def test_dead_letters_redact_it_too():
         }
     )
     assert IP not in row["payload"] and IP.encode() not in row["payload_bytes"]
+
+
+def test_a_key_spelt_with_json_escapes_is_the_same_key():
+    # "\u0069p" is "ip" to every JSON reader: the archive, dead_letters.payload and events.extra
+    # would all have kept the address if only the bytes `"ip"` were looked for.
+    for payload in (
+        b'{"event_id":"e","\\u0069p":"' + IP.encode() + b'"}',
+        b'{"event_id":"e","extra":{"i\\u0070":"' + IP.encode() + b'","n":1}}',
+        b'[{"\\u0069\\u0070": "' + IP.encode() + b'"}]',
+    ):
+        redacted = record_of_message(message(payload), now_ms=1)["payload"]
+        assert IP.encode() not in redacted, redacted
+        assert b"<redacted>" in redacted
+    torn = b'{"event_id":"e","\\u0069p" : "' + IP.encode()  # cut short: redacted on its bytes
+    assert IP.encode() not in record_of_message(message(torn), now_ms=1)["payload"]
+
+
+def test_a_non_string_ip_is_redacted_too():
+    for value in (b"3405803781", b'["' + IP.encode() + b'"]', b'{"v4":"' + IP.encode() + b'"}'):
+        redacted = record_of_message(message(b'{"event_id":"e","ip":' + value + b"}"), now_ms=1)["payload"]
+        assert orjson.loads(redacted)["ip"] == "<redacted>"
+
+
+def test_escapes_elsewhere_keep_the_payload_byte_for_byte():
+    payload = b'{"event_id":"e","title":"caf\\u00e9"}'
+    assert record_of_message(message(payload), now_ms=1)["payload"] == payload

@@ -190,6 +190,19 @@ def _field(name: str) -> Callable[[Event], str | None]:
     return get
 
 
+UNKNOWN_VALUE = "(unknown)"
+
+
+def _known(name: str) -> Callable[[Event], str]:
+    """A field the collector looks up: missing means it could not tell, not that there is none."""
+
+    def get(event: Event) -> str:
+        return event.get(name) or UNKNOWN_VALUE
+
+    get.__name__ = f"known_{name}"
+    return get
+
+
 def _section(event: Event) -> str | None:
     section = (event.get("metadata") or {}).get("section")
     return section if isinstance(section, str) else None
@@ -218,6 +231,8 @@ DIMENSIONS: tuple[Dimension, ...] = (
     Dimension("section", _section, "metadata.section of the page, as the tracker read it (issue #18)."),
     Dimension("author", _metadata_list("authors"), "Each of metadata.authors (a row per author).", multi=True),
     Dimension("tag", _metadata_list("tags"), "Each of metadata.tags (a row per tag).", multi=True),
+    Dimension("country", _known("country"), "ISO 3166-1 alpha-2 country of the reader, from the collector."),
+    Dimension("region", _known("region"), "ISO 3166-2 subdivision of the reader, where the geography data has one."),
 )
 
 

@@ -36,6 +36,8 @@ class Event(TypedDict, total=False):
     scroll_quarters: int | None
     user_agent: str | None
     ip: str | None
+    country: str | None  # ISO 3166-1 alpha-2, set by the collector (weir.collector.geo)
+    region: str | None  # ISO 3166-2
     metadata: dict[str, Any] | None
     extra: Any
     source: str

@@ -109,6 +109,8 @@ def event_row(event: Event) -> dict[str, Any]:
         "tags": str_list(metadata.get("tags")),
         "metadata": _json_text(event.get("metadata")),
         "extra": _json_text(event.get("extra")),
+        "country": event.get("country"),
+        "region": event.get("region"),
     }
 
 

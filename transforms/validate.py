@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import math
+import re
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -33,7 +34,11 @@ MAX_JSON_DEPTH = 64  # the event object is level 1; orjson writes at most 254 le
 
 REQUIRED = ("event_id", "action", "ts", "site", "url", "visitor_id")
 STRING_FIELDS = ("event_id", "action", "site", "url", "visitor_id")
-OPTIONAL_STRINGS = ("referrer", "session_id", "user_agent", "ip")
+OPTIONAL_STRINGS = ("referrer", "session_id", "user_agent", "ip", "country", "region")
+# Where the reader is, as the collector looked it up (weir.collector.geo): ISO 3166-1 alpha-2,
+# and ISO 3166-2 within that country.
+_COUNTRY = re.compile(r"[A-Z]{2}")
+_REGION = re.compile(r"([A-Z]{2})-[A-Z0-9]{1,3}")
 _BOUNDED_STRINGS = (("url", MAX_URL_CHARS), ("referrer", MAX_URL_CHARS), ("user_agent", MAX_USER_AGENT_CHARS))
 
 
@@ -157,6 +162,11 @@ def validate(obj: Any, received_at: int | None, source: str) -> Event:
         value = obj.get(name)
         if value is not None and len(value) > limit:
             raise Rejection("validate", "too_large", f"{name} is {len(value)} characters, the limit is {limit}")
+    country, region = obj.get("country") or None, obj.get("region") or None
+    if country is not None and not _COUNTRY.fullmatch(country):
+        raise Rejection("validate", "invalid_value", f"country {country[:16]!r} is not an ISO 3166-1 alpha-2 code")
+    if region is not None and (not (m := _REGION.fullmatch(region)) or m.group(1) != country):
+        raise Rejection("validate", "invalid_value", f"region {region[:16]!r} is not an ISO 3166-2 code of the country")
     url = obj["url"]
     if not _is_http_url(url):
         raise Rejection("validate", "invalid_url", f"url {url[:128]!r} is not an http(s) URL with a host")
@@ -189,6 +199,8 @@ def validate(obj: Any, received_at: int | None, source: str) -> Event:
         scroll_quarters=scroll,
         user_agent=obj.get("user_agent") or None,
         ip=obj.get("ip") or None,
+        country=country,
+        region=region,
         metadata=metadata,
         extra=obj.get("extra"),
         source=source,

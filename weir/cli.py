@@ -590,16 +590,24 @@ def cmd_compare(args) -> int:
 def cmd_collect(args) -> int:
     import os
 
+    from weir.collector.geo import Geography
+    from weir.collector.proxies import ClientAddresses, parse_networks
     from weir.collector.relay import Relay
     from weir.collector.server import serve
     from weir.pubsub import ensure_topology
 
+    clients = ClientAddresses(parse_networks(args.trusted_proxy or ()), args.proxy_header)
+    if args.trusted_proxy:
+        print(f"collect: the client is read from {args.proxy_header} of {', '.join(args.trusted_proxy)} only")
+    if args.no_geo and args.geo_db:
+        raise ValueError("--no-geo and --geo-db contradict each other: give one")
+    geography = None if args.no_geo else Geography(args.geo_db)
+    if geography is not None:
+        print(f"collect: country and region from {geography.source}")
     settings, names = _pubsub_names(args)
     if not args.project:  # a real project's topic is Terraform's; the collector may only publish
         _topology_in_background(names, ensure_topology)
     relay = Relay(names, os.path.join(settings.home, "collector-spill.jsonl"))
-    if args.trusted_proxy:
-        print("collect: --trusted-proxy has no effect: the collector forwards no client address")
     print(f"collector on http://{args.host}:{args.port} -> {names.topic_path} (spill: {relay.spill_path})")
     sites = frozenset(args.site) if args.site else None
     cookieless = None
@@ -625,6 +633,8 @@ def cmd_collect(args) -> int:
         cors_origins=args.cors_origin or ("*",),
         sites=sites,
         cookieless=cookieless,
+        clients=clients,
+        geography=geography,
     )
     return 0
 
@@ -907,8 +917,26 @@ def parser() -> argparse.ArgumentParser:
         "--trusted-proxy",
         dest="trusted_proxy",
         action="append",
-        help="Accepted for older unit files; no effect (the client IP is neither read nor forwarded).",
+        metavar="CIDR|PRESET",
+        help="A proxy whose forwarding header is believed: an address, a CIDR range or a preset "
+        "(loopback, private, cloud-run, google-lb). Repeatable; default: none (the peer is the client).",
     )
+    co.add_argument(
+        "--proxy-header",
+        dest="proxy_header",
+        choices=("x-forwarded-for", "forwarded"),
+        default="x-forwarded-for",
+        help="The header trusted proxies set (default x-forwarded-for; Forwarded is RFC 7239's).",
+    )
+    co.add_argument(
+        "--geo-db",
+        dest="geo_db",
+        default=None,
+        metavar="FILE.mmdb",
+        help="A MaxMind-format database (GeoIP2/GeoLite2 City or Country, DB-IP) for country and region; "
+        "default: the countries of the Regional Internet Registries' data shipped with weir (no region).",
+    )
+    co.add_argument("--no-geo", dest="no_geo", action="store_true", help="Look up no country or region.")
     co.add_argument(
         "--cors-origin",
         dest="cors_origin",

@@ -13,10 +13,12 @@ read, objects only, nesting and user-agent limits) and reject abuse with a clear
 request is checked whole before any of its events is handed on, so a 4xx publishes nothing
 and a 2xx has handed on every event. The pipeline does the real validation.
 
-The client IP is never put in an event, and an `ip` member a client sends is dropped: the
-collector forwards no IP to Pub/Sub, the archive or its spill file (issue #14). In
-cookieless mode it reads the address to derive a per-day visitor id and forgets it
-(weir.collector.cookieless).
+The client address is read (behind trusted proxies only: weir.collector.proxies) to look up
+the reader's country and region (weir.collector.geo) and, in cookieless mode, to derive a
+per-day visitor id (weir.collector.cookieless); then it is forgotten. It is never put in an
+event, and the `ip`, `country` and `region` members a client sends are dropped: the
+collector forwards no address to Pub/Sub, the archive or its spill file, and a page cannot
+say where its reader is.
 """
 
 from __future__ import annotations
@@ -36,7 +38,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from weir.collector.geo import Geography
 from weir.collector.metrics import CollectorMetrics
+from weir.collector.proxies import ClientAddresses
 from weir.collector.relay import Relay, RelayUnavailable
 from weir.pubsub import attributes_of
 from weir.transforms.validate import MAX_EVENT_BYTES, MAX_JSON_DEPTH, MAX_USER_AGENT_CHARS, too_deep
@@ -49,6 +53,7 @@ BODY_TIMEOUT_S = 10.0
 INT_PARAMS = ("ts", "session_index", "engaged_seconds", "scroll_quarters")
 _INT = re.compile(r"-?[0-9]{1,18}")  # what fits in INT64 for sure; anything else stays a string
 JSON_PARAMS = ("metadata", "extra")
+_NOT_FROM_CLIENTS = ("ip", "country", "region")
 HEADERS = {"Cache-Control": "no-cache, no-store, must-revalidate", "Pragma": "no-cache"}
 
 
@@ -107,11 +112,13 @@ def _messages(
     sites: frozenset[str] | None = None,
     cookieless=None,
     address: str | None = None,
+    place: tuple[str | None, str | None] = (None, None),
 ) -> list[tuple[bytes, dict]]:
     """Stamps and encodes a request's events; raises `BadRequest` before anything is handed on.
     With `sites`, an event for any other site refuses the request (403). With `cookieless`
     (weir.collector.cookieless.CookielessIds), an event without a visitor_id gets the day's
-    derived one, from the client `address` (which goes no further)."""
+    derived one, from the client `address` (which goes no further). `place` is the reader's
+    (country, region), each set on every event where known."""
     if user_agent is not None and len(user_agent) > MAX_USER_AGENT_CHARS:
         raise BadRequest(431, f"User-Agent over {MAX_USER_AGENT_CHARS} characters", "too_large")
     out = []
@@ -124,8 +131,13 @@ def _messages(
             raise BadRequest(403, f"site {site[:100]!r} is not one this collector serves", "site_not_served")
         if too_deep(event, MAX_JSON_DEPTH):
             raise BadRequest(400, f"an event nests deeper than {MAX_JSON_DEPTH} levels")
-        event.pop("ip", None)  # never forwarded (module docstring)
+        for name in _NOT_FROM_CLIENTS:  # never forwarded, never believed (module docstring)
+            event.pop(name, None)
         event["received_at"] = now
+        if place[0]:
+            event["country"] = place[0]
+            if place[1]:
+                event["region"] = place[1]
         if cookieless is not None and not event.get("visitor_id") and isinstance(event.get("site"), str):
             event["visitor_id"] = cookieless.visitor_id(event["site"], address or "", user_agent or "", now)
         if user_agent and not event.get("user_agent"):
@@ -146,11 +158,17 @@ def create_app(
     cors_origins: tuple[str, ...] = ("*",),
     sites: frozenset[str] | None = None,
     cookieless=None,
+    clients: ClientAddresses | None = None,
+    geography: Geography | None = None,
 ) -> Starlette:
     """The collector's routes over `relay`; `lifespan` (Starlette's) runs at start and stop;
     `cors_origins` the origins whose pages may send events ("*": any); `sites` the sites it
-    takes events for (None: any); `cookieless` derives visitor ids (see `_messages`)."""
+    takes events for (None: any); `cookieless` derives visitor ids (see `_messages`);
+    `clients` which proxies' forwarding headers to believe (None: none, the peer is the
+    client); `geography` looks up the reader's country and region (None: no geography)."""
     observed = CollectorMetrics(relay)
+    clients = clients or ClientAddresses()
+    header_name = clients.header
 
     def reject(status: int, reason: str, kind: str = "invalid") -> Response:
         relay.count("rejected")
@@ -159,10 +177,14 @@ def create_app(
 
     def accept(request: Request, events: list[dict]) -> Response | None:
         """Hands every event on, or none: a refusal's Response, or None when all were taken."""
+        peer = request.client.host if request.client else None
+        client, outcome = clients.client(peer, request.headers.getlist(header_name))
+        relay.count(f"client_address:{outcome}")
+        place = geography.where(client) if geography is not None else (None, None)
+        address = str(client) if client is not None else peer  # for cookieless ids only, then forgotten
         try:
-            address = request.client.host if request.client else None  # read for cookieless ids only
             now = int(time.time() * 1000)
-            messages = _messages(events, request.headers.get("user-agent"), now, sites, cookieless, address)
+            messages = _messages(events, request.headers.get("user-agent"), now, sites, cookieless, address, place)
         except BadRequest as bad:
             return reject(bad.status, bad.reason, bad.kind)
         try:

@@ -42,6 +42,17 @@ class _RelayCollector:
             if name.startswith("rejected:"):
                 by_reason.add_metric([name.split(":", 1)[1]], n)
         yield by_reason
+        addresses = CounterMetricFamily(
+            "weir_collector_client_address",
+            "Requests by where the client address came from: direct (the peer), forwarded (a trusted "
+            "proxy's header), untrusted_peer (a forwarding header from a peer not trusted: ignored), "
+            "invalid_header (a trusted proxy's header named no address: no geography).",
+            labels=["source"],
+        )
+        for name, n in sorted(counts.items()):
+            if name.startswith("client_address:"):
+                addresses.add_metric([name.split(":", 1)[1]], n)
+        yield addresses
         yield GaugeMetricFamily(
             "weir_collector_buffer_depth", "Events in the in-memory buffer.", value=self._relay.buffer.qsize()
         )

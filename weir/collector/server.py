@@ -5,8 +5,9 @@
   its headers held a connection for ever: 300 slow clients were all still held after 60 s).
   A request head is at most 16 KiB (h11's limit, made explicit). Bodies have their own
   deadline in the app (`weir.collector.app.BODY_TIMEOUT_S`).
-- Proxies: X-Forwarded-For is not read at all (`proxy_headers=False`): the collector uses
-  no client address, and uvicorn would otherwise believe the header from loopback peers.
+- Proxies: uvicorn's own proxy-header handling is off (`proxy_headers=False`; it would
+  believe X-Forwarded-For from any loopback peer): the app reads the forwarding header
+  itself, from the proxies the operator trusts only (weir.collector.proxies).
 - Stopping: the relay is closed in the app's lifespan shutdown, which uvicorn runs on SIGINT
   and SIGTERM alike before it re-raises the signal; closing in a `finally` after
   `uvicorn.run` never ran on SIGTERM, so the buffer was neither published nor spilled.
@@ -63,6 +64,8 @@ def serve(
     cors_origins=("*",),
     sites: frozenset[str] | None = None,
     cookieless=None,
+    clients=None,
+    geography=None,
 ) -> None:
     """Runs the collector until SIGINT or SIGTERM; starts the relay, and closes it on the way out."""
 
@@ -75,7 +78,15 @@ def serve(
             relay.close()
 
     config = uvicorn.Config(
-        create_app(relay, lifespan=lifespan, cors_origins=tuple(cors_origins), sites=sites, cookieless=cookieless),
+        create_app(
+            relay,
+            lifespan=lifespan,
+            cors_origins=tuple(cors_origins),
+            sites=sites,
+            cookieless=cookieless,
+            clients=clients,
+            geography=geography,
+        ),
         host=host,
         port=port,
         http=bounded_protocol(header_timeout_s),
