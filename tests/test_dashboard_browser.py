@@ -85,6 +85,11 @@ def test_the_dashboard_shows_the_api_and_a_new_event_without_a_reload(pubsub, tm
         assert browser.js("[...document.querySelectorAll('#referrers li span')].map(s => s.textContent)") == [
             row["referrer_category"] for row in referrers
         ]
+        # Countries in the editor's words, in the API's order; unknown places say so.
+        countries = api(port, "top?by=country&minutes=1440&limit=8")["rows"]
+        named = browser.js("[...document.querySelectorAll('#countries li span')].map(s => s.textContent)")
+        assert len(named) == len(countries) > 3 and "United States" in named and "GB" not in named
+        assert named[[r["country"] for r in countries].index("(unknown)")] == "Unknown"
         assert browser.js("document.querySelectorAll('#series polyline').length") == 2
         # A click on a section charts that section, with its week-ago line, from the API.
         section = browser.js("document.querySelector('#sections li.pick span').textContent")

@@ -107,7 +107,8 @@ def test_behind_a_trusted_proxy_readers_are_themselves_and_their_country_lands(t
     rows = wh.query("SELECT event_id, country, region FROM events ORDER BY event_id").rows
     assert [tuple(r) for r in rows] == [("gb", "GB", None), ("one", None, None), ("two", None, None)]
     breakdown = wh.query(
-        "SELECT value, SUM(pageviews) FROM breakdown_metrics_1d WHERE dimension = 'country' GROUP BY value ORDER BY value"
+        "SELECT value, SUM(pageviews) FROM breakdown_metrics_1d WHERE dimension = 'country' "
+        "GROUP BY value ORDER BY value"
     ).rows
     assert [tuple(r) for r in breakdown] == [("(unknown)", 2), ("GB", 1)]
 

@@ -94,8 +94,12 @@ def city_database(path: str) -> str:
     from netaddr import IPSet
 
     writer = MMDBWriter(ip_version=6, ipv4_compatible=True, database_type="GeoIP2-City", languages=["en"])
-    writer.insert_network(IPSet([f"{CLIENT}/32"]), {"country": {"iso_code": "GB"}, "subdivisions": [{"iso_code": "ENG"}]})
-    writer.insert_network(IPSet(["216.160.83.56/32"]), {"country": {"iso_code": "US"}, "subdivisions": [{"iso_code": "WA"}]})
+    writer.insert_network(
+        IPSet([f"{CLIENT}/32"]), {"country": {"iso_code": "GB"}, "subdivisions": [{"iso_code": "ENG"}]}
+    )
+    writer.insert_network(
+        IPSet(["216.160.83.56/32"]), {"country": {"iso_code": "US"}, "subdivisions": [{"iso_code": "WA"}]}
+    )
     writer.insert_network(IPSet(["2.125.160.216/32"]), {"country": {"iso_code": "GB"}})  # no subdivision
     writer.insert_network(IPSet(["89.160.20.112/32"]), {"country": {"iso_code": "EU"}})  # not a country
     writer.to_db_file(path)

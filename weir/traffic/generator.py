@@ -10,6 +10,7 @@ of every kind, and ~0.5% duplicate deliveries. Writers put them in the Avro arch
 
 from __future__ import annotations
 
+import hashlib
 import math
 import os
 import random
@@ -132,6 +133,26 @@ def _event(site, url, action, ts, visitor=None, session_id=None, session_index=N
     return ev
 
 
+# Where readers are, as the collector would have looked it up (weir.collector.geo): weights per
+# thousand visitors; a region where a city database would give one; None: not known.
+PLACES = (
+    (("US", "US-NY"), 180), (("US", "US-CA"), 140), (("US", None), 160), (("GB", "GB-ENG"), 120),
+    (("GB", "GB-SCT"), 20), (("CA", "CA-ON"), 60), (("DE", "DE-BE"), 50), (("IN", "IN-MH"), 50),
+    (("AU", "AU-NSW"), 40), (("FR", "FR-IDF"), 30), (("NG", "NG-LA"), 20), ((None, None), 130),
+)  # fmt: skip
+
+
+def _place(visitor: str) -> dict:
+    """A visitor's country and region, drawn from PLACES by a hash of the id (so the traffic's
+    random stream, and with it every seeded test, is the same as without places)."""
+    spot = int(hashlib.blake2b(visitor.encode(), digest_size=4).hexdigest(), 16) % 1000
+    for (country, region), weight in PLACES:
+        if spot < weight:
+            return {"country": country, "region": region}
+        spot -= weight
+    return {}
+
+
 def _visit(rng: random.Random, s: _Site, day_ms: int) -> Iterator[dict]:
     """One visit: 1-4 page views, each with heartbeats, maybe a video start or custom event."""
     visitor = f"v-{rng.getrandbits(48):012x}"
@@ -150,6 +171,7 @@ def _visit(rng: random.Random, s: _Site, day_ms: int) -> Iterator[dict]:
         page = dict(
             visitor=visitor, session_id=session_id, session_index=session_index, ua=ua, rng=rng, referrer=referrer
         )
+        page.update(_place(visitor))
         yield _event(s.site, page_url, "pageview", ts, metadata=meta, **page)
         dwell = int(rng.expovariate(1 / 50))
         for hb in range(10, dwell, 10):

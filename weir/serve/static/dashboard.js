@@ -85,19 +85,28 @@
     state.seen = urls;
   }
 
+  // Country codes (ISO 3166-1) in the editor's words: "GB" is shown as "United Kingdom".
+  var regionNames = window.Intl && Intl.DisplayNames ? new Intl.DisplayNames(["en"], { type: "region" }) : null;
+  function countryName(code) {
+    if (code === "(unknown)") return "Unknown";
+    try { return (regionNames && regionNames.of(code)) || code; } catch (e) { return code; }
+  }
+  var shown = { country: countryName };
+  function shownValue(dimension, value) { return shown[dimension] ? shown[dimension](value) : value; }
+
   function drawBars(id, body, pickable) {
     var max = Math.max.apply(null, body.rows.map(function (r) { return r.pageviews; }).concat([1]));
     var items = body.rows.map(function (row) {
       var li = document.createElement("li");
-      if (pickable && row[body.by] !== "(none)") {
+      if (pickable && row[body.by] !== "(none)" && row[body.by] !== "(unknown)") {
         li.className = "pick" + (state.dimension === body.by && state.value === row[body.by] ? " chosen" : "");
-        li.title = "chart " + body.by + " " + row[body.by];
+        li.title = "chart " + body.by + " " + shownValue(body.by, row[body.by]);
         li.addEventListener("click", function () { chooseValue(body.by, row[body.by]); });
       }
       var bar = document.createElement("i");
       bar.style.width = ((100 * row.pageviews) / max).toFixed(1) + "%";
       var name = document.createElement("span");
-      name.textContent = row[body.by];
+      name.textContent = shownValue(body.by, row[body.by]);
       var n = document.createElement("b");
       n.textContent = fmt(row.pageviews);
       li.append(bar, name, n);
@@ -141,7 +150,7 @@
     state.url = null;
     state.dimension = dimension;
     state.value = value;
-    retitle(dimension.charAt(0).toUpperCase() + dimension.slice(1) + " " + value);
+    retitle(dimension.charAt(0).toUpperCase() + dimension.slice(1) + " " + shownValue(dimension, value));
   }
 
   function retitle(what) {
@@ -161,6 +170,7 @@
       api("top", { by: "referrer_category", minutes: 30, limit: 8 }).then(function (b) { drawBars("referrers", b); }),
       api("top", { by: "section", minutes: 1440, limit: 8 }).then(function (b) { drawBars("sections", b, true); }),
       api("top", { by: "author", minutes: 1440, limit: 8 }).then(function (b) { drawBars("authors", b, true); }),
+      api("top", { by: "country", minutes: 1440, limit: 8 }).then(function (b) { drawBars("countries", b, true); }),
       api("timeseries", series).then(drawSeries),
     ]).then(
       function () {
