@@ -1,8 +1,8 @@
 """Packaging for weir: the pipeline packages, the schemas as package data, the `weir` CLI.
 
 Everything installs under the one import package `weir`: the top-level folders pipelines/,
-transforms/ and schemas/ (kept where the design puts them) are mapped by `package_dir` to
-`weir.pipelines`, `weir.transforms` and `weir.schemas`, so no generic top-level name lands in a
+transforms/, schemas/ and tracker/ (kept where the design puts them) are mapped by `package_dir`
+to `weir.pipelines`, `weir.transforms`, `weir.schemas` and `weir.tracker`, so no generic top-level name lands in a
 user's site-packages. The distribution is `weir-analytics` (the name `weir` on PyPI belongs
 to an unrelated project); the command stays `weir`.
 
@@ -15,7 +15,7 @@ from setuptools import find_packages, setup
 
 BEAM_VERSION = "2.77.0"
 DISTRIBUTION = "weir-analytics"
-MAPPED = ("pipelines", "transforms", "schemas")  # folder at the top level -> weir.<folder>
+MAPPED = ("pipelines", "transforms", "schemas", "tracker")  # folder at the top level -> weir.<folder>
 
 setup(
     name=DISTRIBUTION,
@@ -30,6 +30,7 @@ setup(
         "weir.schemas": ["*.json", "*.avsc", "bigquery/*.json", "views/*.sql"],
         "weir.transforms": ["data/*.json", "data/*.txt"],
         "weir.serve": ["static/*"],
+        "weir.tracker": ["weir.js"],
     },
     install_requires=[
         f"apache-beam[gcp]=={BEAM_VERSION}",

@@ -93,3 +93,33 @@ def test_every_entry_of_a_list_is_its_category(name):
 )
 def test_categories(referrer, expected):
     assert category(referrer) == expected
+
+
+def test_every_app_the_data_knows_is_its_networks_category_and_domain():
+    from weir.transforms.referrers import registrable_domain
+
+    apps = DATA["apps"]
+    assert set(DATA["_about"]["weir_app_additions"]) <= set(apps)
+    # The packages the source itself lists (Socials.yml, SearchEngines.yml) are all there.
+    for listed in ("com.reddit.frontpage", "com.snapchat.android", "org.telegram.messenger",
+                   "org.joinmastodon.android", "com.google.android.googlequicksearchbox"):  # fmt: skip
+        assert listed in apps and listed not in DATA["_about"]["weir_app_additions"], listed
+    for package, (expected, host) in apps.items():
+        for referrer in (f"android-app://{package}", f"android-app://{package}/", f"ANDROID-APP://{package}/https/x"):
+            assert classify(referrer, "news.example", "www.news.example") == (expected, registrable_domain(host))
+
+
+@pytest.mark.parametrize(
+    "referrer, expected",
+    [
+        ("android-app://com.facebook.katana", ("social", "facebook.com")),
+        ("android-app://com.linkedin.android/", ("social", "linkedin.com")),
+        ("android-app://com.google.android.googlequicksearchbox/https/www.google.com", ("search", "google.com")),
+        ("android-app://org.telegram.messenger", ("social", "telegram.org")),
+        ("android-app://com.google.android.gm/", ("other", None)),  # Gmail: webmail is other
+        ("android-app://", ("other", None)),
+        ("android-app://com.facebook.katana.evil", ("other", None)),  # another package, not a prefix match
+    ],
+)
+def test_phones_readers_from_apps_are_their_networks_readers(referrer, expected):
+    assert classify(referrer, "news.example", "www.news.example") == expected

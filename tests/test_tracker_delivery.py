@@ -6,10 +6,14 @@ so the pipeline's dedupe (by site and event_id) counts each exactly once."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import os
 import shutil
 import subprocess
 import time
+import urllib.error
+import urllib.request
 import uuid
 
 import orjson
@@ -183,3 +187,32 @@ def test_a_cookieless_page_stores_nothing_and_the_collector_names_the_visitor(si
     assert len(sent) == 3 and {e["action"] for e in sent} == {"pageview", "tick"}
     assert len({e["visitor_id"] for e in sent}) == 1 and sent[0]["visitor_id"].startswith("cl-")
     assert all("session_index" not in e for e in sent)  # new or returning is not known without storage
+
+
+def test_one_line_from_the_collector_is_all_a_page_needs(site, tmp_path, pubsub):
+    """The snippet docs/collector.md starts with: the collector serves the tracker, and the
+    tracker sends to the origin it was loaded from, not to the page's own server."""
+    browser, base, port, names = site
+    script = f'<script defer src="http://127.0.0.1:{port}/weir.js" data-site="embed.example"></script>'
+    (tmp_path / "site" / "embed.html").write_text(f"<!doctype html><title>Embedded</title>{script}<p>Text.</p>")
+    proc = collector(tmp_path, names, port)
+    try:
+        open_page(browser, f"{base}/embed.html")
+        ids = browser.js("[weir.track('tick')]")
+        browser.wait_for("weir.queued() === 0", timeout_s=30)
+        got = pull_all(names, set(ids), timeout_s=30)
+        served = urllib.request.urlopen(f"http://127.0.0.1:{port}/weir.js", timeout=10)
+        etag = served.headers["ETag"]
+        body = served.read()
+        again = urllib.request.Request(f"http://127.0.0.1:{port}/weir.js", headers={"If-None-Match": etag})
+        with pytest.raises(urllib.error.HTTPError) as unchanged:
+            urllib.request.urlopen(again, timeout=10)
+    finally:
+        emulators.stop(proc)
+    sent = [orjson.loads(m[0].data) for m in got.values()]
+    assert {e["action"] for e in sent} == {"pageview", "tick"} and {e["site"] for e in sent} == {"embed.example"}
+    # The integrity value a page may pin is the ETag, and it is this file's SHA-384.
+    assert etag.strip('"') == "sha384-" + base64.b64encode(hashlib.sha384(body).digest()).decode()
+    assert served.headers["Cache-Control"] == "public, max-age=3600"
+    assert served.headers["Content-Type"].startswith("text/javascript")
+    assert unchanged.value.code == 304

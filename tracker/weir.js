@@ -1,9 +1,12 @@
 /*
  * weir tracker: page views, engaged-time heartbeats, video starts and custom events.
- * No build step. Include it and, optionally, configure it first:
+ * No build step. Load it from the collector, which serves it; that is all a page needs:
  *
- *   <script>window.weirConfig = {endpoint: "https://collect.example.com/events", site: "example.com"};</script>
- *   <script src="weir.js" async></script>
+ *   <script defer src="https://collect.example.com/weir.js" data-site="example.com"></script>
+ *
+ * Events go to the origin the script was loaded from (here https://collect.example.com/events).
+ * `window.weirConfig` set before it overrides: {endpoint, site, cookieless, respectDnt, spa,
+ * manual}; the script tag's data-site, data-endpoint and data-cookieless="true" say the same.
  *
  * Engaged time: the page is visible and the reader interacted (mouse, keys, scroll, touch)
  * within the last 5 s; every 5 s tick that is engaged adds 5 s, sent on a heartbeat every
@@ -35,8 +38,13 @@
   "use strict";
   if (w.weir && w.weir.started) return;
   var cfg = w.weirConfig || {};
-  var endpoint = cfg.endpoint || "/events";
-  var site = cfg.site || location.hostname.replace(/^www\./, "");
+  // The script tag, read while it runs: its data-* settings, and its origin (the collector's).
+  var tag = d.currentScript || {}, data = tag.dataset || {};
+  var origin = "";
+  try { origin = new URL(tag.src, location.href).origin; } catch (e) { /* inline: this page's server */ }
+  if (cfg.cookieless === undefined && data.cookieless === "true") cfg.cookieless = true;
+  var endpoint = cfg.endpoint || data.endpoint || origin + "/events";
+  var site = cfg.site || data.site || location.hostname.replace(/^www\./, "");
   var TICK_MS = 5000, HEARTBEAT_MS = 10000, FLUSH_MS = 500, BATCH_MAX = 100, SESSION_IDLE_MS = 30 * 60 * 1000;
 
   function uuid() {

@@ -7,6 +7,13 @@ assistants, search engines and social networks, shipped with the package; see it
 for the source commit, the matching rules and how to refresh it), `other` (anything else:
 webmail, which no permissive list covers, and referrers that are not http(s) URLs, which
 get no domain). `ai` is an addition to Parse.ly's five (docs/decisions.md).
+
+An Android app's referrer (`android-app://com.linkedin.android/...`) is classified by its
+package id: the packages the lists name, and weir's additions for networks they list by web
+host only (`apps` in the data file), take the network's category and its web domain
+(linkedin.com), so phones' readers land with the network's web readers. Any other app
+(Gmail, Slack) is `other` with no domain; `events.referrer`
+keeps its package id.
 """
 
 from __future__ import annotations
@@ -122,8 +129,10 @@ def classify(referrer: str | None, site: str, page_host: str | None) -> tuple[st
     """(referrer_category, referrer_domain) of a page view's referrer."""
     if not referrer or not referrer.strip():
         return "direct", None
+    if referrer[:14].lower() == "android-app://":
+        return _app(referrer[14:])
     if not referrer.lower().startswith(("http://", "https://")):
-        return "other", None  # app and extension referrers (android-app://...) have no web domain
+        return "other", None  # extension and other non-web referrers have no web domain
     host = host_of(referrer)
     if not host or ("." not in host and host != "localhost"):
         return "other", None
@@ -132,6 +141,21 @@ def classify(referrer: str | None, site: str, page_host: str | None) -> tuple[st
     if domain in own:
         return "internal", domain
     return _list_category(host, _path_of(referrer)) or "other", domain
+
+
+@functools.cache
+def _apps() -> dict[str, list]:
+    return reference_data("referrers.json")["apps"]
+
+
+def _app(rest: str) -> tuple[str, str | None]:
+    """(category, domain) of an android-app:// referrer, `rest` what follows the scheme."""
+    package = rest.split("/", 1)[0].lower()
+    known = _apps().get(package)
+    if known is None:
+        return "other", None
+    category, host = known
+    return category, registrable_domain(host)
 
 
 def _path_of(url: str) -> str:

@@ -2,6 +2,8 @@
 
 - `GET /p.gif?event_id=…&action=…` — one event in the query string; answers a 1x1 GIF.
 - `POST /events` — a JSON array of events (the tracker batches); answers 202.
+- `GET /weir.js` — the tracker (weir.tracker), cached for an hour and revalidated by ETag,
+  readable cross-origin so a page may pin it with Subresource Integrity.
 - `GET /healthz`, `GET /metrics` (Prometheus, `prometheus_client`: received, published,
   spilled, replayed, rejected, spill errors and torn lines, buffer and spill depth, request
   latency histograms; weir.collector.metrics).
@@ -38,6 +40,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+import weir.tracker
 from weir.collector.geo import Geography
 from weir.collector.metrics import CollectorMetrics
 from weir.collector.proxies import ClientAddresses
@@ -50,6 +53,7 @@ MAX_BODY_BYTES = 1024 * 1024
 MAX_EVENTS = 500
 MAX_QUERY_BYTES = 8192
 BODY_TIMEOUT_S = 10.0
+TRACKER_MAX_AGE_S = 3600  # a new weir.js reaches readers within the hour
 INT_PARAMS = ("ts", "session_index", "engaged_seconds", "scroll_quarters")
 _INT = re.compile(r"-?[0-9]{1,18}")  # what fits in INT64 for sure; anything else stays a string
 JSON_PARAMS = ("metadata", "extra")
@@ -249,6 +253,20 @@ def create_app(
         refused = accept(request, batch)
         return refused or JSONResponse({"accepted": len(batch)}, status_code=202, headers=HEADERS)
 
+    tracker = weir.tracker.script()
+    tracker_etag = '"' + weir.tracker.integrity() + '"'
+    tracker_headers = {
+        "Cache-Control": f"public, max-age={TRACKER_MAX_AGE_S}",
+        "ETag": tracker_etag,
+        "Access-Control-Allow-Origin": "*",  # a <script crossorigin integrity=…> needs to read it
+        "X-Content-Type-Options": "nosniff",
+    }
+
+    async def tracker_script(request: Request) -> Response:
+        if tracker_etag in request.headers.get("if-none-match", ""):
+            return Response(status_code=304, headers=tracker_headers)
+        return Response(tracker, media_type="text/javascript; charset=utf-8", headers=tracker_headers)
+
     async def healthz(request: Request) -> Response:
         problem = relay.problem()  # a dead relay thread or a spill the disk refuses is not healthy
         body = {"ok": problem is None, "buffer_depth": relay.buffer.qsize()}
@@ -263,6 +281,7 @@ def create_app(
         routes=[
             Route("/p.gif", pixel, methods=["GET"]),
             Route("/events", events, methods=["POST"]),
+            Route("/weir.js", tracker_script, methods=["GET"]),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/metrics", metrics, methods=["GET"]),
         ],
