@@ -214,7 +214,7 @@ resource "google_bigquery_table" "views" {
 # rebuild  : batch Dataflow jobs (weir rebuild --runner DataflowRunner
 #            --service_account_email=<rebuild_service_account>): reads the archive, loads
 #            the dataset.
-# collector: `weir collect` where it runs (Cloud Run, GKE, a VM): publishes to the topic.
+# collector: `weir collect` (the Cloud Run service below, or GKE, a VM): publishes to the topic.
 # No worker can delete the raw data: the archive is the only copy (and versioned, below).
 
 resource "google_service_account" "stream" {
@@ -437,4 +437,62 @@ resource "google_cloud_scheduler_job" "daily" {
       service_account_email = google_service_account.scheduler.email
     }
   }
+}
+
+# --- The collector: `weir collect` as a public Cloud Run service ------------------------------
+# Publisher-only identity; the client address from Cloud Run's front end only (cloud-run
+# preset); no spill file (Cloud Run's disk is memory and goes with the instance), so while
+# Pub/Sub takes nothing it answers 503 and the trackers' queues send again
+# (docs/operations.md). Readers' browsers call it, so anyone may invoke it.
+
+locals {
+  collector_args = concat(
+    ["collect", "--project", var.project, "--host", "0.0.0.0", "--port", "8080", "--no-spill"],
+    flatten([for proxy in var.collector_trusted_proxies : ["--trusted-proxy", proxy]]),
+    flatten([for site in var.collector_sites : ["--site", site]]),
+    flatten([for origin in var.collector_cors_origins : ["--cors-origin", origin]]),
+  )
+}
+
+resource "google_cloud_run_v2_service" "collector" {
+  count    = var.deploy_collector ? 1 : 0
+  name     = local.names.collector
+  location = var.region
+  ingress  = "INGRESS_TRAFFIC_ALL" # tracker hits come from readers' browsers anywhere
+  template {
+    service_account                  = google_service_account.collector.email
+    max_instance_request_concurrency = var.collector_concurrency
+    timeout                          = "30s"
+    scaling {
+      min_instance_count = var.collector_min_instances # at least one warm: no cold start for a reader
+      max_instance_count = var.collector_max_instances
+    }
+    containers {
+      image = var.collector_image
+      args  = local.collector_args
+      ports {
+        container_port = 8080
+      }
+      resources {
+        limits = {
+          cpu    = "1"
+          memory = "512Mi"
+        }
+        cpu_idle = false # the relay publishes in a background thread, between requests too
+      }
+      startup_probe {
+        http_get {
+          path = "/healthz"
+        }
+      }
+    }
+  }
+}
+
+resource "google_cloud_run_v2_service_iam_member" "collector_public" {
+  count    = var.deploy_collector ? 1 : 0
+  name     = google_cloud_run_v2_service.collector[0].name
+  location = var.region
+  role     = "roles/run.invoker"
+  member   = "allUsers" # the pixel and /events are public by nature: readers' browsers send them
 }

@@ -32,3 +32,8 @@ output "collector_service_account" {
   description = "Service account the collector runs as: it may publish to the topic, nothing else."
   value       = google_service_account.collector.email
 }
+
+output "collector_url" {
+  description = "The collector's address: pages embed <script defer src=\"<collector_url>/weir.js\" data-site=\"...\">."
+  value       = var.deploy_collector ? google_cloud_run_v2_service.collector[0].uri : ""
+}

@@ -103,3 +103,51 @@ variable "close_schedule" {
   type        = string
   default     = "*/15 * * * *"
 }
+
+variable "deploy_collector" {
+  description = "Run the collector (weir collect) as a public Cloud Run service from collector_image."
+  type        = bool
+  default     = true
+}
+
+variable "collector_image" {
+  description = "The collector's image (templates/collector.Dockerfile; make -C templates collector-image)."
+  type        = string
+  default     = ""
+}
+
+variable "collector_min_instances" {
+  description = "Collector instances kept warm (at least 1: a cold start delays the first hits of a quiet hour)."
+  type        = number
+  default     = 1
+}
+
+variable "collector_max_instances" {
+  description = "Most collector instances Cloud Run may run (bounds cost under a flood)."
+  type        = number
+  default     = 20
+}
+
+variable "collector_concurrency" {
+  description = "Requests one collector instance takes at once."
+  type        = number
+  default     = 80
+}
+
+variable "collector_trusted_proxies" {
+  description = "Proxies whose X-Forwarded-For the collector believes: cloud-run (Cloud Run's front end), plus google-lb and the load balancer's address if one is in front."
+  type        = list(string)
+  default     = ["cloud-run"]
+}
+
+variable "collector_sites" {
+  description = "Sites the collector takes events for (weir collect --site); empty: any."
+  type        = list(string)
+  default     = []
+}
+
+variable "collector_cors_origins" {
+  description = "Origins whose pages may send events (weir collect --cors-origin); empty: any."
+  type        = list(string)
+  default     = []
+}

@@ -233,6 +233,51 @@ def test_an_outage_loses_nothing(pubsub, tmp_path, reliability):
         proc.wait(timeout=30)
 
 
+@pytest.mark.reliability
+def test_without_a_spill_file_an_outage_is_a_503_and_every_2xx_is_published(pubsub, tmp_path, reliability):
+    """`--no-spill` (Cloud Run: no durable disk): while Pub/Sub takes nothing the collector
+    answers 503, so the tracker keeps its queue and sends again; every event it answered 2xx
+    for is published once Pub/Sub is back, and no spill file is written."""
+    fault = reliability.fault("collector --no-spill: Pub/Sub killed; 503s, then every 2xx event published")
+    names, proc, port = start_collector(tmp_path, "weir-ns", "--no-spill")
+    try:
+        accepted, refused = [], 0
+        os.killpg(pubsub["pid"], signal.SIGKILL)
+        emulators.wait_closed(pubsub["host"])
+        deadline = time.monotonic() + 60
+        i = 0
+        while time.monotonic() < deadline and refused < 3:
+            batch = [event(i + j) for j in range(10)]
+            i += 10
+            try:
+                status = post(port, batch)
+            except urllib.error.HTTPError as refusal:
+                status = refusal.code
+            if status == 202:
+                accepted += batch
+            else:
+                assert status == 503
+                refused += 1
+            time.sleep(0.2)
+        assert refused == 3, "never answered 503 while Pub/Sub was down"
+        health = healthz(port)
+        assert health[0] == 503 and "503" in health[1]["error"]
+        assert metric(port, "spilled") == 0 and not (tmp_path / "home" / "collector-spill.jsonl").exists()
+        host, pid = start_emulator(str(tmp_path / "pubsub-again"), port=int(pubsub["host"].rsplit(":", 1)[1]))
+        pubsub["pid"] = pid
+        ensure_topology(names)
+        seen = pull_all(names, {e["event_id"] for e in accepted}, timeout_s=120)
+        assert {e["event_id"] for e in accepted} <= set(seen)  # every 2xx, published
+        deadline = time.monotonic() + 30
+        while healthz(port)[0] != 200 and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert healthz(port)[0] == 200 and post(port, [event(10_000)]) == 202  # taking events again
+        fault.survived()
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=30)
+
+
 def test_bench_collect_reports_throughput_and_latency(pubsub, tmp_path):
     env = {**os.environ, "WEIR_HOME": str(tmp_path / "home"), "WEIR_PROJECT": f"weir-b-{uuid.uuid4().hex[:6]}"}
     out = subprocess.run(

@@ -106,6 +106,7 @@ def test_each_role_gets_least_privilege(tf):
         "serviceAccount:${google_service_account.scheduler.email}": {
             ("google_cloud_run_v2_job_iam_member", "roles/run.invoker")
         },
+        "allUsers": {("google_cloud_run_v2_service_iam_member", "roles/run.invoker")},  # the collector only
     }
     archive_grants = {
         body["role"]
@@ -179,3 +180,27 @@ def test_settings_tables_come_from_the_catalogue(tf):
     settings = tf["resource"][("google_bigquery_table", "settings")]
     assert "local.catalog.settings" in settings["for_each"]
     assert set(schemas.settings_tables()) == {"sites", "day_closes"}
+
+
+def test_the_collector_is_a_public_cloud_run_service_that_may_only_publish(tf):
+    """terraform apply runs `weir collect` on Cloud Run: as the publisher-only account, reading
+    the client from Cloud Run's front end only, without a spill file (503 while Pub/Sub is down),
+    with the allowed sites and origins and its scaling as variables."""
+    res = tf["resource"]
+    service = res[("google_cloud_run_v2_service", "collector")]
+    template = service["template"][0] if isinstance(service["template"], list) else service["template"]
+    assert "google_service_account.collector.email" in template["service_account"]
+    assert "var.collector_min_instances" in str(template["scaling"])
+    assert "var.collector_max_instances" in str(template["scaling"])
+    assert "var.collector_concurrency" in template["max_instance_request_concurrency"]
+    container = template["containers"][0] if isinstance(template["containers"], list) else template["containers"]
+    assert container["image"] == "${var.collector_image}" and container["args"] == "${local.collector_args}"
+    args = str(tf["locals"]["collector_args"])
+    for flag in ("--no-spill", "--trusted-proxy", "--site", "--cors-origin", "--project"):
+        assert flag in args, flag
+    assert tf["variable"]["collector_trusted_proxies"]["default"] == ["cloud-run"]
+    public = res[("google_cloud_run_v2_service_iam_member", "collector_public")]
+    assert public["role"] == "roles/run.invoker" and public["member"] == "allUsers"
+    # The collector's account holds one grant: publishing to the topic.
+    grants = [body for (rtype, _), body in res.items() if rtype.endswith("_iam_member")]
+    assert [g["role"] for g in grants if "local.collector_sa" in str(g.get("member"))] == ["roles/pubsub.publisher"]

@@ -139,3 +139,75 @@ def test_image_carries_every_package_and_runs_the_entry_point():
     wanted |= {"apache-beam"}
     assert pinned == wanted  # every dependency pinned for the image, nothing extra
     assert all("==" in line for line in requirements.splitlines() if line and not line.startswith("#"))
+
+
+PROBE = r"""
+import sys
+import weir.cli, weir.collector.server, weir.collector.geo, weir.collector.cookieless, weir.tracker
+from google.cloud import pubsub_v1  # the relay's, imported when it first publishes
+import iptocc, maxminddb
+print("\n".join(sorted({getattr(m, "__file__", None) or "" for m in list(sys.modules.values())} - {""})))
+"""
+
+
+def _name(dist: str) -> str:
+    return re.sub(r"[-_.]+", "-", dist).lower()
+
+
+def test_the_collector_image_has_what_weir_collect_imports_and_nothing_of_beam():
+    """templates/collector.Dockerfile installs collector-requirements.txt and weir with --no-deps:
+    every distribution whose modules `weir collect` imports must be one of those or what they
+    require, and the image's pins must be the suite's."""
+    from importlib import metadata
+
+    from packaging.requirements import Requirement
+
+    dockerfile = open(os.path.join(TEMPLATES, "collector.Dockerfile")).read()
+    setup = open(os.path.join(ROOT, "setup.py")).read()
+    mapped = re.findall(r'"(\w+)"', re.search(r"^MAPPED = \(([^)]*)\)", setup, re.M).group(1))
+    for folder in ["weir", *mapped]:
+        assert f"COPY {folder} /src/{folder}" in dockerfile, folder
+    assert re.search(r"^FROM python:\d+\.\d+\.\d+-slim-\w+$", dockerfile, re.M)  # an exact Python release
+    assert "pip install --no-cache-dir --no-deps /src" in dockerfile
+    pins = {}
+    for line in open(os.path.join(TEMPLATES, "collector-requirements.txt")):
+        if "==" in line and not line.startswith("#"):
+            name, version = line.strip().split("==")
+            pins[_name(name)] = version
+    for name, version in pins.items():  # what the suite ran with
+        assert metadata.version(name) == version or name == "uvicorn", (name, metadata.version(name), version)
+    # The closure of what those pins pull in, as pip would install it.
+    installed, todo = set(), list(pins)
+    while todo:
+        name = todo.pop()
+        if name in installed:
+            continue
+        installed.add(name)
+        for spec in metadata.requires(name) or []:
+            req = Requirement(spec)
+            if req.marker is None or req.marker.evaluate({"extra": ""}):
+                todo.append(_name(req.name))
+    out = subprocess.run([sys.executable, "-c", PROBE], capture_output=True, text=True, check=True, cwd="/")
+    owners: dict[str, set] = {}  # each installed file -> the distributions it came with
+    for dist in metadata.distributions():
+        for file in dist.files or []:
+            owners.setdefault(os.path.realpath(dist.locate_file(file)), set()).add(_name(dist.metadata["Name"]))
+    files = {
+        os.path.realpath(f): owners[os.path.realpath(f)]
+        for f in out.stdout.split("\n")
+        if os.path.realpath(f) in owners
+    }
+    loaded = list(files.values())
+
+    def shared_namespace(path: str) -> bool:  # backports/__init__.py: one owner, many packages inside
+        inside = os.path.dirname(path) + os.sep
+        return path.endswith("__init__.py") and any(p.startswith(inside) and d & installed for p, d in files.items())
+
+    needed = {
+        name for path, dists in files.items() if not dists & installed and not shared_namespace(path) for name in dists
+    }
+    assert {"iptocc", "google-cloud-pubsub"} <= {d for dists in loaded for d in dists}  # the probe saw them
+    # Imported when present, guarded when not: anyio tries sniffio, urllib3 backports.zstd (which
+    # loads the `backports` namespace of whatever ships one); setuptools is the venv's site hook.
+    assert needed - {"weir-analytics", "sniffio", "backports-tarfile", "setuptools"} == set()
+    assert "apache-beam" not in installed and "duckdb" not in installed

@@ -607,8 +607,9 @@ def cmd_collect(args) -> int:
     settings, names = _pubsub_names(args)
     if not args.project:  # a real project's topic is Terraform's; the collector may only publish
         _topology_in_background(names, ensure_topology)
-    relay = Relay(names, os.path.join(settings.home, "collector-spill.jsonl"))
-    print(f"collector on http://{args.host}:{args.port} -> {names.topic_path} (spill: {relay.spill_path})")
+    relay = Relay(names, None if args.no_spill else os.path.join(settings.home, "collector-spill.jsonl"))
+    spill = relay.spill_path or "none: 503 while Pub/Sub takes nothing"
+    print(f"collector on http://{args.host}:{args.port} -> {names.topic_path} (spill: {spill})")
     sites = frozenset(args.site) if args.site else None
     cookieless = None
     if args.cookieless_secret:
@@ -937,6 +938,13 @@ def parser() -> argparse.ArgumentParser:
         "default: the countries of the Regional Internet Registries' data shipped with weir (no region).",
     )
     co.add_argument("--no-geo", dest="no_geo", action="store_true", help="Look up no country or region.")
+    co.add_argument(
+        "--no-spill",
+        dest="no_spill",
+        action="store_true",
+        help="Keep no spill file (where the disk is not durable, e.g. Cloud Run): while Pub/Sub takes nothing, "
+        "answer 503 so trackers keep their events and send them again.",
+    )
     co.add_argument(
         "--cors-origin",
         dest="cors_origin",

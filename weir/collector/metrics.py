@@ -20,6 +20,7 @@ COUNTERS = {
     "rejected": "Requests refused with a 4xx.",
     "spill_errors": "Spill writes the disk refused (the events were kept in memory and retried).",
     "spill_torn": "Torn spill lines set aside to <spill>.torn.",
+    "lost_at_stop": "Events a collector without a spill file (--no-spill) could not publish before it stopped.",
     "head_requests": "HEAD requests of the pixel (link checkers, prefetches): answered, no event recorded.",
 }
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)

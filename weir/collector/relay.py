@@ -15,6 +15,13 @@ disk refuses from the background thread (Pub/Sub down and the disk full) keeps t
 in memory and retries; `problem()` says so, and /healthz turns 503. A torn spill line (a
 crash mid-write) is moved aside to `<spill>.torn` and counted, never blocking the replay of
 the rest.
+
+Without a spill file (`spill_path=None`, `weir collect --no-spill`: Cloud Run, whose disk is
+memory and goes with the instance) a 2xx promises only the buffer, so the relay refuses
+(RelayUnavailable, a 503) whenever Pub/Sub is not taking events or the buffer is full: the
+tracker keeps its queue and sends again. What Pub/Sub refused after a 2xx is kept in memory
+and retried; what is still unpublished when the process stops is counted (`lost_at_stop`)
+and logged.
 """
 
 from __future__ import annotations
@@ -50,7 +57,7 @@ class Relay:
     def __init__(
         self,
         names: PubSubNames,
-        spill_path: str,
+        spill_path: str | None,
         max_buffer: int = 10_000,
         batch_max: int = 500,
         max_buffer_bytes: int = MAX_BUFFER_BYTES,
@@ -67,7 +74,8 @@ class Relay:
         self._unspilled: list[tuple[bytes, dict]] = []  # what the disk refused, retried (background thread)
         self._spill_error: str | None = None
         self.publish_failing_since: float | None = None  # time.time() of the first publish that failed whole
-        os.makedirs(os.path.dirname(spill_path) or ".", exist_ok=True)
+        if spill_path is not None:
+            os.makedirs(os.path.dirname(spill_path) or ".", exist_ok=True)
 
     # -- the handlers' side -------------------------------------------------------------
     def submit(self, data: bytes, attributes: dict[str, str]) -> None:
@@ -76,6 +84,8 @@ class Relay:
     def submit_all(self, messages: list[tuple[bytes, dict[str, str]]]) -> None:
         """Takes every message (buffered, or spilled when the buffer is full) or raises
         `RelayUnavailable` having taken none that it did not keep."""
+        if self.spill_path is None and self.publish_failing_since is not None:
+            raise RelayUnavailable("Pub/Sub is not taking events and this collector keeps no spill file: send later")
         if len(self._unspilled) >= self.buffer.maxsize:  # memory holds what the disk refused: no more
             raise RelayUnavailable(f"the collector cannot keep events now: spill failed: {self._spill_error}")
         overflow = []
@@ -108,9 +118,15 @@ class Relay:
         """Why the relay cannot keep its promise now, or None when it can."""
         if self._thread.ident is not None and not self._thread.is_alive() and not self._stop.is_set():
             return "the relay thread has stopped"
+        since = self.publish_failing_since
+        if self.spill_path is None and (since is not None or self._unspilled):
+            waited = f" for {time.time() - since:.0f} s" if since is not None else ""
+            return (
+                f"Pub/Sub has not taken events{waited}: {len(self._unspilled)} wait in memory, and new events are "
+                "refused with 503 (no spill file) so trackers keep them"
+            )
         if self._unspilled:
             return f"{len(self._unspilled)} events wait in memory: spill failed: {self._spill_error}"
-        since = self.publish_failing_since
         if since is not None:
             return (
                 f"Pub/Sub has not taken an event for {time.time() - since:.0f} s: events are kept in the spill "
@@ -124,6 +140,8 @@ class Relay:
 
     def spill_depth(self) -> int | None:
         """Lines in the spill file; None when it cannot be read (the error is in `problem()`)."""
+        if self.spill_path is None:
+            return 0
         with self._lock:
             try:
                 with open(self.spill_path, "rb") as fh:
@@ -152,7 +170,13 @@ class Relay:
                 break
             leftover.append(message)
             self._taken([message])
-        if leftover:
+        if leftover and self.spill_path is None:  # one last try, then say what is lost
+            failed = self._publish(leftover)
+            self.count("published", len(leftover) - len(failed))
+            if failed:
+                self.count("lost_at_stop", len(failed))
+                log.error("stopping with %d events Pub/Sub did not take and no spill file: lost", len(failed))
+        elif leftover:
             self._spill(leftover)
 
     def _taken(self, messages: list[tuple[bytes, dict]]) -> None:
@@ -208,8 +232,10 @@ class Relay:
         return failed
 
     def _spill(self, messages: list[tuple[bytes, dict]]) -> None:
-        """Appends and fsyncs; raises OSError (disk full, read-only) having written nothing
-        that a replay would read as a whole line."""
+        """Appends and fsyncs; raises OSError (disk full, read-only, no spill file) having
+        written nothing that a replay would read as a whole line."""
+        if self.spill_path is None:
+            raise OSError("this collector keeps no spill file (--no-spill)")
         lines = b"".join(
             orjson.dumps({"data": base64.b64encode(d).decode(), "attributes": a}) + b"\n" for d, a in messages
         )
@@ -242,6 +268,9 @@ class Relay:
     def _keep(self, messages: list[tuple[bytes, dict]]) -> None:
         """The background thread's spill: what the disk refuses stays in memory for a retry."""
         pending = self._unspilled + messages
+        if self.spill_path is None:  # memory only; _step publishes it again
+            self._unspilled = pending
+            return
         try:
             self._spill(pending)
         except OSError:
@@ -325,9 +354,14 @@ class Relay:
                 self._keep(failed)
         if time.monotonic() - last_replay > RETRY_EVERY_S:
             last_replay = time.monotonic()
-            if self._unspilled:
+            if self._unspilled and self.spill_path is None:  # retry what Pub/Sub refused
+                pending, self._unspilled = self._unspilled, []
+                failed = self._publish(pending)
+                self.count("published", len(pending) - len(failed))
+                self._unspilled = failed + self._unspilled
+            elif self._unspilled:
                 self._keep([])  # retry what the disk refused
-            else:
+            elif self.spill_path is not None:
                 try:
                     self._replay()
                 except Exception:
