@@ -123,9 +123,17 @@ def table(name: str) -> TableSpec:
 VIEWS = ("url_timeseries", "url_benchmarks", "top_urls_today", "referrers_today", "content")
 
 
-def view_sql(name: str, dataset: str) -> str:
-    """A view's BigQuery SQL (schemas/views/NAME.sql) with its tables in `dataset`."""
-    return _read(f"views/{name}.sql").replace("{dataset}", dataset)
+def metric_columns() -> tuple[str, ...]:
+    """Every metric column of the metrics tables, in their order (what follows a table's key)."""
+    spec = table("url_metrics_5m")
+    return tuple(name for name in spec.field_names if name not in spec.key)
+
+
+def view_sql(name: str, dataset: str, metrics: tuple[str, ...] | None = None) -> str:
+    """A view's BigQuery SQL (schemas/views/NAME.sql) with its tables in `dataset` and
+    `{metric_columns}` standing for every metric column (`metrics`, default the tables')."""
+    columns = ", ".join(metric_columns() if metrics is None else metrics)
+    return _read(f"views/{name}.sql").replace("{dataset}", dataset).replace("{metric_columns}", columns)
 
 
 @functools.cache

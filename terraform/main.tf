@@ -23,10 +23,16 @@ provider "google-beta" {
 }
 
 locals {
-  schemas_dir = "${path.module}/../schemas"
-  catalog     = jsondecode(file("${local.schemas_dir}/tables.json"))
-  tables      = local.catalog.tables
-  views       = ["url_timeseries", "url_benchmarks", "top_urls_today", "referrers_today", "content"]
+  schemas_dir    = "${path.module}/../schemas"
+  catalog        = jsondecode(file("${local.schemas_dir}/tables.json"))
+  tables         = local.catalog.tables
+  # Every metric column, as weir.schemas.view_sql fills {metric_columns} in: the 5-minute
+  # table's columns after its key.
+  metric_columns = join(", ", [
+    for f in jsondecode(file("${local.schemas_dir}/bigquery/url_metrics_5m.json")) : f.name
+    if !contains(["site", "url", "bucket_start"], f.name)
+  ])
+  views          = ["url_timeseries", "url_benchmarks", "top_urls_today", "referrers_today", "content"]
   # Tables the streaming job upserts by key (transforms/bigquery_stream.py UPSERT_TABLES).
   upsert_tables = ["url_metrics_5m", "breakdown_metrics_5m"]
   names = {
@@ -201,7 +207,7 @@ resource "google_bigquery_table" "views" {
   table_id            = each.key
   deletion_protection = var.deletion_protection # a changed query updates the view in place
   view {
-    query          = replace(file("${local.schemas_dir}/views/${each.key}.sql"), "{dataset}", "${var.project}.${var.dataset}")
+    query          = replace(replace(file("${local.schemas_dir}/views/${each.key}.sql"), "{dataset}", "${var.project}.${var.dataset}"), "{metric_columns}", local.metric_columns)
     use_legacy_sql = false
   }
   depends_on = [google_bigquery_table.tables, google_bigquery_table.settings]

@@ -151,3 +151,40 @@ def test_an_authors_visitors_merge_across_stories(tmp_path):
     checks = verify_day(wh, day)
     assert all(c.ok for c in checks), [c for c in checks if not c.ok]
     assert any(c.at_least and "[author]" in c.what for c in checks)
+
+
+def test_the_schema_files_metric_columns_are_the_registrys():
+    """The metric columns of every metrics table are written from the registry: a drift fails
+    here, and `python -m weir.transforms.metric_columns` rewrites the files."""
+    from weir import schemas
+    from weir.transforms.metric_columns import metrics_tables, table_fields
+
+    assert metrics_tables() == ["breakdown_metrics_1d", "breakdown_metrics_5m", "url_metrics_1d", "url_metrics_5m"]
+    for table in metrics_tables():
+        assert schemas.table(table).bigquery_schema_json() == table_fields(table), (
+            f"{table}: run python -m weir.transforms.metric_columns"
+        )
+
+
+def test_a_new_metric_is_one_edit_and_every_schema_and_view_follows(tmp_path):
+    """A throw-away metric added to the registry alone: the generated schema of every metrics
+    table has its column (NULLABLE, so tables holding rows take it), and the view listing every
+    metric selects it."""
+    import shutil
+
+    from weir import schemas
+    from weir.transforms import metric_columns
+
+    heartbeats = Metric("heartbeats", "sum", _heartbeat_count, "Human heartbeat events.")
+    shutil.copytree(os.path.dirname(schemas.__file__), tmp_path / "schemas")
+    registry = METRICS + (heartbeats,)  # what the one edit to the registry makes of it
+    changed = metric_columns.write(str(tmp_path / "schemas"), registry)
+    assert len(changed) == 4
+    for table in metric_columns.metrics_tables():
+        written = orjson.loads((tmp_path / "schemas" / "bigquery" / f"{table}.json").read_bytes())
+        assert written[-1] == {"name": "heartbeats", "type": "INT64", "mode": "NULLABLE",
+                               "description": "Human heartbeat events."}  # fmt: skip
+    columns = [f["name"] for f in written if f["name"] not in ("site", "url", "bucket_start")]
+    view = schemas.view_sql("url_timeseries", "d", tuple(columns))
+    assert view.count("heartbeats") == 2 and view.count("scroll_quarters") == 2  # both grains
+    assert "{metric_columns}" not in schemas.view_sql("url_timeseries", "d")

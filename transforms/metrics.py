@@ -1,9 +1,12 @@
 """The metric and dimension registry: each metric and dimension is declared once, here.
 
-The aggregation (`transforms.aggregate`), the table rows and the schema checks all derive
-from these lists, so adding a metric or a dimension is one entry here plus its column in
-`schemas/bigquery/*_metrics_*.json` (a test fails until the two agree). Breakdown
-dimensions are rows (`dimension`, `value`), so a new dimension needs no schema change at all.
+The aggregation (`transforms.aggregate`), the table rows, `weir verify` and the metrics
+tables' schemas all derive from these lists, so adding a metric or a dimension is one entry
+here. A metric's column (its name, mode and description) is written into
+`schemas/bigquery/*_metrics_*.json` by `python -m weir.transforms.metric_columns` (a test
+fails until it is run); a new metric is NULLABLE, so tables that hold rows take its column.
+Breakdown dimensions are rows (`dimension`, `value`), so a new dimension needs no schema
+change at all.
 
 A metric reads one enriched event at a time:
 - kind "sum": `value(event)` is an int added to the row (0 or None adds nothing);
@@ -33,12 +36,16 @@ class Metric:
     name: str
     kind: Literal["sum", "distinct"]
     value: Callable[[Event], Any]
-    description: str
+    description: str  # the column's, in every metrics table's schema (transforms/metric_columns.py)
     sketch_column: str | None = None  # distinct metrics whose sketch is stored, not just its estimate
+    sketch_description: str = ""
     # The same as BigQuery SQL over the `events` table's columns: a sum metric's contribution
     # of one event, a distinct metric's key (NULL: none). `weir verify` recomputes every
     # metric row from `events` with it; tests/test_verify.py holds it equal to `value`.
     sql: str = ""
+    # NULLABLE: a metric added to tables that already hold rows (they read NULL there); the
+    # first metrics, there from the start, are REQUIRED.
+    mode: Literal["REQUIRED", "NULLABLE"] = "NULLABLE"
 
 
 @dataclass(frozen=True)
@@ -110,73 +117,92 @@ METRICS: tuple[Metric, ...] = (
         "pageviews",
         "sum",
         _is("pageview"),
-        "Human page views.",
+        "Human page views (action = 'pageview', is_bot = false).",
         sql="IF(NOT is_bot AND action = 'pageview', 1, 0)",
+        mode="REQUIRED",
     ),
     Metric(
         "visitors",
         "distinct",
         _visitor,
-        "Distinct visitors with any human event in the row (HLL++ estimate).",
+        (
+            "Estimated distinct visitors with any human event in the row (HLL++ estimate of "
+            "visitors_sketch). Never sum this across rows: merge visitors_sketch."
+        ),
         sketch_column="visitors_sketch",
+        sketch_description=(
+            "HLL++ sketch (BigQuery HLL_COUNT format) of FARM_FINGERPRINT(visitor_id) over the row's "
+            "human events; NULL when the row has no human event."
+        ),
         sql="IF(NOT is_bot, FARM_FINGERPRINT(visitor_id), NULL)",
+        mode="REQUIRED",
     ),
     Metric(
         "new_visitors",
         "distinct",
         _visitor_of_type("new"),
-        "Distinct visitors with a human event whose session_index = 1.",
+        "Estimated distinct visitors with a human event whose session_index = 1.",
         sql="IF(NOT is_bot AND visitor_type = 'new', FARM_FINGERPRINT(visitor_id), NULL)",
+        mode="REQUIRED",
     ),
     Metric(
         "returning_visitors",
         "distinct",
         _visitor_of_type("returning"),
-        "Distinct visitors with a human event whose session_index > 1.",
+        "Estimated distinct visitors with a human event whose session_index > 1.",
         sql="IF(NOT is_bot AND visitor_type = 'returning', FARM_FINGERPRINT(visitor_id), NULL)",
+        mode="REQUIRED",
     ),
     Metric(
         "engaged_seconds",
         "sum",
         _engaged,
-        "Sum of engaged_seconds of human heartbeats.",
+        "Sum of engaged_seconds of human 'heartbeat' events.",
         sql="IF(NOT is_bot AND action = 'heartbeat', COALESCE(engaged_seconds, 0), 0)",
+        mode="REQUIRED",
     ),
     Metric(
         "video_starts",
         "sum",
         _is("videostart"),
-        "Human videostart events.",
+        "Human 'videostart' events.",
         sql="IF(NOT is_bot AND action = 'videostart', 1, 0)",
+        mode="REQUIRED",
     ),
     Metric(
         "bot_pageviews",
         "sum",
         _bot_pageview,
-        "Page views by known crawlers.",
+        "Page views whose user agent is a known crawler (is_bot = true).",
         sql="IF(is_bot AND action = 'pageview', 1, 0)",
+        mode="REQUIRED",
     ),
     Metric(
         "sessions",
         "distinct",
         _session,
-        "Distinct (visitor_id, session_id) with a human event.",
+        "Estimated distinct (visitor_id, session_id) pairs with a human event; events without session_id do not count.",
         sql="IF(NOT is_bot AND session_id IS NOT NULL AND session_id != '', "
         "FARM_FINGERPRINT(CONCAT(visitor_id, '\\x1f', session_id)), NULL)",
+        mode="REQUIRED",
     ),
     Metric(
         "custom_events",
         "sum",
         _custom,
-        "Human events with a custom action name.",
+        "Human events whose action is not one of pageview, heartbeat, videostart, videoheartbeat.",
         sql="IF(NOT is_bot AND action NOT IN ('pageview', 'heartbeat', 'videostart', 'videoheartbeat'), 1, 0)",
+        mode="REQUIRED",
     ),
     Metric(
         "scroll_quarters",
         "sum",
         _scroll,
-        "Quarters of the page (0-4) human readers scrolled to, summed over their page views: "
-        "25 * scroll_quarters / pageviews is the average deepest scroll depth in per cent.",
+        (
+            "Quarters of the page (0-4) human readers scrolled to, summed over their page views (the "
+            "tracker sends each quarter once per page view): 25 * scroll_quarters / pageviews is the "
+            "average deepest scroll depth in per cent. NULL in rows written before the column existed."
+        ),
         sql="IF(NOT is_bot, COALESCE(scroll_quarters, 0), 0)",
     ),
 )
