@@ -87,3 +87,51 @@ def test_every_acknowledged_spill_survives_a_crash_at_any_point(tmp_path, reliab
         assert [i for i in got if "-cut-" not in i] == want  # every acknowledged one, in order
         assert set(got) - set(want) <= set(ids(cut))  # nothing else but whole cut lines
     fault.survived()
+
+
+def test_a_spill_never_holds_the_event_loop_and_waiting_spills_share_one_write(tmp_path):
+    """A request whose events overflow the buffer waits for its own fsync, in the spill writer
+    thread: the event loop answers other requests meanwhile, and the spills that wait together
+    are written together (one append and one fsync)."""
+    import asyncio
+    import time
+
+    import httpx
+
+    from weir.collector.app import create_app
+
+    relay = Relay(NAMES, str(tmp_path / "spill.jsonl"), max_buffer=1)
+    slow_disk, writes = 1.0, []
+    real_spill = relay._spill
+
+    def spill(batch):
+        writes.append(len(batch))
+        time.sleep(slow_disk)  # a slow fsync
+        real_spill(batch)
+
+    relay._spill = spill
+    app = create_app(relay)
+
+    def body(i: int) -> bytes:
+        return orjson.dumps([{"event_id": f"s{i}", "action": "pageview", "ts": 1, "site": "s", "url": "https://s/",
+                              "visitor_id": "v"}])  # fmt: skip
+
+    async def run():
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://collector") as client:
+            assert (await client.post("/events", content=body(0))).status_code == 202  # buffered
+            started = time.monotonic()
+            spilling = [asyncio.create_task(client.post("/events", content=body(i))) for i in range(1, 9)]
+            await asyncio.sleep(0.05)
+            health = await client.get("/healthz")
+            answered_in = time.monotonic() - started
+            statuses = [r.status_code for r in await asyncio.gather(*spilling)]
+            return health.status_code, answered_in, statuses, time.monotonic() - started
+
+    health, answered_in, statuses, all_in = asyncio.run(run())
+    assert health == 200 and answered_in < slow_disk  # not behind the disk
+    assert statuses == [202] * 8 and all_in >= slow_disk  # each 2xx after its fsync
+    assert sum(writes) == 8 and len(writes) < 8  # group commits
+    assert len(relay._read_spill()[0]) == 8
+    relay.close()  # and the buffered one joins them
+    assert len(relay._read_spill()[0]) == 9

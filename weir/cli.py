@@ -686,7 +686,9 @@ def cmd_bench_collect(args) -> int:
 
     _local_only(args, "it loads a collector on this machine, against the local emulator")
     settings, _ = _pubsub_names(args)
-    run_collector_bench(settings.home, args.seconds, args.concurrency, args.batch)
+    run_collector_bench(
+        settings.home, args.seconds, args.concurrency, args.batch, pubsub_down=args.pubsub_down, weir_exe=args.weir_exe
+    )
     return 0
 
 
@@ -982,6 +984,14 @@ def parser() -> argparse.ArgumentParser:
     bc.add_argument("--seconds", type=float, default=10)
     bc.add_argument("--concurrency", type=int, default=16)
     bc.add_argument("--batch", type=int, default=10, help="Events per request.")
+    bc.add_argument(
+        "--pubsub-down",
+        dest="pubsub_down",
+        action="store_true",
+        help="Measure during a Pub/Sub outage: the collector's Pub/Sub is a port nothing listens on.",
+    )
+    # Another install's `weir`, whose collector is loaded instead (before/after comparisons).
+    bc.add_argument("--weir-exe", dest="weir_exe", default=None, help=argparse.SUPPRESS)
 
     bs = sub.add_parser("bench-serve", help="Time the stats API warm (p50/p95) over a week of generated traffic.")
     _common(bs)

@@ -85,13 +85,30 @@ def _load(port: int, seconds: float, concurrency: int, batch: int, queue) -> Non
     queue.put({"elapsed": time.perf_counter() - started, "latencies": latencies, "errors": len(errors)})
 
 
-def run_collector_bench(home: str, seconds: float = 10, concurrency: int = 16, batch: int = 10, say=print) -> dict:
-    """Starts the collector, loads it, stops it; returns and prints the figures."""
+def run_collector_bench(
+    home: str,
+    seconds: float = 10,
+    concurrency: int = 16,
+    batch: int = 10,
+    say=print,
+    pubsub_down: bool = False,
+    weir_exe: str | None = None,
+) -> dict:
+    """Starts the collector, loads it, stops it; returns and prints the figures. With
+    `pubsub_down` its Pub/Sub is a port nothing listens on (an outage: every event ends in
+    the spill file, which starts empty); `weir_exe` is another install's `weir` to compare."""
     os.makedirs(home, exist_ok=True)
     port = free_port()
-    exe = os.path.join(os.path.dirname(sys.executable), "weir")
+    exe = weir_exe or os.path.join(os.path.dirname(sys.executable), "weir")
+    env = dict(os.environ)
+    if pubsub_down:
+        env["PUBSUB_EMULATOR_HOST"] = f"127.0.0.1:{free_port()}"
+        for name in ("collector-spill.jsonl", "collector-spill.jsonl.torn"):
+            if os.path.exists(os.path.join(home, name)):
+                os.remove(os.path.join(home, name))  # the bench's own home: last run's outage
     server = subprocess.Popen(
         [exe, "collect", "--port", str(port), "--home", home, "--trusted-proxy", "loopback"],
+        env=env,
         stdout=subprocess.DEVNULL,
         stderr=open(os.path.join(home, "bench-collector.log"), "ab"),
     )
@@ -130,7 +147,8 @@ def run_collector_bench(home: str, seconds: float = 10, concurrency: int = 16, b
     }
     say(metrics.strip())
     say(
-        f"collector_requests_per_s={figures['requests_per_s']:.0f} events_per_s={figures['events_per_s']:.0f} "
+        ("pubsub=down " if pubsub_down else "")
+        + f"collector_requests_per_s={figures['requests_per_s']:.0f} events_per_s={figures['events_per_s']:.0f} "
         f"p50_ms={figures['p50_ms']:.1f} p99_ms={figures['p99_ms']:.1f} errors={figures['errors']}"
     )
     return figures

@@ -179,8 +179,10 @@ def create_app(
         relay.count(f"rejected:{kind}")  # /metrics: weir_collector_rejected_by_reason{reason=kind}
         return JSONResponse({"error": reason}, status_code=status, headers=HEADERS)
 
-    def accept(request: Request, events: list[dict]) -> Response | None:
-        """Hands every event on, or none: a refusal's Response, or None when all were taken."""
+    async def accept(request: Request, events: list[dict]) -> Response | None:
+        """Hands every event on, or none: a refusal's Response, or None when all were taken.
+        What overflows the buffer is spilled by the relay's writer thread: this request waits
+        for its own lines to be fsynced, the event loop does not."""
         peer = request.client.host if request.client else None
         client, outcome = clients.client(peer, request.headers.getlist(header_name))
         relay.count(f"client_address:{outcome}")
@@ -192,9 +194,15 @@ def create_app(
         except BadRequest as bad:
             return reject(bad.status, bad.reason, bad.kind)
         try:
-            relay.submit_all(messages)
+            overflow = relay.buffer_what_fits(messages)
+            if overflow:
+                try:
+                    await asyncio.wrap_future(relay.spill_soon(overflow))
+                except OSError as exc:
+                    relay.spill_refused(messages, overflow, exc)
         except RelayUnavailable as exc:  # neither buffer nor disk would take them: no 2xx
             return JSONResponse({"error": str(exc)}, status_code=503, headers=HEADERS)
+        relay.count("received", len(messages))
         return None
 
     async def pixel(request: Request) -> Response:
@@ -210,7 +218,7 @@ def create_app(
                 urllib.parse.unquote_to_bytes(part.replace("+", " ")).decode("utf-8")
         except UnicodeDecodeError:
             return reject(400, "the query string is not UTF-8 once percent-decoded", "invalid_utf8")
-        refused = accept(request, [_from_query(request.query_params)])
+        refused = await accept(request, [_from_query(request.query_params)])
         return refused or Response(GIF, media_type="image/gif", headers=HEADERS)
 
     async def events(request: Request) -> Response:
@@ -250,7 +258,7 @@ def create_app(
             return reject(400, "body must be a JSON array of event objects")
         if len(batch) > MAX_EVENTS:
             return reject(413, f"more than {MAX_EVENTS} events in one request", "too_large")
-        refused = accept(request, batch)
+        refused = await accept(request, batch)
         return refused or JSONResponse({"accepted": len(batch)}, status_code=202, headers=HEADERS)
 
     tracker = weir.tracker.script()

@@ -1,6 +1,6 @@
 """The relay between the HTTP handlers and Pub/Sub: asynchronous, bounded, spilling.
 
-Handlers call `submit` and return at once. A background thread publishes from a bounded
+Handlers hand messages over and answer at once. A background thread publishes from a bounded
 in-memory buffer with the client's batching; what cannot be published (Pub/Sub unreachable,
 a publish failing, or the buffer full) is appended to a local spill file (JSON lines), and
 the thread re-publishes the spill once Pub/Sub answers again, then truncates it. The spill
@@ -8,9 +8,12 @@ is replayed at start-up too, and `close` spills whatever is still buffered, so n
 outage nor a restart loses events. Delivery is at least once: the pipeline de-duplicates by
 event_id.
 
-What a 2xx promises (issue #14): a submitted message is in the buffer or fsynced in the spill
-file. When the buffer is full and the disk refuses the spill, `submit_all` raises
-`RelayUnavailable` and the handler answers 503, so the client keeps the events. A spill the
+What a 2xx promises: a submitted message is in the buffer or fsynced in the spill file. The
+HTTP handlers never write the disk themselves: what overflows the buffer goes to a spill
+writer thread (`spill_soon`), which appends and fsyncs everything waiting in one write (a
+group commit), and the request is answered when its own lines are on disk, so the event loop
+serves other requests meanwhile. When the buffer is full and the disk refuses the spill, the
+handler answers 503 (`RelayUnavailable`), so the client keeps the events. A spill the
 disk refuses from the background thread (Pub/Sub down and the disk full) keeps the messages
 in memory and retries; `problem()` says so, and /healthz turns 503. A torn spill line (a
 crash mid-write) is moved aside to `<spill>.torn` and counted, never blocking the replay of
@@ -74,6 +77,11 @@ class Relay:
         self._unspilled: list[tuple[bytes, dict]] = []  # what the disk refused, retried (background thread)
         self._spill_error: str | None = None
         self.publish_failing_since: float | None = None  # time.time() of the first publish that failed whole
+        # Spills the handlers wait for, written by one thread: (messages, the future each waits on).
+        self._spill_requests: list[tuple[list, concurrent.futures.Future]] = []
+        self._spill_wanted = threading.Condition()
+        self._writer: threading.Thread | None = None
+        self._writer_stop = False
         if spill_path is not None:
             os.makedirs(os.path.dirname(spill_path) or ".", exist_ok=True)
 
@@ -83,7 +91,58 @@ class Relay:
 
     def submit_all(self, messages: list[tuple[bytes, dict[str, str]]]) -> None:
         """Takes every message (buffered, or spilled when the buffer is full) or raises
-        `RelayUnavailable` having taken none that it did not keep."""
+        `RelayUnavailable` having taken none that it did not keep. Writes the spill in the
+        caller's thread: the HTTP handlers use `buffer_what_fits` and `spill_soon` instead."""
+        overflow = self.buffer_what_fits(messages)
+        if overflow:
+            try:
+                self._spill(overflow)
+            except OSError as exc:
+                self.spill_refused(messages, overflow, exc)
+        self.count("received", len(messages))
+
+    def spill_refused(self, messages: list, overflow: list, exc: BaseException):
+        """Counts what was kept of a request whose overflow the disk refused; raises
+        `RelayUnavailable` (the handler's 503)."""
+        # The buffered part is kept and will be published; the client retries the batch on
+        # the 503 and the pipeline removes the copies by event_id.
+        self.count("received", len(messages) - len(overflow))
+        raise RelayUnavailable(f"the collector cannot keep events now: spill failed: {exc}") from None
+
+    def spill_soon(self, messages: list[tuple[bytes, dict[str, str]]]) -> concurrent.futures.Future:
+        """Hands `messages` to the spill writer thread; the future is done when they are
+        fsynced (or holds the OSError the disk gave)."""
+        done: concurrent.futures.Future = concurrent.futures.Future()
+        with self._spill_wanted:
+            if self._writer is None or not self._writer.is_alive():
+                self._writer_stop = False
+                self._writer = threading.Thread(target=self._write_spills, name="weir-spill-writer", daemon=True)
+                self._writer.start()
+            self._spill_requests.append((messages, done))
+            self._spill_wanted.notify()
+        return done
+
+    def _write_spills(self) -> None:
+        """The spill writer: everything waiting goes in one append and one fsync."""
+        while True:
+            with self._spill_wanted:
+                while not self._spill_requests and not self._writer_stop:
+                    self._spill_wanted.wait()
+                if not self._spill_requests:
+                    return
+                pending, self._spill_requests = self._spill_requests, []
+            try:
+                self._spill([m for batch, _ in pending for m in batch])
+            except OSError as exc:
+                for _, done in pending:
+                    done.set_exception(exc)
+            else:
+                for _, done in pending:
+                    done.set_result(None)
+
+    def buffer_what_fits(self, messages: list[tuple[bytes, dict[str, str]]]) -> list[tuple[bytes, dict[str, str]]]:
+        """Puts what fits in the buffer without waiting; returns the rest (for the spill), or
+        raises `RelayUnavailable` when nothing may be taken now."""
         if self.spill_path is None and self.publish_failing_since is not None:
             raise RelayUnavailable("Pub/Sub is not taking events and this collector keeps no spill file: send later")
         if len(self._unspilled) >= self.buffer.maxsize:  # memory holds what the disk refused: no more
@@ -104,15 +163,7 @@ class Relay:
                 with self._lock:
                     self.buffered_bytes -= size
                 overflow.append(message)
-        if overflow:
-            try:
-                self._spill(overflow)
-            except OSError as exc:
-                # The buffered part is kept and will be published; the client retries the
-                # batch on the 503 and the pipeline removes the copies by event_id.
-                self.count("received", len(messages) - len(overflow))
-                raise RelayUnavailable(f"the collector cannot keep events now: spill failed: {exc}") from None
-        self.count("received", len(messages))
+        return overflow
 
     def problem(self) -> str | None:
         """Why the relay cannot keep its promise now, or None when it can."""
@@ -157,10 +208,16 @@ class Relay:
         return self
 
     def close(self, timeout_s: float = 30.0) -> None:
-        """Stops the thread; spills what is still buffered (raises OSError if the disk refuses)."""
+        """Stops the threads (the spill writer after what it was handed); spills what is still
+        buffered (raises OSError if the disk refuses)."""
         self._stop.set()
         if self._thread.ident is not None:  # started
             self._thread.join(timeout_s)
+        with self._spill_wanted:
+            self._writer_stop = True
+            self._spill_wanted.notify()
+        if self._writer is not None:
+            self._writer.join(timeout_s)
         leftover = self._unspilled
         self._unspilled = []
         while True:
