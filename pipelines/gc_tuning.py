@@ -1,4 +1,4 @@
-"""Python's cyclic garbage collector, tuned while a graph runs in this process (issue #20).
+"""Python's cyclic garbage collector, tuned while a graph runs in this process.
 
 The local runners run every element through Python objects that are freed by reference
 counting; the cyclic collector still walks the young generation every 700 allocations and

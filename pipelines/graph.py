@@ -5,8 +5,8 @@
     every table's batches of rows -> sink.write(table)
 
 Between the source and the aggregation, elements are batches of records or events
-(transforms.batches): the runners' cost per element, not the work, was half of a rebuild
-(issue #20). Dead letters and duplicates stay single records (they are few). Every table's
+(transforms.batches): the runners' cost per element, not the work, was half of a rebuild.
+Dead letters and duplicates stay single records (they are few). Every table's
 rows reach its sink in batches too (a batch's event rows, one dead letter's or ledger day's
 row as lists of row dicts; a group's metric rows as a `transforms.rows.RowBatch` of columns,
 which iterates as row dicts), each in the window and pane of what it was made from;

@@ -6,7 +6,7 @@ own last step on Dataflow: pipelines.commit). The days replaced are `--date`, or
 every day the input has rows for (events by event time, dead letters by receive time), in
 every table; so a rebuild run twice over the same input leaves identical tables.
 
-Guards (issue #14): staging is removed whatever happens (a failure, Ctrl-C), so a failed
+Guards: staging is removed whatever happens (a failure, Ctrl-C), so a failed
 rebuild never leaves a full disk behind; and a rebuild without `--date`, which replaces every
 day its input names, refuses to replace a day whose events would fall by more than
 `MAX_SHRINK` (a stray record from a client with a wrong clock, in an hour's files, named a

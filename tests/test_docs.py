@@ -27,3 +27,15 @@ def test_every_link_resolves_inside_the_repository(page):
 
 def test_readme_stays_short():
     assert len(open(PAGES[0], encoding="utf-8").read()) <= 12_000
+
+
+def test_what_architecture_md_says_of_the_code_is_true():
+    """The statements of docs/architecture.md that name a number or a format the code decides."""
+    from weir.transforms.dedupe import PARTS
+    from weir.warehouse.bigquery import BigQueryWarehouse
+    from weir.warehouse.local import LocalWarehouse
+
+    text = " ".join(open(os.path.join(REPO, "docs", "architecture.md"), encoding="utf-8").read().split())
+    assert f"splits events into {PARTS} partitions (`PARTS`)" in text
+    assert "(Parquet locally, NDJSON for BigQuery)" in text
+    assert LocalWarehouse.staging_format == "parquet" and BigQueryWarehouse.staging_format == "ndjson"

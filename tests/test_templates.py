@@ -130,6 +130,8 @@ def test_image_carries_every_package_and_runs_the_entry_point():
     for folder in ["weir", *mapped]:  # every folder setup.py installs from
         assert f"COPY {folder} /src/{folder}" in dockerfile, folder
     assert "pip install --no-cache-dir --no-deps /src" in dockerfile
+    assert not re.search(r"^FROM .*:latest", dockerfile, re.M)  # the launcher is a dated release
+    assert re.search(r"LAUNCHER_TAG=flex_templates_base_image_release_\d{8}_RC\d\d", dockerfile)
     assert "ENV FLEX_TEMPLATE_PYTHON_PY_FILE=/template/main.py" in dockerfile
     assert "COPY templates/main.py" in dockerfile and "pip check" in dockerfile
     requirements = open(os.path.join(TEMPLATES, "requirements.txt")).read()

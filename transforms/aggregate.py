@@ -1,6 +1,6 @@
 """Aggregation of enriched events into metric rows, driven by the registry.
 
-Shape, chosen for the Python runners (issue #20):
+Shape, chosen for the Python runners:
 - `CombineBatch` turns a batch of events into one element per (site, url, bucket) key it
   touches, whose value is the list of its events' contributions: what each adds (sums and
   distinct keys) and its dimension values. Nothing is expanded into rows yet.
@@ -302,7 +302,7 @@ class CombineBatch(beam.DoFn):
     than its events did, and falls in the window of its key's bucket).
 
     The batch's partial aggregation, done here rather than by the runner: one element per key
-    and batch instead of one per event (issue #20: the runner's per-element cost was half of
+    and batch instead of one per event (the runner's per-element cost was half of
     a rebuild). `ExpandContributions` makes rows of them after the grouping."""
 
     def __init__(self, metrics: tuple[Metric, ...] = METRICS, dimensions: tuple[Dimension, ...] = DIMENSIONS):
@@ -458,7 +458,7 @@ class FormatRows(beam.DoFn):
 
     Batches, not single rows, because the sinks take batches of rows (pipelines.graph): at
     ~4.6 rows per event, one element per row through the formatting and the sink's steps was
-    the runner's largest per-element cost left in a rebuild (issue #20). Columns, not row
+    the runner's largest per-element cost left in a rebuild. Columns, not row
     dicts, because the staged sink writes Arrow columns: a dict per row, made here and taken
     apart there, was a measured share of a rebuild (docs/performance.md)."""
 

@@ -1,4 +1,4 @@
-"""Batches as the graph's elements (issue #20): lists of records or events, not one each.
+"""Batches as the graph's elements: lists of records or events, not one each.
 
 The Python runners cost per element and step (~0.5 us for a fused Map, ~14 us for an event
 through a GroupByKey, measured on the FnApiRunner), and with one element per event that

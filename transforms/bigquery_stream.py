@@ -1,6 +1,6 @@
 """The streaming job's BigQuery sink (Dataflow): table rows -> the BigQuery Storage Write API.
 
-Which mechanism per table (issue #3's "idempotent landing of panes"):
+Which mechanism per table (landing each pane idempotently):
 - Keyed live tables (`url_metrics_5m`, `breakdown_metrics_5m`): CDC upserts. Each pane's row
   goes out with `row_mutation_info` (UPSERT, change sequence number) to a table whose
   primary key is its `key` in schemas/tables.json (Terraform declares it, with

@@ -10,7 +10,7 @@ two miss). A user agent any list names is a crawler.
 The patterns are the `crawlerdetect` package's (a port of the maintained CrawlerDetect list);
 only the engine differs. The package joins ~1,500 patterns into one Python `re` alternation,
 whose search backtracks at every start position of a letter run: measured here, 8-13 s for
-a 10,000-character user agent and 147 s for 30,000, holding the interpreter lock (issue #14).
+a 10,000-character user agent and 147 s for 30,000, holding the interpreter lock.
 RE2 (`google-re2`) guarantees time linear in the input, so no request can stall a worker:
 the same 60,000-character string takes ~0.2 ms.
 

@@ -1,8 +1,8 @@
 """Deduplication by (site, event_id): one copy of each event goes on, the others are counted.
 
 An event's identity is its site and its event_id (`identity`): event_ids are made by each
-site's tracker, so two sites may well share one, and neither may suppress the other's event
-(issue #14). Each extra copy goes to `.duplicates` as itself, so the ledger books it to its
+site's tracker, so two sites may well share one, and neither may suppress the other's event.
+Each extra copy goes to `.duplicates` as itself, so the ledger books it to its
 own site and day.
 
 Two implementations of one contract, chosen by the input's boundedness:
@@ -71,7 +71,7 @@ def _by_partition(events: list) -> list[tuple[int, bytes]]:
     Copies of an event share its identity, so they meet in one partition, wherever and
     whenever each was received. Compact, because the FnApiRunner's grouping holds every value
     of the day decoded, and hands them to the next stage encoded too: measured at 1 M events
-    (issue #20), the dedupe's grouping of JSON took the rebuild's peak memory from 0.9 to
+   , the dedupe's grouping of JSON took the rebuild's peak memory from 0.9 to
     3.2 GB. A dict is ~2.3 KB of Python objects there, an event's JSON ~0.55 KB, its share of
     a zstd-compressed array of a partition's events of the batch ~0.07 KB (~1.5 us per event
     to compress and decompress). Events are made of JSON values by ParseEvents, so the round

@@ -8,7 +8,7 @@ it, refreshed by data/refresh_devices.py) the way device-detector's device parse
 parsers in order, each brand's regex with the same left boundary, the first brand that
 matches, then its first matching model.
 
-In linear time, as issue #14 asks of everything a request can reach (transforms.regexlist).
+In linear time, as everything a request can reach must be (transforms.regexlist).
 
     device_kind(ua) -> "smartphone" | "tablet" | "tv" | "desktop" | ... | None
 

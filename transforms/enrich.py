@@ -5,7 +5,7 @@
 dropped here, the first step after validation, so it is never written anywhere.
 `Enrich` is the Beam composite around it: an event whose enrichment raises becomes a dead
 letter (stage `enrich`, kind `enrich_failed`, the validated event as its payload) rather than
-failing its bundle, which on the local stream would stop the pipeline (issue #14). Bounded
+failing its bundle, which on the local stream would stop the pipeline. Bounded
 inputs (transforms.validate) and the property tests keep this path empty; it is the net
 under them.
 """

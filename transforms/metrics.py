@@ -254,7 +254,7 @@ DIMENSIONS: tuple[Dimension, ...] = (
     Dimension("visitor_type", _field("visitor_type"), "new or returning (from session_index)."),
     Dimension("channel", _field("channel"), "Delivery channel (extra.channel, default website)."),
     Dimension("action", _field("action"), "The event's action; counts custom actions by name."),
-    Dimension("section", _section, "metadata.section of the page, as the tracker read it (issue #18)."),
+    Dimension("section", _section, "metadata.section of the page, as the tracker read it."),
     Dimension("author", _metadata_list("authors"), "Each of metadata.authors (a row per author).", multi=True),
     Dimension("tag", _metadata_list("tags"), "Each of metadata.tags (a row per tag).", multi=True),
     Dimension("country", _known("country"), "ISO 3166-1 alpha-2 country of the reader, from the collector."),

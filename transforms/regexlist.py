@@ -10,7 +10,7 @@ first, then only the regexes whose strings are all present run, each in RE2's li
 building DFA states for each new string). A regex with lookarounds is in the filter without
 them (a superset, worked out by data/refresh_devices.py) and a candidate among them is
 confirmed by Python's engine, on at most MAX_CONFIRM_CHARS characters: so no request can make
-a worker backtrack for long (issue #14).
+a worker backtrack for long.
 """
 
 from __future__ import annotations

@@ -29,7 +29,7 @@ class RowBatch:
 
     Why: a rebuild makes several metric rows per event (its URL row and one per dimension
     value, per bucket and day), and building one dict per row and then taking the dicts
-    apart again into Arrow columns was a measured share of it (issue #20). A group's rows
+    apart again into Arrow columns was a measured share of it. A group's rows
     share their site, url and bucket: those columns repeat one value.
     """
 

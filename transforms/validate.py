@@ -26,7 +26,7 @@ MAX_TS_MS = 4_102_444_800_000  # 2100-01-01
 MAX_FUTURE_SKEW_MS = 24 * 3600 * 1000  # ts may lead received_at by a day of clock skew, no more
 MAX_ENGAGED_SECONDS = 3600  # heartbeats come every few seconds; an hour is already generous
 MAX_ID_CHARS = 1024
-# Bounded work per event (issue #14): what each parser downstream may be handed. Real user
+# Bounded work per event: what each parser downstream may be handed. Real user
 # agents are 100-500 characters; browsers and servers commonly stop at 8 KB of URL.
 MAX_USER_AGENT_CHARS = 2048
 MAX_URL_CHARS = 8192
@@ -53,7 +53,7 @@ class Rejection(Exception):
 
 
 def _loads(payload: bytes) -> Any:
-    """The one JSON dialect (issue #14): what orjson reads, nested at most MAX_JSON_DEPTH deep.
+    """The one JSON dialect: what orjson reads, nested at most MAX_JSON_DEPTH deep.
 
     Every writer downstream (dedupe keys, row encoding, Beam's coders, the warehouses) writes
     with orjson, which refuses lone surrogates and non-finite numbers and nests at most 254
@@ -181,7 +181,7 @@ def validate(obj: Any, received_at: int | None, source: str) -> Event:
             "validate", "timestamp_out_of_range", f"ts {ts} is more than 24 h after received_at {received_at}"
         )
     engaged = _optional_int(obj, "engaged_seconds", 0, MAX_ENGAGED_SECONDS)
-    scroll = _optional_int(obj, "scroll_quarters", 0, 4)  # quarters of the page newly reached (issue #19)
+    scroll = _optional_int(obj, "scroll_quarters", 0, 4)  # quarters of the page newly reached
     if obj["action"] == "heartbeat" and engaged is None:
         raise Rejection("validate", "missing_field", "a heartbeat needs engaged_seconds")
     return Event(

@@ -43,7 +43,7 @@ def live_buckets(allowed_lateness_s: int = DEFAULT_ALLOWED_LATENESS_S, early_s: 
 
 
 def dedupe_horizon_floor_s(allowed_lateness_s: int) -> int:
-    """The shortest streaming dedupe horizon consistent with the too-late rule (issue #14).
+    """The shortest streaming dedupe horizon consistent with the too-late rule.
 
     An event is accepted while it is received at most a bucket plus `allowed_lateness_s`
     after its time, and the dedupe forgets an event_id when the watermark passes its time plus

@@ -336,7 +336,7 @@ def cmd_init(args) -> int:
 def _pubsub_names(args):
     """Settings and Pub/Sub names: with --project that project's real Pub/Sub (Application
     Default Credentials; no emulator is started, nothing is created: Terraform made the
-    topic and subscriptions), else the local emulator, started if needed (issue #16)."""
+    topic and subscriptions), else the local emulator, started if needed."""
 
     from weir.pubsub import PubSubNames
     from weir.pubsub.emulator import ensure_emulator
@@ -474,7 +474,7 @@ def cmd_publish(args) -> int:
 
 
 def cmd_status(args) -> int:
-    """Only looks: starts no emulator, creates no topic (issue #16)."""
+    """Only looks: starts no emulator, creates no topic."""
     import json
     import os
 

@@ -1,8 +1,8 @@
 """The local streaming job's archiver: every message, good or bad, archived before it is acked.
 
 Why a separate subscriber rather than a Beam write: the DirectRunner's Pub/Sub reader acks
-messages as soon as it pulls them (measured in LOCAL-CLOUD.md and Beam's
-`_PubSubReadEvaluator`), so a write later in the pipeline would lose what was in flight
+messages as soon as it pulls them (Beam's `_PubSubReadEvaluator`; measured against the
+Pub/Sub emulator), so a write later in the pipeline would lose what was in flight
 when the process died. The archiver pulls from its own subscription (`events-archive`,
 every message of the topic), writes them to the hourly Avro archive (fsynced, renamed into
 place), and only then acks. A crash between write and ack redelivers the messages, which

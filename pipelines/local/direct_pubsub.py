@@ -21,7 +21,7 @@ fail and why, for the stream's supervisor (pipelines.local.stream), which gives 
 
 `read_batches(read)` makes one `ReadFromPubSub` give one element per bundle, the list of its
 records as the graph's `RawRecord`s, stamped with the earliest publish time among them, instead
-of one Beam `PubsubMessage` per message (issue #20): at 8,000 events/s, py-spy had ~20% of the
+of one Beam `PubsubMessage` per message: at 8,000 events/s, py-spy had ~20% of the
 stream's interpreter time in making a message object, a timestamp and a record per message
 and in the runner's per-element steps from the read to the first batch.
 

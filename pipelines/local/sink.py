@@ -17,11 +17,11 @@ Nothing is lost by not writing synchronously: the archive, written before any me
 acked, is the durable record (pipelines.local.archiver); `run_stream` closes the sink when it
 stops, which lands what the writer still holds.
 
-Readers never stop the writer (issue #14): a landing that fails (a `weir sql` holding the
+Readers never stop the writer: a landing that fails (a `weir sql` holding the
 DuckDB file past the lock wait, a full disk) puts its rows back, newer panes winning, and is
 retried with backoff for as long as it takes; `health()` says since when it has failed and
-why, which the stream's status file and `weir status` show. It used to give up after one
-failure, and nothing landed again while the stream went on accepting.
+why, which the stream's status file and `weir status` show. Giving up instead would leave
+the stream accepting events while nothing lands.
 """
 
 from __future__ import annotations

@@ -7,8 +7,8 @@ are upserted into the local warehouse by one coalescing writer (pipelines.local.
 acking it. Event time comes from the payload's `ts` in ParseEvents, as in a rebuild; the
 record's receive time is the Pub/Sub publish time, as in the archive.
 
-Restarts (issue #14): running totals live in the pipeline's state, which a restart loses;
-the next pane of an open bucket used to replace its row (300 page views became 10). So a
+Restarts: running totals live in the pipeline's state, which a restart loses, and the
+next pane of an open bucket replaces its row (without a replay, 300 page views become 10). So a
 starting stream first archives what its archiver subscription still holds, then replays
 from the archive every record received within the live dedupe horizon (every bucket that can
 still change, `GraphConfig.live_dedupe_horizon_s`), while the Pub/Sub reader is held with
@@ -17,7 +17,7 @@ and the dedupe state exactly, as a rebuild would; a message both replayed and st
 subscription is a duplicate, counted once. Only then are reads released. A replay costs the
 time to process the horizon's records (the stream's drain rate).
 
-Supervision (issue #14): a watcher thread waits on the pipeline, so a pipeline that fails (a
+Supervision: a watcher thread waits on the pipeline, so a pipeline that fails (a
 bundle that failed all its attempts) or ends stops `run_stream` with `StreamFailed` and the
 reason, instead of a process that looks alive and lands nothing; the archiver's death does
 the same. The status file says `running: false` and why, and carries the landing writer's

@@ -6,7 +6,7 @@ Phases, each in a child process so its peak memory is its own:
 - enrich: parse + validate + enrich alone (no Beam), events/s, cold caches.
 - rebuild: the full batch graph on the FnApiRunner over the same file, through the local
   warehouse commit; events/s and its ratio to the floor; then over a day a quarter the
-  size, so the growth of its peak memory per record shows (issue #20).
+  size, so the growth of its peak memory per record shows.
 - freshness: page views published at a fixed rate into a running `weir stream` (local
   Pub/Sub emulator); p50/p95 of the time until each second's events are counted in a
   queryable 5-minute row (weir.bench.freshness), and the stream's CPU per event (its

@@ -1,4 +1,4 @@
-"""`weir bench-serve`: the stats API warm, over a week of generated traffic (issue #18).
+"""`weir bench-serve`: the stats API warm, over a week of generated traffic.
 
 Fills a local warehouse with `days` whole days of generated traffic and today until now
 (like `weir demo --today`; about `events_per_day` events a day on `sites` sites, each day

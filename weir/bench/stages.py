@@ -5,7 +5,7 @@ of wall time per input record. Each stage runs weir's own functions over the who
 one plain loop, in the order the graph applies them (read, parse and validate, the dedupe's
 partitioning and first copies, enrichment, event rows and their Arrow tables, the
 aggregation's contributions, their expansion into rows, the rows' formatting), with the
-cyclic collector off so that what is timed is the work (issue #20: how much of the
+cyclic collector off so that what is timed is the work (how much of the
 rebuild's budget each part needs, against the floor of `weir.bench.run`). Beam's runner,
 the staged files and the warehouse commit are not in it; their share is the difference to
 the bench's rebuild.

@@ -1,6 +1,6 @@
 """Progress of long work on a terminal (tqdm): records, rate and, where the total is known,
 time left. Off a terminal (piped, CI, a log file) it prints nothing, so output stays what a
-script reads (issue #16: `weir demo --events 200000` was silent for 47 s)."""
+script reads (`weir demo --events 200000` was silent for 47 s)."""
 
 from __future__ import annotations
 

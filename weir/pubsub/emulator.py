@@ -130,7 +130,7 @@ def find_emulator(home: str) -> str | None:
 def ensure_emulator(home: str) -> str:
     """PUBSUB_EMULATOR_HOST if set, else the recorded emulator if it answers, else a new one.
 
-    One emulator per WEIR_HOME whatever the order or concurrency of commands (issue #16:
+    One emulator per WEIR_HOME whatever the order or concurrency of commands (without it,
     `weir stream &` and `weir publish` pasted together started two, and the stream saw
     nothing): the look and the start happen under an exclusive lock on a file in the home,
     so a second command waits for the first one's emulator and then uses it."""

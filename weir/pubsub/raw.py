@@ -13,8 +13,8 @@
   request and response conversion): measured on the emulator, 3.7 -> 2.6 us of CPU per message
   pulled, in the stream's reader and in the archiver alike.
 - `publish` sends a list of messages in one request: the client's `publish()`, a future and
-  a batching thread per message, held the bench's publisher below 8,000 messages/s (issue #20:
-  the publisher must hold the rate it is asked for).
+  a batching thread per message, held the bench's publisher below 8,000 messages/s (a
+  publisher must hold the rate it is asked for).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Top lists and "right now": the newsroom's questions as BigQuery SQL (issue #18).
+"""Top lists and "right now": the newsroom's questions as BigQuery SQL.
 
     TopQuery(by="author", start=..., end=..., site="dailyglobe.example", limit=10)
     -> SQL over url_metrics_* (by="url") or breakdown_metrics_* (by a dimension), with page

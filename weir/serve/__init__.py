@@ -1,4 +1,4 @@
-"""`weir serve`: the stats API over the query client (issue #18).
+"""`weir serve`: the stats API over the query client.
 
 `app.py` builds the Starlette application: JSON (or CSV) answers to the newsroom's
 questions, every parameter checked before it reaches the query client, which passes values

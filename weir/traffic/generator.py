@@ -230,7 +230,7 @@ def generate_day(
     """About `events` raw records of `day` (YYYY-MM-DD), as (received_at_ms, payload), sorted by receive time.
 
     The day is part of the seed, so days generated for different dates never share an
-    event_id (issue #16: a rebuild of two demo days removed ~25,000 events as duplicates).
+    event_id (a rebuild of two demo days removed ~25,000 events as duplicates).
     The sites' URLs come from `seed` alone (or `url_seed`), so every day of one seed has the
     same pages, and days made with different seeds can share a catalogue through `url_seed`."""
     rng = random.Random(f"{seed}:{day}")  # a str seed is hashed (SHA-512): the same on every run

@@ -1,4 +1,4 @@
-"""What user input may reach SQL, and how (issue #14): values only as query parameters,
+"""What user input may reach SQL, and how: values only as query parameters,
 names only after validation against what BigQuery allows.
 
 Query parameters use BigQuery's named form (`@day`) in the SQL; `Warehouse.query(sql,

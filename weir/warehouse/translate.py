@@ -1,7 +1,7 @@
 """BigQuery Standard SQL -> DuckDB SQL (sqlglot), with weir's additions and corrections.
 
 sqlglot translates most of the dialect; where its DuckDB output answers differently from
-BigQuery, the rewrite below corrects it (issue #17; each case is in
+BigQuery, the rewrite below corrects it (each case is in
 tests/test_sql_fidelity.py with the value BigQuery's documentation gives):
 
 - `HLL_COUNT.MERGE/MERGE_PARTIAL/INIT(x [, precision])` -> `weir_hll_*(LIST(...))`, also as
