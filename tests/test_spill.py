@@ -135,3 +135,23 @@ def test_a_spill_never_holds_the_event_loop_and_waiting_spills_share_one_write(t
     assert len(relay._read_spill()[0]) == 8
     relay.close()  # and the buffered one joins them
     assert len(relay._read_spill()[0]) == 9
+
+
+def test_a_replay_reads_a_bounded_part_of_a_long_outages_spill(tmp_path, monkeypatch):
+    """While Pub/Sub stays down a replay try reads REPLAY_BATCH lines, not the whole file, and
+    once it answers the spill drains in order, batch by batch, a torn line set aside on the way."""
+    import weir.collector.relay as relay_module
+
+    monkeypatch.setattr(relay_module, "REPLAY_BATCH", 100)
+    spill = tmp_path / "spill.jsonl"
+    spill.write_bytes(encoded(messages("a", 150)) + b'{"data": "torn\n' + encoded(messages("b", 60)))
+    relay = Relay(NAMES, str(spill))
+    tried: list[list[str]] = []
+    monkeypatch.setattr(relay, "_publish", lambda batch: tried.append(ids(batch)) or batch)  # Pub/Sub down
+    relay._replay()
+    assert tried == [[f"a-{i}" for i in range(100)]] and relay.spill_depth() == 211  # untouched
+    monkeypatch.setattr(relay, "_publish", lambda batch: tried.append(ids(batch)) or [])  # back
+    while relay.spill_depth():
+        relay._replay()
+    assert sum(tried[1:], []) == [f"a-{i}" for i in range(150)] + [f"b-{i}" for i in range(60)]
+    assert relay.counters["replayed"] == 210 and relay.counters["spill_torn"] == 1

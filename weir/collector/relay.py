@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import base64
 import concurrent.futures
+import itertools
 import logging
 import os
 import queue
@@ -48,6 +49,7 @@ PUBLISH_TIMEOUT_S = 5.0
 # the disk refuses too), so a flood of large events cannot exhaust memory.
 MAX_BUFFER_BYTES = 64 * 1024 * 1024
 RETRY_EVERY_S = 1.0
+REPLAY_BATCH = 5000  # spilled messages a replay publishes at a time
 
 
 class RelayUnavailable(RuntimeError):
@@ -70,7 +72,8 @@ class Relay:
         self.max_buffer_bytes = max_buffer_bytes
         self.buffered_bytes = 0  # payload bytes in the buffer: memory is bounded by bytes, not only by count
         self.counters: Counter = Counter()
-        self._lock = threading.Lock()  # counters and the spill file
+        self._lock = threading.Lock()  # counters and the buffer's bytes: held for an addition, no more
+        self._file_lock = threading.Lock()  # the spill file: never taken on the HTTP handlers' path
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="weir-relay", daemon=True)
         self._publisher = None
@@ -193,14 +196,13 @@ class Relay:
         """Lines in the spill file; None when it cannot be read (the error is in `problem()`)."""
         if self.spill_path is None:
             return 0
-        with self._lock:
-            try:
-                with open(self.spill_path, "rb") as fh:
-                    return sum(1 for _ in fh)
-            except FileNotFoundError:
-                return 0
-            except OSError:
-                return None
+        try:  # no lock: whole lines are counted, and the file is only ever replaced whole
+            with open(self.spill_path, "rb") as fh:
+                return sum(1 for _ in fh)
+        except FileNotFoundError:
+            return 0
+        except OSError:
+            return None
 
     # -- lifecycle ----------------------------------------------------------------------
     def start(self) -> Relay:
@@ -296,7 +298,7 @@ class Relay:
         lines = b"".join(
             orjson.dumps({"data": base64.b64encode(d).decode(), "attributes": a}) + b"\n" for d, a in messages
         )
-        with self._lock:
+        with self._file_lock:
             try:
                 with open(self.spill_path, "ab") as fh:
                     start = fh.tell()
@@ -312,10 +314,10 @@ class Relay:
                         fh.truncate(start)  # a partial append would be a torn line
                         raise
             except OSError as exc:
-                self.counters["spill_errors"] += 1
+                self.count("spill_errors")
                 self._spill_error = str(exc)
                 raise
-            self.counters["spilled"] += len(messages)
+        self.count("spilled", len(messages))
 
     def _ends_with_newline(self) -> bool:
         with open(self.spill_path, "rb") as fh:
@@ -336,13 +338,14 @@ class Relay:
             return
         self._unspilled = []
 
-    def _read_spill(self) -> tuple[list[tuple[bytes, dict]], int]:
-        """(the spill's whole messages, how many lines were read). Torn lines (a crash
-        mid-write) are moved to `<spill>.torn` once: the spill file is rewritten without
-        them (the caller holds the lock, so nothing is being appended)."""
+    def _read_spill(self, limit: int | None = None) -> tuple[list[tuple[bytes, dict]], int]:
+        """(the whole messages of the spill's first `limit` lines (None: all), how many lines
+        were read). Torn lines (a crash mid-write) among them are moved to `<spill>.torn` once:
+        the spill file is rewritten without them (the caller holds the file lock, so nothing
+        is being appended)."""
         good, good_lines, torn = [], [], []
         with open(self.spill_path, "rb") as fh:
-            lines = fh.readlines()
+            lines = list(itertools.islice(fh, limit))
         for line in lines:
             if not line.strip():
                 continue
@@ -357,24 +360,28 @@ class Relay:
                 fh.writelines(torn)
                 fh.flush()
                 os.fsync(fh.fileno())
+            with open(self.spill_path, "rb") as fh:
+                rest = list(itertools.islice(fh, len(lines), None))  # beyond what was read: kept as it is
             tmp = self.spill_path + ".tmp"
             with open(tmp, "wb") as fh:
-                fh.writelines(good_lines)
+                fh.writelines(good_lines + rest)
                 fh.flush()
                 os.fsync(fh.fileno())
             os.replace(tmp, self.spill_path)
-            self.counters["spill_torn"] += len(torn)
+            self.count("spill_torn", len(torn))
             log.warning("%d torn spill lines moved to %s.torn", len(torn), self.spill_path)
         return good, len(good_lines) if torn else len(lines)
 
     def _replay(self) -> None:
-        with self._lock:
+        """Publishes the spill's first REPLAY_BATCH messages and removes them from the file:
+        while Pub/Sub stays down a try reads that much, not the whole outage's file."""
+        with self._file_lock:
             if not os.path.exists(self.spill_path) or os.path.getsize(self.spill_path) == 0:
                 return
-            messages, read_lines = self._read_spill()
+            messages, read_lines = self._read_spill(REPLAY_BATCH)
         if messages and self._publish(messages):
             return  # still unreachable: try again later, the file is untouched
-        with self._lock:
+        with self._file_lock:
             # Lines appended while we were publishing stay for the next round.
             with open(self.spill_path, "rb") as fh:
                 rest = fh.readlines()[read_lines:]
@@ -382,8 +389,8 @@ class Relay:
             with open(tmp, "wb") as fh:
                 fh.writelines(rest)
             os.replace(tmp, self.spill_path)
-            self.counters["replayed"] += len(messages)
-            self.counters["published"] += len(messages)
+        self.count("replayed", len(messages))
+        self.count("published", len(messages))
 
     def _run(self) -> None:
         last_replay = 0.0
