@@ -39,3 +39,12 @@ def test_what_architecture_md_says_of_the_code_is_true():
     assert f"splits events into {PARTS} partitions (`PARTS`)" in text
     assert "(Parquet locally, NDJSON for BigQuery)" in text
     assert LocalWarehouse.staging_format == "parquet" and BigQueryWarehouse.staging_format == "ndjson"
+
+
+def test_performance_md_holds_current_figures_not_history():
+    """docs/performance.md is reference: under 12 KB, every figure's commit named."""
+    text = open(os.path.join(REPO, "docs", "performance.md"), encoding="utf-8").read()
+    assert len(text.encode("utf-8")) < 12 * 1024
+    for section in text.split("\n## ")[1:]:
+        assert re.search(r"\b[0-9a-f]{7}\b", section), section.splitlines()[0]  # a commit
+        assert "`weir " in section or "`python " in section or "`/usr/bin/time" in section, section.splitlines()[0]
