@@ -285,3 +285,58 @@ def test_demo_of_today_just_after_midnight_says_there_is_nothing_yet(tmp_path, m
         config.resolve(str(tmp_path / "h"), None, None), events=2000, day=day, say=said.append, until_now=True
     )
     assert figures["loaded"] == {} and any("nothing received yet" in line for line in said)
+
+
+def test_a_second_stream_on_one_home_is_refused(tmp_path):
+    """Two streams on one WEIR_HOME would each stop the other's work (one warehouse, one status
+    file, one archive): the second is refused in one line, exit 2, before anything starts."""
+    from weir.pipelines.local.stream import HomeBusy, claim_home
+
+    home = str(tmp_path / "home")
+    first = claim_home(home)  # what a running `weir stream` holds
+    try:
+        with pytest.raises(HomeBusy, match=str(os.getpid())):
+            claim_home(home)
+        refused = weir("stream", "--duration", "5", home=home, check=False)
+        assert refused.returncode == 2, refused.stderr
+        assert refused.stderr.strip().count("\n") == 0 and f"pid {os.getpid()}" in refused.stderr
+        assert not os.path.exists(os.path.join(home, "pubsub-emulator.json"))  # nothing was started
+    finally:
+        first.close()
+    claim_home(home).close()  # free again once the first has stopped
+
+
+def test_a_port_in_use_is_one_line_and_exit_2(tmp_path):
+    import socket
+
+    held = socket.create_server(("127.0.0.1", 0))
+    port = str(held.getsockname()[1])
+    try:
+        for command in (["serve", "--port", port], ["collect", "--port", port, "--no-geo"]):
+            refused = weir(*command, home=str(tmp_path / "home"), check=False)
+            assert refused.returncode == 2, (command, refused.stderr)
+            assert refused.stderr.strip().count("\n") == 0 and f"port {port}" in refused.stderr
+            assert "http://" not in refused.stdout  # it does not say where it serves before failing
+    finally:
+        held.close()
+
+
+def test_ctrl_c_while_a_stream_starts_stops_it_in_one_line(tmp_path):
+    """A Ctrl-C that lands while the stream starts (importing Apache Beam swallowed it there,
+    and the stream ran on) stops it: no traceback, exit 130 or a stopped stream's exit 0."""
+    import signal
+    import time
+
+    from tests import emulators
+
+    with emulators.private_pubsub(str(tmp_path / "pubsub")) as host:
+        exe = shutil.which("weir") or os.path.join(os.path.dirname(sys.executable), "weir")
+        env = {**os.environ, "WEIR_HOME": str(tmp_path / "home"), "PUBSUB_EMULATOR_HOST": host}
+        for after_s in (0.3, 1.0):
+            proc = subprocess.Popen([exe, "stream"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            time.sleep(after_s)
+            proc.send_signal(signal.SIGINT)
+            out, err = proc.communicate(timeout=60)
+            assert proc.returncode in (0, 130), (after_s, err)
+            assert "Traceback" not in err and "Traceback" not in out, err
+            assert "interrupted" in err or "stream: stopped after" in out, (out, err)

@@ -419,12 +419,15 @@ def cmd_stream(args, beam_args: list[str] | None = None) -> int:
 
     from weir.daily import stream_companion
     from weir.pipelines.local.status import format_counts
-    from weir.pipelines.local.stream import StreamFailed, run_stream
+    from weir.pipelines.local.stream import StreamFailed, claim_home, run_stream
     from weir.pipelines.options import WeirOptions, graph_config, validate
 
     opts = PipelineOptions(["--mode=stream", *pipeline_flags(args, LOCAL_STREAM_FLAGS)]).view_as(WeirOptions)
     validate(opts)
+    claim_home(config.resolve(args.home).home).close()  # another stream here: said before anything starts
     settings, names = _pubsub_names(args)
+    if interrupted():
+        raise KeyboardInterrupt
     graph = graph_config(opts)
     clock = time.time
     if args.clock_start:  # tests: the daily closes see this time at start, then real time passing
@@ -444,6 +447,7 @@ def cmd_stream(args, beam_args: list[str] | None = None) -> int:
             companion=None
             if args.no_daily
             else stream_companion(settings.home, settings.dataset, clock, args.daily_every_s),
+            interrupted=interrupted,
         )
     except StreamFailed as exc:
         print(
@@ -604,6 +608,9 @@ def cmd_collect(args) -> int:
     geography = None if args.no_geo else Geography(args.geo_db)
     if geography is not None:
         print(f"collect: country and region from {geography.source}")
+    from weir.listen import listening_socket
+
+    sock = listening_socket(args.host, args.port)
     settings, names = _pubsub_names(args)
     if not args.project:  # a real project's topic is Terraform's; the collector may only publish
         _topology_in_background(names, ensure_topology)
@@ -628,8 +635,7 @@ def cmd_collect(args) -> int:
         print(f"collect: events only for {', '.join(sorted(sites))}; others are refused with 403")
     serve(
         relay,
-        args.host,
-        args.port,
+        sock,
         header_timeout_s=args.header_timeout,
         cors_origins=args.cors_origin or ("*",),
         sites=sites,
@@ -674,10 +680,13 @@ def cmd_serve(args) -> int:
     keys = load_keys(args.keys) if args.keys else None
     if keys is None and args.host not in ("127.0.0.1", "localhost", "::1"):
         raise ValueError(f"--host {args.host} serves other machines: give --keys FILE (docs/api.md)")
+    from weir.listen import listening_socket
+
     _, warehouse = _warehouse(args, shared_reads=True)
+    sock = listening_socket(args.host, args.port)
     print(f"weir serve: the live dashboard on http://{args.host}:{args.port}/")
     print(f"weir serve: the stats API on http://{args.host}:{args.port}/api/ (description: /api/openapi.json)")
-    uvicorn.run(create_app(warehouse, keys), host=args.host, port=args.port, log_level="warning")
+    uvicorn.Server(uvicorn.Config(create_app(warehouse, keys), log_level="warning")).run(sockets=[sock])
     return 0
 
 
@@ -1050,8 +1059,11 @@ def main(argv: list[str] | None = None) -> int:
     args, rest = parser().parse_known_args(argv)
     if rest and args.command not in ("rebuild", "stream", "daily"):
         parser().error(f"unrecognized arguments: {' '.join(rest)}")
-    handle = args.command != "stream" and threading_main()  # the stream handles SIGINT itself
-    previous = signal.signal(signal.SIGINT, _on_interrupt) if handle else None
+    handle = threading_main()
+    # The stream handles SIGINT itself once it runs; until then a Ctrl-C is recorded, not raised:
+    # importing Apache Beam swallows a KeyboardInterrupt raised inside it, and the stream ran on.
+    on_interrupt = _record_interrupt if args.command == "stream" else _on_interrupt
+    previous = signal.signal(signal.SIGINT, on_interrupt) if handle else None
     try:
         return _run(args, rest)
     finally:
@@ -1113,6 +1125,16 @@ def _on_interrupt(signum, frame):
     _INTERRUPTED = True
     logging.disable(logging.CRITICAL)
     raise KeyboardInterrupt
+
+
+def _record_interrupt(signum, frame):
+    """Ctrl-C while a stream starts: remembered; the stream stops as soon as it can."""
+    global _INTERRUPTED
+    _INTERRUPTED = True
+
+
+def interrupted() -> bool:
+    return _INTERRUPTED
 
 
 def threading_main() -> bool:

@@ -149,6 +149,34 @@ class StreamFailed(RuntimeError):
     """The stream stopped by itself: its pipeline failed or ended, or its archiver died."""
 
 
+class HomeBusy(ValueError):
+    """Another stream writes this home: two writers of one warehouse, status file and archive
+    would each stop the other's work (a usage error: stop the first, or use another home)."""
+
+
+def claim_home(home: str):
+    """An exclusive lock on `home/stream.lock`, held as long as the returned file stays open
+    (the kernel drops it when the process ends, however it ends); raises HomeBusy."""
+    import fcntl
+
+    os.makedirs(home, exist_ok=True)
+    fh = open(os.path.join(home, "stream.lock"), "a+")
+    try:
+        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        fh.seek(0)
+        holder = fh.read().strip() or "unknown"
+        fh.close()
+        raise HomeBusy(
+            f"another weir stream (pid {holder}) writes {home}; stop it first, or give this one another --home"
+        ) from None
+    fh.seek(0)
+    fh.truncate()
+    fh.write(str(os.getpid()))
+    fh.flush()
+    return fh
+
+
 @dataclass
 class StreamRun:
     """What a stream run did."""
@@ -189,6 +217,7 @@ def run_stream(
     duration_s: float | None = None,
     progress=print,
     companion=None,
+    interrupted=lambda: False,
 ) -> StreamRun:
     """Runs until `duration_s` passes, SIGINT or SIGTERM; then stops the pipeline and drains the
     archiver. The cyclic collector is tuned meanwhile (pipelines.gc_tuning), as in a rebuild.
@@ -196,12 +225,22 @@ def run_stream(
     `companion`: companion(writer, config, progress) -> a thread-like object with start(),
     observe(counts) (called by the stream's loop with its counts) and stop(), started once
     the stream reads: the application's daily closes (weir.daily.StreamCloser), which need to
-    know how far the stream has landed."""
-    with collector_tuned():
-        return _run_stream(home, dataset, names, archive_root, config, duration_s, progress, companion)
+    know how far the stream has landed.
+
+    `interrupted()`: whether a stop (Ctrl-C) came before the stream's own signal handlers
+    were set (the application records it): the stream then stops at once, archiving what
+    it drained."""
+    claim = claim_home(home)
+    try:
+        with collector_tuned():
+            return _run_stream(home, dataset, names, archive_root, config, duration_s, progress, companion, interrupted)
+    finally:
+        claim.close()
 
 
-def _run_stream(home, dataset, names, archive_root, config, duration_s, progress, companion=None):
+def _run_stream(
+    home, dataset, names, archive_root, config, duration_s, progress, companion=None, interrupted=lambda: False
+):
     ensure_topology(names)
     gated = allow_bigger_pulls()
     cache_dofn_specs()
@@ -225,6 +264,8 @@ def _run_stream(home, dataset, names, archive_root, config, duration_s, progress
     pipeline = build_local_stream(home, dataset, names, config, replayed, sink)
     stopping = []
     previous = {s: signal.signal(s, lambda *_: stopping.append(1)) for s in (signal.SIGINT, signal.SIGTERM)}
+    if interrupted():  # asked to stop while starting
+        stopping.append(1)
     started = time.monotonic()
     reset_local_counts()  # the pipeline runs in this process: its tally is the truth (transforms.counting)
     result = pipeline.run()

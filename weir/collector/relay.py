@@ -362,7 +362,7 @@ class Relay:
                 os.fsync(fh.fileno())
             with open(self.spill_path, "rb") as fh:
                 rest = list(itertools.islice(fh, len(lines), None))  # beyond what was read: kept as it is
-            tmp = self.spill_path + ".tmp"
+            tmp = f"{self.spill_path}.{os.getpid()}.tmp"
             with open(tmp, "wb") as fh:
                 fh.writelines(good_lines + rest)
                 fh.flush()
@@ -385,7 +385,7 @@ class Relay:
             # Lines appended while we were publishing stay for the next round.
             with open(self.spill_path, "rb") as fh:
                 rest = fh.readlines()[read_lines:]
-            tmp = self.spill_path + ".tmp"
+            tmp = f"{self.spill_path}.{os.getpid()}.tmp"
             with open(tmp, "wb") as fh:
                 fh.writelines(rest)
             os.replace(tmp, self.spill_path)

@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import contextlib
+import socket
 
 import h11
 import uvicorn
@@ -58,8 +59,7 @@ def bounded_protocol(header_timeout_s: float) -> type:
 
 def serve(
     relay: Relay,
-    host: str,
-    port: int,
+    sock: socket.socket,
     header_timeout_s: float = HEADER_TIMEOUT_S,
     cors_origins=("*",),
     sites: frozenset[str] | None = None,
@@ -67,7 +67,8 @@ def serve(
     clients=None,
     geography=None,
 ) -> None:
-    """Runs the collector until SIGINT or SIGTERM; starts the relay, and closes it on the way out."""
+    """Runs the collector on the listening `sock` (weir.listen) until SIGINT or SIGTERM;
+    starts the relay, and closes it on the way out."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app):
@@ -87,8 +88,6 @@ def serve(
             clients=clients,
             geography=geography,
         ),
-        host=host,
-        port=port,
         http=bounded_protocol(header_timeout_s),
         h11_max_incomplete_event_size=MAX_HEAD_BYTES,
         proxy_headers=False,
@@ -96,4 +95,4 @@ def serve(
         log_level="warning",
         access_log=False,
     )
-    uvicorn.Server(config).run()
+    uvicorn.Server(config).run(sockets=[sock])
