@@ -139,16 +139,19 @@ def test_demo_never_destroys_data_it_did_not_make(tmp_path):
 
 
 def test_status_only_looks_and_its_json_is_one_object(tmp_path):
-    # Issue #16: `weir status` started an emulator and created topics; --json printed text first.
+    # `weir status` must start no emulator and create no topic, and --json print nothing but JSON.
     home = str(tmp_path / "fresh")
     env_home = {k: v for k, v in os.environ.items() if k != "PUBSUB_EMULATOR_HOST"}
-    out = subprocess.run(
-        [shutil.which("weir") or os.path.join(os.path.dirname(sys.executable), "weir"), "status", "--json"],
-        env={**env_home, "WEIR_HOME": home},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+
+    def status():
+        exe = shutil.which("weir") or os.path.join(os.path.dirname(sys.executable), "weir")
+        return subprocess.run([exe, "status", "--json"], env={**env_home, "WEIR_HOME": home},
+                              capture_output=True, text=True, timeout=120)  # fmt: skip
+
+    missing = status()  # a mistyped home is said, not answered from nothing
+    assert missing.returncode == 2 and "no weir home" in missing.stderr and not os.path.exists(home)
+    os.makedirs(home)
+    out = status()
     assert out.returncode == 0, out.stderr
     report = json.loads(out.stdout)  # the whole of stdout is one JSON object
     assert report["pubsub_emulator"] is None and report.get("backlog") is None
@@ -158,6 +161,8 @@ def test_status_only_looks_and_its_json_is_one_object(tmp_path):
 def test_version_global_options_and_the_environment_in_help(tmp_path):
     home = str(tmp_path / "h")
     assert weir("--version", home=home).stdout.startswith("weir ")
+    assert weir("--home", home, "sql", "SELECT 1", home="/nonexistent", check=False).returncode == 2  # no such home
+    os.makedirs(home)
     before = weir("--home", home, "sql", "SELECT 1 AS x", "--format", "csv", home="/nonexistent").stdout
     after = weir("sql", "SELECT 1 AS x", "--format", "csv", "--home", home, home="/nonexistent").stdout
     assert before == after == "x\n1\n"
@@ -311,6 +316,7 @@ def test_a_port_in_use_is_one_line_and_exit_2(tmp_path):
 
     held = socket.create_server(("127.0.0.1", 0))
     port = str(held.getsockname()[1])
+    os.makedirs(tmp_path / "home")
     try:
         for command in (["serve", "--port", port], ["collect", "--port", port, "--no-geo"]):
             refused = weir(*command, home=str(tmp_path / "home"), check=False)

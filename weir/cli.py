@@ -6,6 +6,7 @@ import argparse
 import datetime as dt
 import json
 import logging
+import os
 import re
 import signal
 import sys
@@ -113,16 +114,29 @@ def _version() -> str:
         return "unknown"
 
 
-def _warehouse(args, shared_reads: bool = False):
+def _warehouse(args, shared_reads: bool = False, reads_only: bool = False):
+    """The settings and the warehouse of the command's home or project. `reads_only`: the
+    command only reads, so a local home that does not exist is a mistyped --home or
+    WEIR_HOME, refused (a read would otherwise create it and answer from nothing)."""
     from weir.warehouse import open_warehouse
 
     s = config.resolve(args.home, args.project, args.dataset)
+    if reads_only and not s.project:
+        _existing_home(s.home)
     if s.project:
         _require_credentials(emulated=False)  # BigQuery has no emulator variable to stand in
     extra = {}
     if getattr(args, "bq_location", None):
         extra["location"] = args.bq_location
     return s, open_warehouse(s.project, s.dataset, s.home, shared_reads=shared_reads, **extra)
+
+
+def _existing_home(home: str) -> None:
+    if not os.path.isdir(home):
+        raise ValueError(
+            f"no weir home at {home}: nothing was ever written there; check --home or WEIR_HOME "
+            "(weir demo or weir stream make one)"
+        )
 
 
 def cmd_demo(args) -> int:
@@ -200,7 +214,7 @@ def cmd_site(args) -> int:
     from weir.console.output import print_result
     from weir.warehouse.base import QueryResult
 
-    _, warehouse = _warehouse(args)
+    _, warehouse = _warehouse(args, reads_only=args.site_command == "list")
     if args.site_command == "set":
         if args.timezone is None and args.name is None:
             raise ValueError("weir site set needs --timezone and/or --name")
@@ -291,7 +305,7 @@ def cmd_sql(args) -> int:
     from weir.console.output import print_result
     from weir.query.client import QueryClient
 
-    _, warehouse = _warehouse(args)
+    _, warehouse = _warehouse(args, reads_only=True)
     print_result(QueryClient(warehouse).sql(args.query, write=args.write), args.format)
     return 0
 
@@ -309,7 +323,7 @@ def cmd_plot(args) -> int:
     from weir.query.client import QueryClient, SeriesQuery
     from weir.query.plot import NothingToPlot, plot_series
 
-    _, warehouse = _warehouse(args)
+    _, warehouse = _warehouse(args, reads_only=True)
     zone = sites.zones(warehouse).zone_of(args.site) if args.site else "UTC"
     end = _when(args.end, zone) if args.end else dt.datetime.now(dt.timezone.utc)
     start = _when(args.start, zone) if args.start else end - dt.timedelta(hours=args.hours)
@@ -352,7 +366,6 @@ def _pubsub_names(args):
 
 def _local_names():
     """The local emulator's topic and subscriptions, in project $WEIR_PROJECT (SPEC §4)."""
-    import os
 
     from weir.pubsub import PubSubNames
 
@@ -362,7 +375,6 @@ def _local_names():
 def _require_credentials(emulated: bool = True) -> None:
     """ValueError with the fix when no Google credentials are found (a Pub/Sub emulator, with
     `emulated`, needs none)."""
-    import os
 
     if emulated and os.environ.get("PUBSUB_EMULATOR_HOST"):
         return
@@ -480,7 +492,6 @@ def cmd_publish(args) -> int:
 def cmd_status(args) -> int:
     """Only looks: starts no emulator, creates no topic."""
     import json
-    import os
 
     _local_only(
         args,
@@ -493,6 +504,7 @@ def cmd_status(args) -> int:
     from weir.warehouse.local import LocalWarehouse
 
     settings = config.resolve(args.home, None, args.dataset)
+    _existing_home(settings.home)
     names = _local_names()
     host = find_emulator(settings.home)
     if host:
@@ -567,11 +579,10 @@ STATUS_STALE_S = 30.0  # the stream writes its status every 2 s
 
 
 def cmd_verify(args) -> int:
-    import os
 
     from weir.checks.verify import format_checks, verify_day
 
-    settings, warehouse = _warehouse(args)
+    settings, warehouse = _warehouse(args, reads_only=True)
     archive = args.archive or (None if settings.project else settings.archive_root)
     if archive and "://" not in archive and not os.path.isdir(archive):
         archive = None
@@ -585,14 +596,13 @@ def cmd_verify(args) -> int:
 def cmd_compare(args) -> int:
     from weir.checks.compare import compare, format_diffs
 
-    _, warehouse = _warehouse(args)
+    _, warehouse = _warehouse(args, reads_only=True)
     diffs = compare(warehouse, args.left, args.right, args.date, args.grain)
     print(format_diffs(diffs, args.left, args.right, args.date))
     return 1 if any(d.differs for d in diffs) else 0
 
 
 def cmd_collect(args) -> int:
-    import os
 
     from weir.collector.geo import Geography
     from weir.collector.proxies import ClientAddresses, parse_networks
@@ -682,7 +692,7 @@ def cmd_serve(args) -> int:
         raise ValueError(f"--host {args.host} serves other machines: give --keys FILE (docs/api.md)")
     from weir.listen import listening_socket
 
-    _, warehouse = _warehouse(args, shared_reads=True)
+    _, warehouse = _warehouse(args, shared_reads=True, reads_only=True)
     sock = listening_socket(args.host, args.port)
     print(f"weir serve: the live dashboard on http://{args.host}:{args.port}/")
     print(f"weir serve: the stats API on http://{args.host}:{args.port}/api/ (description: /api/openapi.json)")
@@ -702,7 +712,6 @@ def cmd_bench_collect(args) -> int:
 
 
 def cmd_emulator(args) -> int:
-    import os
 
     from weir.pubsub.emulator import emulator_state, ensure_emulator, stop_emulator
 
@@ -1108,8 +1117,6 @@ def _run(args, rest: list[str]) -> int:
         print(f"weir {args.command}: error: {_plain(str(exc))}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # `weir status | head`: the reader left; say nothing more
-        import os
-
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
 
