@@ -346,3 +346,26 @@ def test_ctrl_c_while_a_stream_starts_stops_it_in_one_line(tmp_path):
             assert proc.returncode in (0, 130), (after_s, err)
             assert "Traceback" not in err and "Traceback" not in out, err
             assert "interrupted" in err or "stream: stopped after" in out, (out, err)
+
+
+def test_verify_and_compare_speak_json_for_scripts(demo_home):
+    home, _ = demo_home
+    checked = weir("verify", "--date", "2025-11-20", "--json", home=home)
+    report = json.loads(checked.stdout)  # the whole of stdout is one object
+    assert report["ok"] is True and report["date"] == "2025-11-20" and len(report["checks"]) > 10
+    assert all(c["ok"] and c["expected"] == c["actual"] for c in report["checks"] if not c["at_least"])
+    same = json.loads(weir("compare", "--date", "2025-11-20", "--left", "web_analytics", "--right", "web_analytics",
+                           "--json", home=home).stdout)  # fmt: skip
+    assert same["differs"] is False and {t["table"] for t in same["tables"]} >= {"url_metrics_5m", "url_metrics_1d"}
+    assert all(t["compared"] > 0 for t in same["tables"])
+    # A tampered table: both say so, in JSON and in the exit code.
+    import duckdb
+
+    with duckdb.connect(os.path.join(home, "warehouse.duckdb")) as con:  # weir sql only reads
+        con.execute("UPDATE web_analytics.url_metrics_1d SET pageviews = pageviews + 1 "
+                    "WHERE url = (SELECT MIN(url) FROM web_analytics.url_metrics_1d)")  # fmt: skip
+    tampered = weir("verify", "--date", "2025-11-20", "--json", home=home, check=False)
+    with duckdb.connect(os.path.join(home, "warehouse.duckdb")) as con:  # as it was, for the module's other tests
+        con.execute("UPDATE web_analytics.url_metrics_1d SET pageviews = pageviews - 1 "
+                    "WHERE url = (SELECT MIN(url) FROM web_analytics.url_metrics_1d)")  # fmt: skip
+    assert tampered.returncode == 1 and json.loads(tampered.stdout)["ok"] is False

@@ -579,14 +579,16 @@ STATUS_STALE_S = 30.0  # the stream writes its status every 2 s
 
 
 def cmd_verify(args) -> int:
-
-    from weir.checks.verify import format_checks, verify_day
+    from weir.checks.verify import checks_json, format_checks, verify_day
 
     settings, warehouse = _warehouse(args, reads_only=True)
     archive = args.archive or (None if settings.project else settings.archive_root)
     if archive and "://" not in archive and not os.path.isdir(archive):
         archive = None
     checks = verify_day(warehouse, args.date, archive=archive)
+    if args.json:
+        print(json.dumps(checks_json(checks, args.date, archive_read=bool(archive))))
+        return 0 if all(c.ok for c in checks) else 1
     print(format_checks(checks, args.date))
     if not archive:
         print("  the archive was not read (none here; give --archive ROOT): events are checked against the tables only")
@@ -594,16 +596,18 @@ def cmd_verify(args) -> int:
 
 
 def cmd_compare(args) -> int:
-    from weir.checks.compare import compare, format_diffs
+    from weir.checks.compare import compare, diffs_json, format_diffs
 
     _, warehouse = _warehouse(args, reads_only=True)
     diffs = compare(warehouse, args.left, args.right, args.date, args.grain)
-    print(format_diffs(diffs, args.left, args.right, args.date))
+    if args.json:
+        print(json.dumps(diffs_json(diffs, args.left, args.right, args.date), default=str))
+    else:
+        print(format_diffs(diffs, args.left, args.right, args.date))
     return 1 if any(d.differs for d in diffs) else 0
 
 
 def cmd_collect(args) -> int:
-
     from weir.collector.geo import Geography
     from weir.collector.proxies import ClientAddresses, parse_networks
     from weir.collector.relay import Relay
@@ -712,7 +716,6 @@ def cmd_bench_collect(args) -> int:
 
 
 def cmd_emulator(args) -> int:
-
     from weir.pubsub.emulator import emulator_state, ensure_emulator, stop_emulator
 
     _local_only(args, "the emulator is local; a real project has no emulator")
@@ -870,6 +873,9 @@ def parser() -> argparse.ArgumentParser:
         default=None,
         help="The archive's root, to check events against what it accepts (default $WEIR_HOME/archive when there).",
     )
+    v.add_argument(
+        "--json", action="store_true", help="One JSON object: the day, ok, every check (exit code the same)."
+    )
 
     c = sub.add_parser("compare", help="Diff two sets of metric tables bucket by bucket for a day.")
     _common(c)
@@ -882,6 +888,7 @@ def parser() -> argparse.ArgumentParser:
         default="both",
         help="Which tables when comparing datasets (a stream has only 5m rows).",
     )
+    c.add_argument("--json", action="store_true", help="One JSON object: the day, differs, each table's counts.")
 
     dl = sub.add_parser(
         "daily",

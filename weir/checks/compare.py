@@ -121,6 +121,34 @@ def compare(warehouse: Warehouse, left: str, right: str, day: str, grain: str = 
     return [compare_table(warehouse, lq, rq, table, day) for (lq, table), (rq, _) in zip(lefts, rights, strict=True)]
 
 
+def diffs_json(diffs: list[TableDiff], left: str, right: str, day: str) -> dict:
+    """What `weir compare --json` prints: the day, the two sides, and each table's counts."""
+    return {
+        "date": day,
+        "left": left,
+        "right": right,
+        "differs": any(d.differs for d in diffs),
+        "estimate_tolerance": ESTIMATE_TOLERANCE,
+        "tables": [
+            {
+                "table": d.table,
+                "differs": d.differs,
+                "compared": d.compared,
+                "only_left": d.only_left,
+                "only_right": d.only_right,
+                "count_diffs": d.count_diffs,
+                "estimate_diffs": d.estimate_diffs,
+                "sketch_diffs": d.sketch_diffs,
+                "worst": [
+                    {"key": list(key), "metric": what, "left": lv, "right": rv, "diff": size}
+                    for size, key, what, lv, rv in d.worst
+                ],
+            }  # fmt: skip
+            for d in diffs
+        ],
+    }
+
+
 def format_diffs(diffs: list[TableDiff], left: str, right: str, day: str) -> str:
     lines = [f"weir compare {day}: {left} vs {right}"]
     for d in diffs:

@@ -211,8 +211,7 @@ def _breakdowns_from_events(
             continue
         where, typed = predicate(table, parts, "bigquery")
         merged = ", ".join(
-            [f"SUM({m.name}) AS {m.name}" for m in sums]
-            + ["HLL_COUNT.MERGE(visitors_sketch) AS visitors"]
+            [f"SUM({m.name}) AS {m.name}" for m in sums] + ["HLL_COUNT.MERGE(visitors_sketch) AS visitors"]
         )
         rows = warehouse.query(
             f"SELECT dimension, site, {merged} FROM {table} WHERE {where} GROUP BY dimension, site",
@@ -240,6 +239,26 @@ def _breakdowns_from_events(
                 )  # fmt: skip
             )
     return checks
+
+
+def checks_json(checks: list[Check], day: str, archive_read: bool) -> dict:
+    """What `weir verify --json` prints: the day, whether all hold, and every check."""
+    return {
+        "date": day,
+        "ok": all(c.ok for c in checks),
+        "archive_read": archive_read,
+        "checks": [
+            {
+                "site": c.site,
+                "what": c.what,
+                "expected": c.expected,
+                "actual": c.actual,
+                "at_least": c.at_least,
+                "ok": c.ok,
+            }  # fmt: skip
+            for c in checks
+        ],
+    }
 
 
 def format_checks(checks: list[Check], day: str) -> str:
