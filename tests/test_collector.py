@@ -609,3 +609,25 @@ def test_sigterm_with_a_full_buffer_and_pubsub_down_ends_within_the_grace(tmp_pa
     assert took < 10, f"shutdown took {took:.1f} s"
     print(f"collector shutdown with {sent} events ({spill.stat().st_size / 2**20:.0f} MiB) held: {took:.1f} s")
     fault.survived()
+
+
+def test_the_access_log_has_requests_but_no_client_address(tmp_path, caplog):
+    """`weir collect --access-log`: method, path, status and time of each request; never the
+    client's address, nor the query string (a pixel's event)."""
+    import logging
+
+    from weir.collector.metrics import ACCESS
+
+    relay = Relay(PubSubNames("unused"), str(tmp_path / "spill.jsonl"))
+    client = TestClient(create_app(relay), client=("198.51.100.23", 4711))
+    ACCESS.setLevel(logging.INFO)
+    try:
+        with caplog.at_level(logging.INFO, logger="weir.collector.access"):
+            query = "event_id=a1&action=pageview&ts=1&site=s.example&url=https://s.example/&visitor_id=v-secret"
+            assert client.get(f"/p.gif?{query}", headers={"X-Forwarded-For": "203.0.113.77"}).status_code == 200
+            assert client.get("/healthz").status_code == 200
+    finally:
+        ACCESS.setLevel(logging.NOTSET)
+    lines = [r.getMessage() for r in caplog.records if r.name == "weir.collector.access"]
+    assert [line.split(" ")[:3] for line in lines] == [["GET", "/p.gif", "200"], ["GET", "/healthz", "200"]]
+    assert not any(s in line for line in lines for s in ("198.51.100.23", "203.0.113.77", "v-secret", "a1"))

@@ -131,6 +131,14 @@ def _warehouse(args, shared_reads: bool = False, reads_only: bool = False):
     return s, open_warehouse(s.project, s.dataset, s.home, shared_reads=shared_reads, **extra)
 
 
+def _log_level(args) -> str:
+    """Applies --log-level (and --access-log) to weir's logging; returns the level's name."""
+    logging.getLogger().setLevel(args.log_level.upper())
+    if getattr(args, "access_log", False):
+        logging.getLogger("weir.collector.access").setLevel(logging.INFO)
+    return args.log_level
+
+
 def _existing_home(home: str) -> None:
     if not os.path.isdir(home):
         raise ValueError(
@@ -656,6 +664,7 @@ def cmd_collect(args) -> int:
         cookieless=cookieless,
         clients=clients,
         geography=geography,
+        log_level=_log_level(args),
     )
     return 0
 
@@ -700,7 +709,12 @@ def cmd_serve(args) -> int:
     sock = listening_socket(args.host, args.port)
     print(f"weir serve: the live dashboard on http://{args.host}:{args.port}/")
     print(f"weir serve: the stats API on http://{args.host}:{args.port}/api/ (description: /api/openapi.json)")
-    uvicorn.Server(uvicorn.Config(create_app(warehouse, keys), log_level="warning")).run(sockets=[sock])
+    _log_level(args)
+    app = create_app(warehouse, keys)
+    server = uvicorn.Server(uvicorn.Config(app, log_level=args.log_level, access_log=args.access_log))
+    if args.access_log:  # uvicorn logs requests at INFO: shown whatever --log-level says of the rest
+        logging.getLogger("uvicorn.access").setLevel(logging.INFO)
+    server.run(sockets=[sock])
     return 0
 
 
@@ -937,6 +951,20 @@ def parser() -> argparse.ArgumentParser:
     sv.add_argument("--host", default="127.0.0.1", help="Address to listen on (default: this machine only).")
     sv.add_argument("--keys", default=None, help='API key file: {"keys": {"<key>": ["site", ...] or "*"}}.')
 
+    sv.add_argument(
+        "--log-level",
+        dest="log_level",
+        choices=("debug", "info", "warning", "error"),
+        default="warning",
+        help="What is logged to stderr (default warning).",
+    )
+    sv.add_argument(
+        "--access-log",
+        dest="access_log",
+        action="store_true",
+        help="A line per request on stderr (uvicorn's: client address, request line, status).",
+    )
+
     co = sub.add_parser("collect", help="The collector: tracker hits over HTTP in, Pub/Sub out.")
     _common(co)
     co.add_argument("--port", type=int, default=8080)
@@ -1002,6 +1030,20 @@ def parser() -> argparse.ArgumentParser:
         type=float,
         default=10.0,
         help="Seconds a connection may take to send a request's headers before it is closed (default 10).",
+    )
+
+    co.add_argument(
+        "--log-level",
+        dest="log_level",
+        choices=("debug", "info", "warning", "error"),
+        default="warning",
+        help="What is logged to stderr (default warning).",
+    )
+    co.add_argument(
+        "--access-log",
+        dest="access_log",
+        action="store_true",
+        help="A line per request on stderr: method, path, status and time; never the client's address.",
     )
 
     bc = sub.add_parser("bench-collect", help="Load the collector on loopback; report requests/s and p99 latency.")

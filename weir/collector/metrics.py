@@ -7,6 +7,7 @@ process never share series) and the text `/metrics` serves, with HELP and TYPE l
 
 from __future__ import annotations
 
+import logging
 import time
 
 from prometheus_client import CollectorRegistry, Histogram, generate_latest
@@ -23,6 +24,9 @@ COUNTERS = {
     "lost_at_stop": "Events a collector without a spill file (--no-spill) could not publish before it stopped.",
     "head_requests": "HEAD requests of the pixel (link checkers, prefetches): answered, no event recorded.",
 }
+# `weir collect --access-log`: a line per request (method, path, status, time), never the
+# client's address nor the query string (a pixel's event).
+ACCESS = logging.getLogger("weir.collector.access")
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 
 
@@ -94,7 +98,12 @@ class CollectorMetrics:
             try:
                 await app(scope, receive, send_status)
             finally:
-                self._latency.labels(scope.get("path", ""), str(status["code"])).observe(time.perf_counter() - started)
+                seconds = time.perf_counter() - started
+                self._latency.labels(scope.get("path", ""), str(status["code"])).observe(seconds)
+                if ACCESS.isEnabledFor(logging.INFO):
+                    ACCESS.info(
+                        "%s %s %d %.1f ms", scope.get("method"), scope.get("path"), status["code"], seconds * 1e3
+                    )
 
         return timed
 

@@ -66,6 +66,7 @@ def serve(
     cookieless=None,
     clients=None,
     geography=None,
+    log_level: str = "warning",
 ) -> None:
     """Runs the collector on the listening `sock` (weir.listen) until SIGINT or SIGTERM;
     starts the relay, and closes it on the way out."""
@@ -92,7 +93,7 @@ def serve(
         h11_max_incomplete_event_size=MAX_HEAD_BYTES,
         proxy_headers=False,
         lifespan="on",
-        log_level="warning",
-        access_log=False,
+        log_level=log_level,
+        access_log=False,  # uvicorn's names the client: weir.collector.metrics logs requests without it
     )
     uvicorn.Server(config).run(sockets=[sock])
