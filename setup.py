@@ -31,6 +31,7 @@ setup(
         "weir.transforms": ["data/*.json", "data/*.txt"],
         "weir.serve": ["static/*"],
         "weir.tracker": ["weir.js"],
+        "weir": ["py.typed"],  # PEP 561: weir's annotations are for its users' checkers too
     },
     install_requires=[
         f"apache-beam[gcp]=={BEAM_VERSION}",
@@ -71,7 +72,8 @@ setup(
             "gcp-storage-emulator==2026.7.19",
             "httpx>=0.27",
             "python-hcl2>=7,<9",
-            "mmdb-writer==0.2.7",  # writes the test's MaxMind-format database (tests/test_proxies.py)
+            "mmdb-writer==0.2.7",
+            "mypy==1.15.0",  # .ci/typecheck  # writes the test's MaxMind-format database (tests/test_proxies.py)
         ],
     },
     entry_points={"console_scripts": ["weir = weir.cli:main"]},

@@ -24,7 +24,7 @@ REDACTED_VALUE = "<redacted>"
 REDACTED = b'"<redacted>"'
 
 
-def _scrub(value) -> bool:
+def _scrub(value: object) -> bool:
     """Replaces every "ip" member's value inside `value` in place; whether any was there."""
     found = False
     if isinstance(value, dict):

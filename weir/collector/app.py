@@ -132,7 +132,7 @@ def _messages(
             shown = "missing" if site is None else f"a {type(site).__name__}, not a site name"
             raise BadRequest(403, f"site {shown} is not one this collector serves", "site_not_served")
         if sites is not None and site not in sites:
-            raise BadRequest(403, f"site {site[:100]!r} is not one this collector serves", "site_not_served")
+            raise BadRequest(403, f"site {str(site)[:100]!r} is not one this collector serves", "site_not_served")
         if too_deep(event, MAX_JSON_DEPTH):
             raise BadRequest(400, f"an event nests deeper than {MAX_JSON_DEPTH} levels")
         for name in _NOT_FROM_CLIENTS:  # never forwarded, never believed (module docstring)
@@ -277,7 +277,7 @@ def create_app(
 
     async def healthz(request: Request) -> Response:
         problem = relay.problem()  # a dead relay thread or a spill the disk refuses is not healthy
-        body = {"ok": problem is None, "buffer_depth": relay.buffer.qsize()}
+        body: dict[str, object] = {"ok": problem is None, "buffer_depth": relay.buffer.qsize()}
         if problem:
             body["error"] = problem
         return JSONResponse(body, status_code=200 if problem is None else 503, headers=HEADERS)

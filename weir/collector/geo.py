@@ -47,12 +47,18 @@ def _mmdb_reader(path: str) -> Lookup:
         record = reader.get(text)
         if not isinstance(record, dict):
             return None, None
-        country = (record.get("country") or {}).get("iso_code")
-        subdivisions = record.get("subdivisions") or [{}]
-        region = subdivisions[0].get("iso_code") if isinstance(subdivisions[0], dict) else None
+        country = _iso_code(record.get("country"))
+        subdivisions = record.get("subdivisions")
+        region = _iso_code(subdivisions[0]) if isinstance(subdivisions, list) and subdivisions else None
         return country, region
 
     return lookup
+
+
+def _iso_code(entry: object) -> str | None:
+    """A database entry's `iso_code`, when it is an object that has a string one."""
+    code = entry.get("iso_code") if isinstance(entry, dict) else None
+    return code if isinstance(code, str) else None
 
 
 class Geography:

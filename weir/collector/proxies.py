@@ -96,7 +96,9 @@ def forwarded_hops(values: list[str], header: str) -> list[str] | None:
 
 def _split_elements(value: str) -> list[str]:
     """`Forwarded` elements, split on commas outside quoted strings."""
-    elements, current, quoted = [], [], False
+    elements: list[str] = []
+    current: list[str] = []
+    quoted = False
     for char in value:
         if char == '"':
             quoted = not quoted
@@ -116,7 +118,7 @@ class ClientAddresses:
     trusted: tuple[Network, ...] = ()
     header: str = "x-forwarded-for"
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if self.header not in HEADERS:
             raise ValueError(f"proxy header {self.header!r} is not one of {', '.join(HEADERS)}")
 

@@ -88,6 +88,13 @@ class Relay:
         if spill_path is not None:
             os.makedirs(os.path.dirname(spill_path) or ".", exist_ok=True)
 
+    @property
+    def _file(self) -> str:
+        """The spill file's path, for the methods that only run with one."""
+        if self.spill_path is None:
+            raise OSError("this collector keeps no spill file (--no-spill)")
+        return self.spill_path
+
     # -- the handlers' side -------------------------------------------------------------
     def submit(self, data: bytes, attributes: dict[str, str]) -> None:
         self.submit_all([(data, attributes)])
@@ -320,7 +327,7 @@ class Relay:
         self.count("spilled", len(messages))
 
     def _ends_with_newline(self) -> bool:
-        with open(self.spill_path, "rb") as fh:
+        with open(self._file, "rb") as fh:
             fh.seek(-1, os.SEEK_END)
             return fh.read(1) == b"\n"
 
@@ -344,7 +351,7 @@ class Relay:
         the spill file is rewritten without them (the caller holds the file lock, so nothing
         is being appended)."""
         good, good_lines, torn = [], [], []
-        with open(self.spill_path, "rb") as fh:
+        with open(self._file, "rb") as fh:
             lines = list(itertools.islice(fh, limit))
         for line in lines:
             if not line.strip():
@@ -356,39 +363,39 @@ class Relay:
             except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
                 torn.append(line if line.endswith(b"\n") else line + b"\n")
         if torn:
-            with open(self.spill_path + ".torn", "ab") as fh:
+            with open(self._file + ".torn", "ab") as fh:
                 fh.writelines(torn)
                 fh.flush()
                 os.fsync(fh.fileno())
-            with open(self.spill_path, "rb") as fh:
+            with open(self._file, "rb") as fh:
                 rest = list(itertools.islice(fh, len(lines), None))  # beyond what was read: kept as it is
-            tmp = f"{self.spill_path}.{os.getpid()}.tmp"
+            tmp = f"{self._file}.{os.getpid()}.tmp"
             with open(tmp, "wb") as fh:
                 fh.writelines(good_lines + rest)
                 fh.flush()
                 os.fsync(fh.fileno())
-            os.replace(tmp, self.spill_path)
+            os.replace(tmp, self._file)
             self.count("spill_torn", len(torn))
-            log.warning("%d torn spill lines moved to %s.torn", len(torn), self.spill_path)
+            log.warning("%d torn spill lines moved to %s.torn", len(torn), self._file)
         return good, len(good_lines) if torn else len(lines)
 
     def _replay(self) -> None:
         """Publishes the spill's first REPLAY_BATCH messages and removes them from the file:
         while Pub/Sub stays down a try reads that much, not the whole outage's file."""
         with self._file_lock:
-            if not os.path.exists(self.spill_path) or os.path.getsize(self.spill_path) == 0:
+            if not os.path.exists(self._file) or os.path.getsize(self._file) == 0:
                 return
             messages, read_lines = self._read_spill(REPLAY_BATCH)
         if messages and self._publish(messages):
             return  # still unreachable: try again later, the file is untouched
         with self._file_lock:
             # Lines appended while we were publishing stay for the next round.
-            with open(self.spill_path, "rb") as fh:
+            with open(self._file, "rb") as fh:
                 rest = fh.readlines()[read_lines:]
-            tmp = f"{self.spill_path}.{os.getpid()}.tmp"
+            tmp = f"{self._file}.{os.getpid()}.tmp"
             with open(tmp, "wb") as fh:
                 fh.writelines(rest)
-            os.replace(tmp, self.spill_path)
+            os.replace(tmp, self._file)
         self.count("replayed", len(messages))
         self.count("published", len(messages))
 
