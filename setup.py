@@ -34,7 +34,10 @@ setup(
         "weir": ["py.typed"],  # PEP 561: weir's annotations are for its users' checkers too
     },
     install_requires=[
-        f"apache-beam[gcp]=={BEAM_VERSION}",
+        # Beam without its [gcp] extra: the local product reads and writes files, the Pub/Sub
+        # emulator and DuckDB, and the three Google Cloud clients below are listed themselves.
+        # Dataflow (--runner DataflowRunner, the Flex image) needs the extra: weir-analytics[gcp].
+        f"apache-beam=={BEAM_VERSION}",
         "duckdb>=1.1,<3",
         "sqlglot>=26,<31",
         "fastavro>=1.9,<2",
@@ -64,7 +67,9 @@ setup(
         "uvicorn>=0.30,<1",  # PyPI-only Pub/Sub emulator where the official one is not installed
     ],
     extras_require={
+        "gcp": [f"apache-beam[gcp]=={BEAM_VERSION}"],
         "test": [
+            f"apache-beam[gcp]=={BEAM_VERSION}",  # the suite builds the Dataflow graphs too
             "pytest>=8",
             "hypothesis>=6.100,<7",  # property tests of hostile input (tests/test_hostile_records.py)
             "websockets>=12,<18",  # the dashboard test drives Chromium over DevTools (tests/cdp.py)

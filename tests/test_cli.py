@@ -369,3 +369,16 @@ def test_verify_and_compare_speak_json_for_scripts(demo_home):
         con.execute("UPDATE web_analytics.url_metrics_1d SET pageviews = pageviews - 1 "
                     "WHERE url = (SELECT MIN(url) FROM web_analytics.url_metrics_1d)")  # fmt: skip
     assert tampered.returncode == 1 and json.loads(tampered.stdout)["ok"] is False
+
+
+def test_a_remote_runner_without_beams_gcp_parts_names_the_extra(tmp_path, monkeypatch):
+    """The default install has Apache Beam without [gcp]; Dataflow needs it, and says which extra."""
+    import importlib.util
+
+    from weir import cli
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "apitools" else real(name, *a))
+    with pytest.raises(ValueError, match=r"weir-analytics\[gcp\]"):
+        cli._require_gcp_extra("DataflowRunner")
+    cli._require_gcp_extra("DirectRunner")  # a local runner needs nothing more

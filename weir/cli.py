@@ -172,6 +172,8 @@ def cmd_rebuild(args, beam_args: list[str]) -> int:
 
     from weir.pipelines.rebuild import run_rebuild
 
+    if args.runner:
+        _require_gcp_extra(args.runner)
     if not args.runner or args.runner in LOCAL_RUNNERS:  # a remote runner may take flags of its own
         from weir.pipelines.options import refuse_unknown_flags
 
@@ -254,6 +256,7 @@ def cmd_daily(args, beam_args: list[str]) -> int:
         raise ValueError("on Google Cloud the daily closes read the archive: give --archive gs://BUCKET/PATH")
     flags = list(beam_args)
     if args.runner:
+        _require_gcp_extra(args.runner)
         flags.append(f"--runner={args.runner}")
     if settings.project:
         flags.append(f"--project={settings.project}")
@@ -398,6 +401,20 @@ def _require_credentials(emulated: bool = True) -> None:
         ) from None
 
 
+def _require_gcp_extra(runner: str) -> None:
+    """ValueError naming the extra when a remote runner's part of Apache Beam is missing: the
+    default install carries Beam without its [gcp] extra (the local product needs none of it)."""
+    import importlib.util
+
+    if runner in LOCAL_RUNNERS:
+        return
+    if importlib.util.find_spec("apitools") is None or importlib.util.find_spec("google.cloud.dataflow") is None:
+        raise ValueError(
+            f"--runner {runner} needs Apache Beam's Google Cloud parts, not installed: "
+            "pip install 'weir-analytics[gcp]' (from a clone: pip install '.[gcp]')"
+        )
+
+
 def _local_only(args, why: str) -> None:
     """Refuses --project for a command that has no cloud mode, saying why."""
     if getattr(args, "project", None):
@@ -408,6 +425,7 @@ def _submit_stream(args, beam_args: list[str]) -> int:
     from weir.pipelines.main import submit
     from weir.pubsub import SUBSCRIPTION
 
+    _require_gcp_extra(args.runner)
     if not args.project or not args.archive:
         raise ValueError("a stream on Dataflow needs --project and --archive gs://BUCKET/PATH")
     settings = config.resolve(args.home, args.project, args.dataset)
@@ -1112,6 +1130,9 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    # Beam without its [gcp] extra (the default install) warns on import that BigQuery's
+    # apitools client is missing; weir never uses it locally, and a remote runner says so itself.
+    logging.getLogger().handlers[0].addFilter(lambda record: not record.getMessage().startswith("apitools not found"))
     # WriteToFiles warns about temp files it already moved; weir deletes the whole staging run.
     logging.getLogger("apache_beam.io.fileio").setLevel(logging.ERROR)
     args, rest = parser().parse_known_args(argv)
