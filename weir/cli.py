@@ -131,6 +131,18 @@ def _warehouse(args, shared_reads: bool = False, reads_only: bool = False):
     return s, open_warehouse(s.project, s.dataset, s.home, shared_reads=shared_reads, **extra)
 
 
+def _logging_flags(p, access_help: str) -> None:
+    """--log-level and --access-log, for the commands that serve HTTP."""
+    p.add_argument(
+        "--log-level",
+        dest="log_level",
+        choices=("debug", "info", "warning", "error"),
+        default="warning",
+        help="What is logged to stderr (default warning).",
+    )
+    p.add_argument("--access-log", dest="access_log", action="store_true", help=access_help)
+
+
 def _log_level(args) -> str:
     """Applies --log-level (and --access-log) to weir's logging; returns the level's name."""
     logging.getLogger().setLevel(args.log_level.upper())
@@ -968,20 +980,7 @@ def parser() -> argparse.ArgumentParser:
     sv.add_argument("--port", type=int, default=8000)
     sv.add_argument("--host", default="127.0.0.1", help="Address to listen on (default: this machine only).")
     sv.add_argument("--keys", default=None, help='API key file: {"keys": {"<key>": ["site", ...] or "*"}}.')
-
-    sv.add_argument(
-        "--log-level",
-        dest="log_level",
-        choices=("debug", "info", "warning", "error"),
-        default="warning",
-        help="What is logged to stderr (default warning).",
-    )
-    sv.add_argument(
-        "--access-log",
-        dest="access_log",
-        action="store_true",
-        help="A line per request on stderr (uvicorn's: client address, request line, status).",
-    )
+    _logging_flags(sv, "A line per request on stderr (uvicorn's: client address, request line, status).")
 
     co = sub.add_parser("collect", help="The collector: tracker hits over HTTP in, Pub/Sub out.")
     _common(co)
@@ -1049,20 +1048,7 @@ def parser() -> argparse.ArgumentParser:
         default=10.0,
         help="Seconds a connection may take to send a request's headers before it is closed (default 10).",
     )
-
-    co.add_argument(
-        "--log-level",
-        dest="log_level",
-        choices=("debug", "info", "warning", "error"),
-        default="warning",
-        help="What is logged to stderr (default warning).",
-    )
-    co.add_argument(
-        "--access-log",
-        dest="access_log",
-        action="store_true",
-        help="A line per request on stderr: method, path, status and time; never the client's address.",
-    )
+    _logging_flags(co, "A line per request on stderr: method, path, status and time; never the client's address.")
 
     bc = sub.add_parser("bench-collect", help="Load the collector on loopback; report requests/s and p99 latency.")
     _common(bc)
