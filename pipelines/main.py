@@ -14,6 +14,7 @@ import sys
 from apache_beam.options.pipeline_options import GoogleCloudOptions, PipelineOptions
 
 from weir.pipelines.options import WeirOptions
+from weir.usage import UsageError
 from weir.warehouse import WarehouseRef
 
 
@@ -29,7 +30,7 @@ def submit(argv: list[str]):
 
     gcp = options.view_as(GoogleCloudOptions)
     if not gcp.project:
-        raise ValueError("a rebuild on Dataflow needs --project (the BigQuery tables' project)")
+        raise UsageError("a rebuild on Dataflow needs --project (the BigQuery tables' project)")
     ref = WarehouseRef(gcp.project, opts.dataset)
     if opts.site_zones is None:  # each site's calendar, from the sites table the job's days follow
         import json

@@ -21,6 +21,7 @@ from weir.pipelines.flags import declare
 from weir.pipelines.graph import GraphConfig
 from weir.transforms.sitetime import SiteZones, check_zone
 from weir.transforms.timeutil import day_to_ms
+from weir.usage import UsageError
 
 SUBSCRIPTION_PATH = re.compile(
     r"projects/[a-z][-a-z0-9:.]{4,61}[a-z0-9]/subscriptions/[A-Za-z][-A-Za-z0-9_.~+%]{2,254}"
@@ -63,43 +64,43 @@ def refuse_unknown_flags(flags: list[str], known: tuple[str, ...] = ()) -> None:
         name = flag.split("=", 1)[0]
         close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
         hints.append(f"{name} (did you mean {close[0]}?)" if close else name)
-    raise ValueError(f"unrecognized arguments: {', '.join(hints)}")
+    raise UsageError(f"unrecognized arguments: {', '.join(hints)}")
 
 
 def validate(opts: WeirOptions, remote: bool = False) -> None:
     """Raises ValueError with a message a user can act on. `remote`: a stream on Dataflow, which
     also needs its subscription and archive (the local stream derives both from WEIR_HOME)."""
     if opts.dedupe_horizon_s <= 0:
-        raise ValueError("--dedupe_horizon_s must be positive")
+        raise UsageError("--dedupe_horizon_s must be positive")
     if opts.mode == "rebuild":
         if not opts.input and not (opts.date and opts.archive):
-            raise ValueError("a rebuild needs --input PATH_OR_GLOB, or --date with the archive's root (--archive)")
+            raise UsageError("a rebuild needs --input PATH_OR_GLOB, or --date with the archive's root (--archive)")
         if opts.date is not None:
             try:
                 dt.date.fromisoformat(opts.date)
             except ValueError:
-                raise ValueError(f"--date must be YYYY-MM-DD, got {opts.date!r}") from None
+                raise UsageError(f"--date must be YYYY-MM-DD, got {opts.date!r}") from None
         if opts.timezone is not None:
             if opts.date is None:
-                raise ValueError("--timezone goes with --date (the sites of one zone, on one day)")
+                raise UsageError("--timezone goes with --date (the sites of one zone, on one day)")
             check_zone(opts.timezone)
         site_zones(opts)
         return
     if opts.early_s <= 0:
-        raise ValueError("--early_s must be positive")
+        raise UsageError("--early_s must be positive")
     if opts.allowed_lateness_s < 0:
-        raise ValueError("--allowed_lateness_s must be >= 0")
+        raise UsageError("--allowed_lateness_s must be >= 0")
     if not remote:
         return
     if not opts.subscription or not SUBSCRIPTION_PATH.fullmatch(opts.subscription):
-        raise ValueError("a stream needs --subscription projects/PROJECT/subscriptions/NAME")
+        raise UsageError("a stream needs --subscription projects/PROJECT/subscriptions/NAME")
     if not opts.archive:
-        raise ValueError("a stream needs --archive ROOT (gs://...): every message is archived")
+        raise UsageError("a stream needs --archive ROOT (gs://...): every message is archived")
     for name in ("archive_window_s", "archive_shards"):
         if getattr(opts, name) <= 0:
-            raise ValueError(f"--{name} must be positive")
+            raise UsageError(f"--{name} must be positive")
     if 3600 % opts.archive_window_s:
-        raise ValueError("--archive_window_s must divide an hour (a window's files stay in one hour directory)")
+        raise UsageError("--archive_window_s must divide an hour (a window's files stay in one hour directory)")
 
 
 def site_zones(opts: WeirOptions) -> SiteZones:
@@ -111,9 +112,9 @@ def site_zones(opts: WeirOptions) -> SiteZones:
     try:
         mapping = json.loads(opts.site_zones)
     except ValueError:
-        raise ValueError("--site_zones must be a JSON object of site -> IANA time zone") from None
+        raise UsageError("--site_zones must be a JSON object of site -> IANA time zone") from None
     if not isinstance(mapping, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in mapping.items()):
-        raise ValueError("--site_zones must be a JSON object of site -> IANA time zone")
+        raise UsageError("--site_zones must be a JSON object of site -> IANA time zone")
     return SiteZones.of(mapping)
 
 

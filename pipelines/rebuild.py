@@ -32,6 +32,7 @@ from weir.pipelines.graph import build
 from weir.pipelines.options import WeirOptions, graph_config, site_zones, validate
 from weir.transforms.read import ReadArchive
 from weir.transforms.sinks import StagedFilesSink, staged_files, staged_records
+from weir.usage import UsageError
 from weir.warehouse import Warehouse, WarehouseRef
 from weir.warehouse.scope import Part, days_of, predicate
 
@@ -41,7 +42,7 @@ LOCAL_BATCH_RUNNER = "FnApiRunner"  # named explicitly: the default would try to
 MAX_SHRINK = 0.10  # without --date, a day may lose at most this share of its events unless forced
 
 
-class WouldShrink(ValueError):
+class WouldShrink(UsageError):
     """A rebuild without --date would replace days with far fewer events than they hold."""
 
 
@@ -86,13 +87,13 @@ def staging_location(options: PipelineOptions, local_root: str | None = None, re
         temp = options.view_as(GoogleCloudOptions).temp_location
         root = opts.staging or (f"{temp.rstrip('/')}/weir-staging" if temp else None)
         if not (root or "").startswith("gs://"):
-            raise ValueError(
+            raise UsageError(
                 f"a rebuild on {runner or 'Dataflow'} needs --staging gs://BUCKET/PATH (or --temp_location gs://...): "
                 "its workers stage there"
             )
         return root
     if not (opts.staging or local_root):
-        raise ValueError("a rebuild needs a staging location (--staging)")
+        raise UsageError("a rebuild needs a staging location (--staging)")
     return opts.staging or local_root
 
 
@@ -116,7 +117,7 @@ def day_inputs(archive: str, date: str, zone: str | None, zones) -> list[str]:
     patterns, start, end = day_hour_patterns(archive, date, zone, zones)
     found = [p for p, m in zip(patterns, FileSystems.match(patterns), strict=True) if m.metadata_list]
     if not found:
-        raise ValueError(f"the archive {archive} holds no file received between {_utc(start)} and {_utc(end)} UTC")
+        raise UsageError(f"the archive {archive} holds no file received between {_utc(start)} and {_utc(end)} UTC")
     return found
 
 
@@ -178,7 +179,7 @@ def run_rebuild(
     resolve_input(opts)
     for pattern in opts.input:  # refused before anything runs, not 96 lines of Beam traceback
         if not FileSystems.match([pattern])[0].metadata_list:
-            raise ValueError(f"--input {pattern} matches no file")
+            raise UsageError(f"--input {pattern} matches no file")
     started = time.monotonic()
     staging = _staging_run(options, staging_root)
     if "://" not in staging:
@@ -222,7 +223,7 @@ def _refuse_non_events(counters: dict) -> None:
     Replacing its day would empty the day's tables for a pile of dead letters."""
     read, accepted = counters.get("records_read", 0), counters.get("events_accepted", 0)
     if read and not accepted:
-        raise ValueError(
+        raise UsageError(
             f"the input holds no event: all {read:,} records are dead letters (is it JSON lines or Avro "
             "archive files?); nothing was replaced. Pass --force to land them as dead letters anyway"
         )

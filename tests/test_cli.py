@@ -382,3 +382,22 @@ def test_a_remote_runner_without_beams_gcp_parts_names_the_extra(tmp_path, monke
     with pytest.raises(ValueError, match=r"weir-analytics\[gcp\]"):
         cli._require_gcp_extra("DataflowRunner")
     cli._require_gcp_extra("DirectRunner")  # a local runner needs nothing more
+
+
+def test_a_bug_is_reported_as_weirs_with_its_traceback_saved_not_as_a_usage_error(tmp_path, monkeypatch, capsys):
+    """The user's mistakes are one line and exit 2; anything else is weir's fault: a short
+    report, exit 70, and the traceback in a file the report names."""
+    from weir import cli
+
+    os.makedirs(tmp_path / "home")
+    monkeypatch.setattr(cli, "cmd_sql", lambda args: {}["a key weir forgot"])
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
+    assert cli.main(["sql", "SELECT 1", "--home", str(tmp_path / "home")]) == 70
+    err = capsys.readouterr().err
+    assert "unexpected error (weir's fault, not your input): KeyError" in err
+    saved = re.search(r"the traceback is in (\S+);", err).group(1)
+    assert "Traceback" in open(saved).read() and "a key weir forgot" in open(saved).read()
+    # The user's mistake stays one line and exit 2.
+    monkeypatch.setattr(cli, "cmd_sql", lambda args: (_ for _ in ()).throw(cli.UsageError("no such thing")))
+    assert cli.main(["sql", "SELECT 1", "--home", str(tmp_path / "home")]) == 2
+    assert capsys.readouterr().err.strip() == "weir sql: error: no such thing"

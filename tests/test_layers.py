@@ -9,8 +9,8 @@ transforms/ and schemas/ to `weir.pipelines`, `weir.transforms`, `weir.schemas`)
 of the bare names would find nothing in an installed copy, so it fails here too.
 
 - services: the warehouses, Pub/Sub topology and local settings (`weir.warehouse`,
-  `weir.pubsub` with its emulator, fallback server and publisher, `weir.config`), and the
-  sites' settings in the warehouse (`weir.sites`);
+  `weir.pubsub` with its emulator, fallback server and publisher, `weir.config`), the
+  sites' settings in the warehouse (`weir.sites`), and the user's-mistake error (`weir.usage`);
 - pipelines: the graph and its runners (the local stream's runtime in pipelines/local/);
 - the application: everything else in `weir` (the CLI and its commands, the collector,
   the generator, the bench).
@@ -32,7 +32,7 @@ import pytest
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LAYERS = ("schemas", "transforms", "services", "pipelines", "application")
-SERVICES = ("weir.warehouse", "weir.pubsub", "weir.config", "weir.sites")
+SERVICES = ("weir.warehouse", "weir.pubsub", "weir.config", "weir.sites", "weir.usage")
 
 
 FOLDERS = ("schemas", "transforms", "pipelines")  # top-level folders installed as weir.<folder>

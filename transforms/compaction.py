@@ -117,7 +117,7 @@ def compact_hour(directory: str, now_s: float | None = None) -> int:
                 records.append({**rec, "file": rec.get("file") or name})
     first = min((r["received_at"] for r in records), default=0)
     compact = f"{COMPACT_PREFIX}{first}-{uuid.uuid4().hex[:8]}.avro"
-    manifest_path = os.path.join(directory, f"{MANIFEST_PREFIX}{compact[len(COMPACT_PREFIX):-5]}.json")
+    manifest_path = os.path.join(directory, f"{MANIFEST_PREFIX}{compact[len(COMPACT_PREFIX) : -5]}.json")
     _write_json(manifest_path, {"compact": compact, "replaces": names, "at": now_s, "records": len(records)})
     write_archive_file(os.path.join(directory, compact), records)
     return len(names)

@@ -68,15 +68,15 @@ def _partition_of(ident: str) -> int:
 def _by_partition(events: list) -> list[tuple[int, bytes]]:
     """A batch of events -> [(partition, its events of the batch as one compressed JSON array)].
 
-    Copies of an event share its identity, so they meet in one partition, wherever and
-    whenever each was received. Compact, because the FnApiRunner's grouping holds every value
-    of the day decoded, and hands them to the next stage encoded too: measured at 1 M events
-   , the dedupe's grouping of JSON took the rebuild's peak memory from 0.9 to
-    3.2 GB. A dict is ~2.3 KB of Python objects there, an event's JSON ~0.55 KB, its share of
-    a zstd-compressed array of a partition's events of the batch ~0.07 KB (~1.5 us per event
-    to compress and decompress). Events are made of JSON values by ParseEvents, so the round
-    trip is exact. One element per partition and batch, not per event: ~14 us per element
-    through the runner's grouping was a tenth of the rebuild."""
+     Copies of an event share its identity, so they meet in one partition, wherever and
+     whenever each was received. Compact, because the FnApiRunner's grouping holds every value
+     of the day decoded, and hands them to the next stage encoded too: measured at 1 M events
+    , the dedupe's grouping of JSON took the rebuild's peak memory from 0.9 to
+     3.2 GB. A dict is ~2.3 KB of Python objects there, an event's JSON ~0.55 KB, its share of
+     a zstd-compressed array of a partition's events of the batch ~0.07 KB (~1.5 us per event
+     to compress and decompress). Events are made of JSON values by ParseEvents, so the round
+     trip is exact. One element per partition and batch, not per event: ~14 us per element
+     through the runner's grouping was a tenth of the rebuild."""
     parts: dict[int, list] = {}
     for event in events:
         part = _partition_of(identity(event))

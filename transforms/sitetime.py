@@ -37,6 +37,8 @@ CLOCK_SKEW_S = 86_400
 class UnknownZone(ValueError):
     """A time zone name that is not in the IANA database."""
 
+    usage_error = True  # the user's: weir.usage (the command line's one-line errors)
+
 
 @functools.cache
 def zone(name: str) -> zoneinfo.ZoneInfo:

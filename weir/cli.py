@@ -25,6 +25,7 @@ from weir.pipelines.flags import (
 )
 from weir.schemas import DEFAULT_DATASET
 from weir.transforms.defaults import DEFAULT_ALLOWED_LATENESS_S
+from weir.usage import UsageError, is_usage_error
 
 
 def _common(p: argparse.ArgumentParser, top: bool = False) -> None:
@@ -57,7 +58,8 @@ ENVIRONMENT = f"""environment variables:
 
 exit codes: 0 ok, 1 a check found a difference (verify, compare, emulator status, a day whose
   last close did not verify in status, daily),
-  2 a usage or input error, 130 interrupted (Ctrl-C)"""
+  2 a usage or input error (one line), 70 a bug in weir (the traceback saved to a file),
+  130 interrupted (Ctrl-C)"""
 
 
 EXAMPLES = {
@@ -153,7 +155,7 @@ def _log_level(args) -> str:
 
 def _existing_home(home: str) -> None:
     if not os.path.isdir(home):
-        raise ValueError(
+        raise UsageError(
             f"no weir home at {home}: nothing was ever written there; check --home or WEIR_HOME "
             "(weir demo or weir stream make one)"
         )
@@ -171,7 +173,7 @@ def cmd_demo(args) -> int:
     settings = config.resolve(args.home, None, args.dataset)
     if args.today:
         if args.date:
-            raise ValueError("--today and --date name two days: give one")
+            raise UsageError("--today and --date name two days: give one")
         run_today(settings, events=args.events)
         print("Watch it: weir serve, then open http://127.0.0.1:8000/")
         return 0
@@ -193,7 +195,7 @@ def cmd_rebuild(args, beam_args: list[str]) -> int:
     settings, warehouse = _warehouse(args)
     if args.date and not args.input and not args.archive:
         if settings.project:
-            raise ValueError("a rebuild of --date on Google Cloud reads the archive: give --archive gs://BUCKET/PATH")
+            raise UsageError("a rebuild of --date on Google Cloud reads the archive: give --archive gs://BUCKET/PATH")
         args.archive = settings.archive_root  # the local stream's and the demo's archive
     from weir import sites
 
@@ -239,7 +241,7 @@ def cmd_site(args) -> int:
     _, warehouse = _warehouse(args, reads_only=args.site_command == "list")
     if args.site_command == "set":
         if args.timezone is None and args.name is None:
-            raise ValueError("weir site set needs --timezone and/or --name")
+            raise UsageError("weir site set needs --timezone and/or --name")
         before, after = sites.set_site(warehouse, args.site, args.timezone, args.name)
         print(
             f"{after.site}: time zone {after.timezone}"
@@ -265,7 +267,7 @@ def cmd_daily(args, beam_args: list[str]) -> int:
     settings, warehouse = _warehouse(args)
     archive = args.archive or (None if settings.project else settings.archive_root)
     if not archive:
-        raise ValueError("on Google Cloud the daily closes read the archive: give --archive gs://BUCKET/PATH")
+        raise UsageError("on Google Cloud the daily closes read the archive: give --archive gs://BUCKET/PATH")
     flags = list(beam_args)
     if args.runner:
         _require_gcp_extra(args.runner)
@@ -273,6 +275,9 @@ def cmd_daily(args, beam_args: list[str]) -> int:
     if settings.project:
         flags.append(f"--project={settings.project}")
     if args.daily_command == "close":
+        from weir.warehouse.params import day
+
+        day(args.date)  # a mistyped day is the user's, said in one line
         result = daily.close_day(
             warehouse, args.date, args.timezone, archive, settings.staging_root, args.reason, args.now_ms, flags
         )
@@ -280,8 +285,8 @@ def cmd_daily(args, beam_args: list[str]) -> int:
             f"weir daily close {result.day} ({result.zone}): {result.status}"
             + (f": {result.message}" if result.message else "")
         )
-        if result.status == "failed":
-            raise RuntimeError(result.message)
+        if result.status == "failed":  # said above, with its reason; recorded in day_closes
+            return 1
         return 0 if result.status == "verified" else 1
     service = daily.DailyService(
         warehouse,
@@ -312,7 +317,7 @@ def _refuse_open_day(home: str, day: str, zone: str | None, zones) -> None:
 
     still_open = open_while_streaming(home, day, zone, zones)
     if still_open:
-        raise ValueError(
+        raise UsageError(
             f"{day} is still open in {', '.join(still_open)} and `weir stream` is writing it; it closes by itself "
             "once it has ended (weir daily). Rebuilding it now would delete what the stream lands after the rebuild "
             "reads the archive. Pass --force to rebuild it anyway"
@@ -328,7 +333,7 @@ def cmd_sql(args) -> int:
     from weir.console.output import print_result
     from weir.query.client import QueryClient
 
-    _, warehouse = _warehouse(args, reads_only=True)
+    _, warehouse = _warehouse(args, reads_only=not args.write)
     print_result(QueryClient(warehouse).sql(args.query, write=args.write), args.format)
     return 0
 
@@ -337,7 +342,10 @@ def _when(text: str, zone: str = "UTC"):
     """An ISO time; without an offset, in `zone` (a site's time zone)."""
     import zoneinfo
 
-    value = dt.datetime.fromisoformat(text)
+    try:
+        value = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise UsageError(f"{text!r} is not a time: give an ISO 8601 time such as 2026-11-30T12:00") from None
     return value if value.tzinfo else value.replace(tzinfo=zoneinfo.ZoneInfo(zone))
 
 
@@ -407,7 +415,7 @@ def _require_credentials(emulated: bool = True) -> None:
     try:
         google.auth.default()
     except DefaultCredentialsError as exc:
-        raise ValueError(
+        raise UsageError(
             f"no Google credentials ({str(exc).splitlines()[0][:160]}); run `gcloud auth application-default "
             "login`, or set GOOGLE_APPLICATION_CREDENTIALS to a service account key file"
         ) from None
@@ -421,7 +429,7 @@ def _require_gcp_extra(runner: str) -> None:
     if runner in LOCAL_RUNNERS:
         return
     if importlib.util.find_spec("apitools") is None or importlib.util.find_spec("google.cloud.dataflow") is None:
-        raise ValueError(
+        raise UsageError(
             f"--runner {runner} needs Apache Beam's Google Cloud parts, not installed: "
             "pip install 'weir-analytics[gcp]' (from a clone: pip install '.[gcp]')"
         )
@@ -430,7 +438,7 @@ def _require_gcp_extra(runner: str) -> None:
 def _local_only(args, why: str) -> None:
     """Refuses --project for a command that has no cloud mode, saying why."""
     if getattr(args, "project", None):
-        raise ValueError(f"--project is not for weir {args.command}: {why}")
+        raise UsageError(f"--project is not for weir {args.command}: {why}")
 
 
 def _submit_stream(args, beam_args: list[str]) -> int:
@@ -439,7 +447,7 @@ def _submit_stream(args, beam_args: list[str]) -> int:
 
     _require_gcp_extra(args.runner)
     if not args.project or not args.archive:
-        raise ValueError("a stream on Dataflow needs --project and --archive gs://BUCKET/PATH")
+        raise UsageError("a stream on Dataflow needs --project and --archive gs://BUCKET/PATH")
     settings = config.resolve(args.home, args.project, args.dataset)
     if not args.subscription:
         args.subscription = f"projects/{args.project}/subscriptions/{SUBSCRIPTION}"
@@ -460,10 +468,10 @@ def cmd_stream(args, beam_args: list[str] | None = None) -> int:
     if args.runner and args.runner not in LOCAL_RUNNERS:
         return _submit_stream(args, beam_args or [])
     if beam_args:
-        raise ValueError(f"unrecognized arguments: {' '.join(beam_args)}")
+        raise UsageError(f"unrecognized arguments: {' '.join(beam_args)}")
     remote_only = changed(args, tuple(n for n in DATAFLOW_STREAM_FLAGS if n not in LOCAL_STREAM_FLAGS))
     if remote_only:
-        raise ValueError(f"{', '.join(sorted(remote_only))}: only for a stream on Dataflow (--runner DataflowRunner)")
+        raise UsageError(f"{', '.join(sorted(remote_only))}: only for a stream on Dataflow (--runner DataflowRunner)")
     _local_only(args, "a local stream lands in the local warehouse; on Google Cloud add --runner DataflowRunner")
     from apache_beam.options.pipeline_options import PipelineOptions
 
@@ -656,7 +664,7 @@ def cmd_collect(args) -> int:
     if args.trusted_proxy:
         print(f"collect: the client is read from {args.proxy_header} of {', '.join(args.trusted_proxy)} only")
     if args.no_geo and args.geo_db:
-        raise ValueError("--no-geo and --geo-db contradict each other: give one")
+        raise UsageError("--no-geo and --geo-db contradict each other: give one")
     geography = None if args.no_geo else Geography(args.geo_db)
     if geography is not None:
         print(f"collect: country and region from {geography.source}")
@@ -677,7 +685,7 @@ def cmd_collect(args) -> int:
         with open(args.cookieless_secret, "rb") as fh:
             secret = fh.read().strip()
         if len(secret) < 16:
-            raise ValueError(f"--cookieless-secret {args.cookieless_secret}: needs 16 bytes or more")
+            raise UsageError(f"--cookieless-secret {args.cookieless_secret}: needs 16 bytes or more")
         cookieless = CookielessIds(secret)
     elif args.cookieless:
         from weir.collector.cookieless import CookielessIds
@@ -732,7 +740,7 @@ def cmd_serve(args) -> int:
 
     keys = load_keys(args.keys) if args.keys else None
     if keys is None and args.host not in ("127.0.0.1", "localhost", "::1"):
-        raise ValueError(f"--host {args.host} serves other machines: give --keys FILE (docs/api.md)")
+        raise UsageError(f"--host {args.host} serves other machines: give --keys FILE (docs/api.md)")
     from weir.listen import listening_socket
 
     _, warehouse = _warehouse(args, shared_reads=True, reads_only=True)
@@ -1166,15 +1174,17 @@ def _run(args, rest: list[str]) -> int:
     except KeyboardInterrupt:  # Ctrl-C: one line, no traceback (a rebuild has removed its staging)
         print(f"weir {args.command}: interrupted", file=sys.stderr)
         return 130
-    except (ValueError, FileNotFoundError, RuntimeError) as exc:
-        if _INTERRUPTED:  # Beam re-raises a Ctrl-C inside a step as its own error
-            print(f"weir {args.command}: interrupted", file=sys.stderr)
-            return 130
-        print(f"weir {args.command}: error: {_plain(str(exc))}", file=sys.stderr)
-        return 2
     except BrokenPipeError:  # `weir status | head`: the reader left; say nothing more
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
+    except Exception as exc:
+        if _INTERRUPTED:  # Beam re-raises a Ctrl-C inside a step as its own error
+            print(f"weir {args.command}: interrupted", file=sys.stderr)
+            return 130
+        if is_usage_error(exc):  # the user's mistake: one line
+            print(f"weir {args.command}: error: {_plain(str(exc))}", file=sys.stderr)
+            return 2
+        return _report_bug(args.command, exc)
 
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")  # sqlglot underlines the failing token with these
@@ -1202,6 +1212,26 @@ def interrupted() -> bool:
 
 def threading_main() -> bool:
     return threading.current_thread() is threading.main_thread()
+
+
+EXIT_BUG = 70  # EX_SOFTWARE (sysexits.h): weir failed, not the user
+
+
+def _report_bug(command: str, exc: BaseException) -> int:
+    """An exception weir did not expect: a short report on stderr, the traceback in a file."""
+    import tempfile
+    import traceback
+
+    fd, path = tempfile.mkstemp(prefix=f"weir-{command}-", suffix=".traceback.txt")
+    with os.fdopen(fd, "w") as fh:
+        fh.write(f"weir {' '.join(sys.argv[1:])}\n\n")
+        traceback.print_exception(exc, file=fh)
+    print(
+        f"weir {command}: unexpected error (weir's fault, not your input): {type(exc).__name__}: "
+        f"{_plain(str(exc))[:300]}\n  the traceback is in {path}; please include it in a report",
+        file=sys.stderr,
+    )
+    return EXIT_BUG
 
 
 def _plain(message: str) -> str:

@@ -15,6 +15,7 @@ from weir.console.progress import bar, watching
 from weir.pipelines.rebuild import run_rebuild
 from weir.traffic.generator import DEFAULT_SITES, generate_day, write_avro_archive
 from weir.transforms.archive import day_dir
+from weir.usage import UsageError
 from weir.warehouse.local import LocalWarehouse
 from weir.warehouse.params import day as parse_day
 
@@ -63,7 +64,7 @@ def run_demo(
     day = day or (dt.datetime.now(dt.timezone.utc).date() - dt.timedelta(days=1)).isoformat()
     parse_day(day)  # every argument is checked before anything is written
     if events < 1:
-        raise ValueError(f"--events must be at least 1, got {events}")
+        raise UsageError(f"--events must be at least 1, got {events}")
     archive_day = day_dir(settings.archive_root, day)
     _refuse_foreign_data(archive_day, day)
     warehouse = LocalWarehouse(settings.home, settings.dataset)
@@ -125,7 +126,7 @@ def _refuse_foreign_data(archive_day: str, day: str) -> None:
         if os.path.isfile(p) and not os.path.basename(p).startswith(f"{DEMO_PREFIX}-")
     ]
     if foreign:
-        raise ValueError(
+        raise UsageError(
             f"{day} already holds {len(foreign)} archive file(s) weir demo did not make (under {archive_day}); "
             "the demo would replace that day. Choose another --date, or another --home for the demo"
         )
@@ -168,7 +169,7 @@ def run_live(names, rate: float, duration_s: float | None, say=print) -> int:
     from weir.pubsub.publish import publish
 
     if rate <= 0:
-        raise ValueError(f"--rate must be positive for --live, got {rate:g}")
+        raise UsageError(f"--rate must be positive for --live, got {rate:g}")
     ensure_topology(names)  # the subscriptions exist before the first message: none is lost
     say(
         f"weir demo --live: {rate:g} events/s to {names.topic_path}"

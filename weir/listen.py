@@ -10,6 +10,8 @@ from __future__ import annotations
 import errno
 import socket
 
+from weir.usage import UsageError
+
 
 def listening_socket(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -17,7 +19,7 @@ def listening_socket(host: str, port: int) -> socket.socket:
         sock = socket.create_server((host, port), family=family, backlog=2048)
     except OSError as exc:
         if exc.errno == errno.EADDRINUSE:
-            raise ValueError(f"port {port} on {host} is in use: stop what holds it, or give --port") from None
-        raise ValueError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+            raise UsageError(f"port {port} on {host} is in use: stop what holds it, or give --port") from None
+        raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
     sock.set_inheritable(True)
     return sock

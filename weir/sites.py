@@ -14,6 +14,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from weir.transforms.sitetime import UTC_ZONE, SiteZones, check_zone
+from weir.usage import UsageError
 from weir.warehouse.base import QueryError, Warehouse, is_missing_table
 
 MAX_SITE_LENGTH = 253  # a host name's limit: a site is its main domain
@@ -55,11 +56,11 @@ def set_site(
     ValueError (an UnknownZone for a zone name the IANA database does not have) before
     anything is written."""
     if not site or len(site) > MAX_SITE_LENGTH or site != site.strip():
-        raise ValueError(f"a site is its id as events carry it (1-{MAX_SITE_LENGTH} characters), got {site!r}")
+        raise UsageError(f"a site is its id as events carry it (1-{MAX_SITE_LENGTH} characters), got {site!r}")
     if timezone is not None:
         check_zone(timezone)
     if display_name is not None and len(display_name) > 200:
-        raise ValueError("--name is at most 200 characters")
+        raise UsageError("--name is at most 200 characters")
     warehouse.ensure_tables()
     before = load(warehouse).get(site)
     after = Site(

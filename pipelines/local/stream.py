@@ -59,6 +59,7 @@ from weir.transforms.compaction import without_replaced
 from weir.transforms.counting import local_counts, local_gauges, reset_local_counts
 from weir.transforms.read import read_avro
 from weir.transforms.records import RawRecord
+from weir.usage import UsageError
 from weir.warehouse.local import LocalWarehouse
 
 log = logging.getLogger(__name__)
@@ -149,7 +150,7 @@ class StreamFailed(RuntimeError):
     """The stream stopped by itself: its pipeline failed or ended, or its archiver died."""
 
 
-class HomeBusy(ValueError):
+class HomeBusy(UsageError):
     """Another stream writes this home: two writers of one warehouse, status file and archive
     would each stop the other's work (a usage error: stop the first, or use another home)."""
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from weir import schemas
 from weir.transforms.metrics import METRICS
+from weir.usage import UsageError
 from weir.warehouse.base import Warehouse
 from weir.warehouse.params import dataset_id
 from weir.warehouse.params import day as parse_day
@@ -43,7 +44,7 @@ def _targets(spec: str, grain: str) -> list[tuple[str, str]]:
     if "." in spec:
         dataset, table = spec.rsplit(".", 1)
         if table not in METRIC_TABLES:
-            raise ValueError(f"{spec!r}: {table!r} is not a metrics table ({', '.join(METRIC_TABLES)})")
+            raise UsageError(f"{spec!r}: {table!r} is not a metrics table ({', '.join(METRIC_TABLES)})")
         return [(f"{dataset_id(dataset)}.{table}", table)]
     tables = [t for t in METRIC_TABLES if grain == "both" or t.endswith(grain)]
     return [(f"{dataset_id(spec)}.{t}", t) for t in tables]
@@ -117,7 +118,7 @@ def compare(warehouse: Warehouse, left: str, right: str, day: str, grain: str = 
     parse_day(day)  # refused before any query
     lefts, rights = _targets(left, grain), _targets(right, grain)
     if [t for _, t in lefts] != [t for _, t in rights]:
-        raise ValueError("--left and --right must name the same tables (two datasets, or two tables alike)")
+        raise UsageError("--left and --right must name the same tables (two datasets, or two tables alike)")
     return [compare_table(warehouse, lq, rq, table, day) for (lq, table), (rq, _) in zip(lefts, rights, strict=True)]
 
 

@@ -22,6 +22,8 @@ import ipaddress
 import re
 from collections.abc import Callable
 
+from weir.usage import UsageError
+
 _COUNTRY = re.compile(r"[A-Z]{2}")
 # Codes some data uses for "somewhere in a region" or "anonymous": not a country, so unknown.
 _NOT_COUNTRIES = frozenset({"EU", "AP", "ZZ", "A1", "A2", "O1"})
@@ -41,7 +43,7 @@ def _mmdb_reader(path: str) -> Lookup:
     try:
         reader = maxminddb.open_database(path, maxminddb.MODE_MMAP)
     except (OSError, maxminddb.InvalidDatabaseError) as exc:
-        raise ValueError(f"--geo-db {path}: not a readable MaxMind-format database ({exc})") from None
+        raise UsageError(f"--geo-db {path}: not a readable MaxMind-format database ({exc})") from None
 
     def lookup(text: str) -> tuple[str | None, str | None]:
         record = reader.get(text)

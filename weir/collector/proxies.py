@@ -23,6 +23,8 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from weir.usage import UsageError
+
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -49,7 +51,7 @@ def parse_networks(specs: Iterable[str]) -> tuple[Network, ...]:
                 networks.append(ipaddress.ip_network(part, strict=False))
             except ValueError:
                 names = ", ".join(PRESETS)
-                raise ValueError(f"{spec!r} is neither an address, a CIDR range nor a preset ({names})") from None
+                raise UsageError(f"{spec!r} is neither an address, a CIDR range nor a preset ({names})") from None
     return tuple(networks)
 
 
@@ -120,7 +122,7 @@ class ClientAddresses:
 
     def __post_init__(self) -> None:
         if self.header not in HEADERS:
-            raise ValueError(f"proxy header {self.header!r} is not one of {', '.join(HEADERS)}")
+            raise UsageError(f"proxy header {self.header!r} is not one of {', '.join(HEADERS)}")
 
     def is_trusted(self, address: Address) -> bool:
         return any(address in network for network in self.trusted)

@@ -25,6 +25,8 @@ STATE_FILE = "pubsub-emulator.json"
 class EmulatorUnavailable(RuntimeError):
     """The Pub/Sub emulator is not installed here and PUBSUB_EMULATOR_HOST is not set."""
 
+    usage_error = True  # the machine's, not weir's: said in one line (weir.usage)
+
 
 def free_port() -> int:
     """A TCP port free on the loopback interface now."""

@@ -20,6 +20,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from weir.transforms.metrics import DIMENSIONS, METRICS
+from weir.usage import UsageError
 from weir.warehouse.base import QueryResult, Warehouse
 
 GRAIN_SECONDS = {"5m": 300, "1h": 3600, "1d": 86400}
@@ -73,19 +74,19 @@ class SeriesQuery:
     def __post_init__(self):
         metrics = {m.name: m for m in METRICS}
         if self.metric not in metrics:
-            raise ValueError(f"unknown metric {self.metric!r}; one of {', '.join(metrics)}")
+            raise UsageError(f"unknown metric {self.metric!r}; one of {', '.join(metrics)}")
         if self.granularity not in GRAINS:
-            raise ValueError(f"granularity must be one of {', '.join(GRAINS)}")
+            raise UsageError(f"granularity must be one of {', '.join(GRAINS)}")
         if self.dimension is not None and self.dimension not in {d.name for d in DIMENSIONS}:
-            raise ValueError(f"unknown dimension {self.dimension!r}")
+            raise UsageError(f"unknown dimension {self.dimension!r}")
         m = metrics[self.metric]
         if m.kind == "distinct" and not m.sketch_column and not (self.url and self.granularity != "1h"):
-            raise ValueError(
+            raise UsageError(
                 f"{self.metric} is a distinct count without a stored sketch: it can be read per URL and "
                 f"bucket only (give --url and granularity 5m or 1d)"
             )
         if self.end <= self.start:
-            raise ValueError("end must be after start")
+            raise UsageError("end must be after start")
 
     def statement(self) -> tuple[str, dict]:
         """(BigQuery SQL with @parameters, their values)."""

@@ -13,11 +13,12 @@ from __future__ import annotations
 import datetime as dt
 
 from weir.query.client import QueryClient, SeriesQuery
+from weir.usage import UsageError
 
 STEP = {"5m": dt.timedelta(minutes=5), "1h": dt.timedelta(hours=1), "1d": dt.timedelta(days=1)}
 
 
-class NothingToPlot(ValueError):
+class NothingToPlot(UsageError):
     """The window holds no data for the question."""
 
 

@@ -15,6 +15,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from weir.transforms.metrics import DIMENSIONS
+from weir.usage import UsageError
 
 ORDER_BY = ("pageviews", "visitors", "engaged_seconds")
 FIVE_MINUTE_DAYS = 7  # url_metrics_5m keeps 8 days; a range starting earlier reads the daily tables
@@ -41,13 +42,13 @@ class TopQuery:
 
     def __post_init__(self):
         if self.by != "url" and self.by not in _dimensions():
-            raise ValueError(f"by must be url or one of {', '.join(sorted(_dimensions()))}; got {self.by!r}")
+            raise UsageError(f"by must be url or one of {', '.join(sorted(_dimensions()))}; got {self.by!r}")
         if self.order_by not in ORDER_BY:
-            raise ValueError(f"order_by must be one of {', '.join(ORDER_BY)}; got {self.order_by!r}")
+            raise UsageError(f"order_by must be one of {', '.join(ORDER_BY)}; got {self.order_by!r}")
         if not 1 <= self.limit <= MAX_LIMIT:
-            raise ValueError(f"limit must be from 1 to {MAX_LIMIT}; got {self.limit}")
+            raise UsageError(f"limit must be from 1 to {MAX_LIMIT}; got {self.limit}")
         if self.end <= self.start:
-            raise ValueError("end must be after start")
+            raise UsageError("end must be after start")
 
     def statement(self, now: dt.datetime | None = None) -> tuple[str, dict]:
         now = now or dt.datetime.now(dt.timezone.utc)
@@ -97,7 +98,7 @@ def right_now_window(minutes: int, now: dt.datetime) -> tuple[dt.datetime, dt.da
     both sides of the comparison: at 12:02:30 it holds 2.5 minutes, and set against the whole
     12:00 bucket of a week earlier it would read low all day."""
     if not 5 <= minutes <= 24 * 60:
-        raise ValueError(f"minutes must be from 5 to 1440; got {minutes}")
+        raise UsageError(f"minutes must be from 5 to 1440; got {minutes}")
     epoch = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
     until = epoch + dt.timedelta(minutes=5 * ((now - epoch) // dt.timedelta(minutes=5)))
     return until - dt.timedelta(minutes=5 * -(-minutes // 5)), until

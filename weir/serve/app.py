@@ -21,6 +21,7 @@ from weir.console.output import csv_text, plain
 from weir.query.client import GRAINS, QueryClient, SeriesQuery
 from weir.query.top import MAX_LIMIT, ORDER_BY, TopQuery
 from weir.transforms.metrics import DIMENSIONS, METRICS
+from weir.usage import UsageError
 from weir.warehouse.base import QueryError, QueryResult, Warehouse
 
 MAX_HOURS = 24 * 31
@@ -48,21 +49,21 @@ def load_keys(path: str) -> dict[str, tuple[str, ...] | None]:
         data = json.load(fh)
     keys = data.get("keys") if isinstance(data, dict) else None
     if not isinstance(keys, dict) or not keys:
-        raise ValueError(f'{path}: expected {{"keys": {{"<key>": ["site", ...] or "*"}}}}')
+        raise UsageError(f'{path}: expected {{"keys": {{"<key>": ["site", ...] or "*"}}}}')
     out: dict[str, tuple[str, ...] | None] = {}
     for key, sites in keys.items():
         if len(key) < 16:
-            raise ValueError(f"{path}: a key must be at least 16 characters")
+            raise UsageError(f"{path}: a key must be at least 16 characters")
         if sites == "*":
             out[key] = None
         elif isinstance(sites, list) and sites and all(isinstance(s, str) for s in sites):
             out[key] = tuple(sites)
         else:
-            raise ValueError(f'{path}: the sites of a key are a list of names or "*"')
+            raise UsageError(f'{path}: the sites of a key are a list of names or "*"')
     return out
 
 
-class BadParameter(ValueError):
+class BadParameter(UsageError):
     def __init__(self, name: str, why: str):
         super().__init__(f"{name}: {why}")
         self.name = name

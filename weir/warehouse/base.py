@@ -7,9 +7,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from weir import schemas
+from weir.usage import UsageError
 
 
-class QueryError(ValueError):
+class QueryError(UsageError):
     """A query the warehouse refused or could not run; the message says why."""
 
 

@@ -13,6 +13,8 @@ from __future__ import annotations
 import datetime as dt
 import re
 
+from weir.usage import UsageError
+
 # BigQuery's own rules: dataset ids are letters, digits and underscores (at most 1,024);
 # project ids 6-30 lower-case letters, digits and hyphens, optionally domain-scoped.
 _DATASET = re.compile(r"[A-Za-z0-9_]{1,1024}")
@@ -22,14 +24,14 @@ _PROJECT = re.compile(r"(?:[a-z][a-z0-9.-]{0,62}:)?[a-z][a-z0-9-]{4,28}[a-z0-9]"
 def dataset_id(name: str) -> str:
     """`name` if it is a valid dataset id; ValueError saying why not."""
     if not isinstance(name, str) or not _DATASET.fullmatch(name):
-        raise ValueError(f"dataset {name!r} is not a dataset id (letters, digits and underscores only)")
+        raise UsageError(f"dataset {name!r} is not a dataset id (letters, digits and underscores only)")
     return name
 
 
 def project_id(name: str) -> str:
     """`name` if it is a valid Google Cloud project id; ValueError saying why not."""
     if not isinstance(name, str) or not _PROJECT.fullmatch(name):
-        raise ValueError(f"project {name!r} is not a project id (6-30 lower-case letters, digits and hyphens)")
+        raise UsageError(f"project {name!r} is not a project id (6-30 lower-case letters, digits and hyphens)")
     return name
 
 
@@ -37,10 +39,10 @@ def day(text: str) -> dt.date:
     """A YYYY-MM-DD string -> date; ValueError with what was wrong."""
     try:
         if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text or ""):
-            raise ValueError
+            raise UsageError
         return dt.date.fromisoformat(text)
     except ValueError:
-        raise ValueError(f"date {text!r} is not a day as YYYY-MM-DD (for example 2026-11-30)") from None
+        raise UsageError(f"date {text!r} is not a day as YYYY-MM-DD (for example 2026-11-30)") from None
 
 
 def bigquery_parameters(params: dict) -> list:
