@@ -282,7 +282,7 @@ def test_the_api_answers_a_sites_day_as_the_daily_rows_do(calendar_home):
 
     rebuild_day(calendar_home, "2026-11-01", ZONES)
     wh = LocalWarehouse(calendar_home)
-    api = TestClient(create_app(wh))
+    api = TestClient(create_app(wh), base_url="http://127.0.0.1:8000")
     daily_rows = daily(wh)
     for site in ("ny.example", "np.example", "utc.example"):
         top = api.get("/api/top", params={"site": site, "date": "2026-11-01", "limit": 50}).json()

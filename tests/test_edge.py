@@ -114,7 +114,9 @@ def test_behind_a_trusted_proxy_readers_are_themselves_and_their_country_lands(t
 
     from weir.serve.app import create_app
 
-    top = TestClient(create_app(wh)).get("/api/top", params={"site": "edge.example", "by": "country", "date": "today"})
+    top = TestClient(create_app(wh), base_url="http://localhost").get(
+        "/api/top", params={"site": "edge.example", "by": "country", "date": "today"}
+    )
     assert top.status_code == 200, top.text
     assert {(r["country"], r["pageviews"]) for r in top.json()["rows"]} == {("GB", 1), ("(unknown)", 2)}
 

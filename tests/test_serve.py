@@ -24,7 +24,7 @@ def served(tmp_path_factory):
         (TODAY - dt.timedelta(days=7)).isoformat(), events=3000, seed=12
     )
     wh = rebuilt_warehouse(home, records)
-    return wh, TestClient(create_app(wh))
+    return wh, TestClient(create_app(wh), base_url="http://localhost:8000")  # serve without keys: this machine only
 
 
 def _since_midnight(client, path, **params):
@@ -242,3 +242,31 @@ def test_one_pages_content_and_metrics(served):
     assert _since_midnight(client, "/api/content", url="https://nowhere.example/' OR 1=1 --").json()["rows"] == []
     missing = client.get("/api/content")
     assert missing.status_code == 400 and missing.json()["error"].startswith("url:")
+
+
+def test_without_keys_only_this_machines_host_is_answered(served):
+    """A page elsewhere could point a name of its own at 127.0.0.1 (DNS rebinding) and read every
+    site from a keyless weir serve: a Host that is not loopback is refused, the dashboard too."""
+    wh, _ = served
+    for host in ("localhost:8000", "127.0.0.1:8000", "[::1]:8000", "localhost"):
+        client = TestClient(create_app(wh), base_url=f"http://{host}")
+        assert client.get("/api/now").status_code == 200, host
+    for host in ("attacker.example", "attacker.example:8000", "localhost.attacker.example", "10.0.0.5"):
+        client = TestClient(create_app(wh), base_url=f"http://{host}")
+        for path in ("/api/now", "/api/top", "/"):
+            answer = client.get(path)
+            assert answer.status_code == 421 and "this machine only" in answer.json()["error"], (host, path)
+
+
+def test_csv_cells_never_start_a_formula_and_times_are_bounded(served, tmp_path):
+    from weir.serve.app import _inert
+
+    assert [_inert(v) for v in ("=HYPERLINK(\"x\")", "+1", "-2", "@a", "\tx", "\rx", "news", -3, 4.5, None)] == [
+        "'=HYPERLINK(\"x\")", "'+1", "'-2", "'@a", "'\tx", "'\rx", "news", -3, 4.5, None]  # fmt: skip
+    _, client = served
+    for bad in ({"start": "0001-01-03"}, {"start": "2026-01-01T00:00:00", "end": "9999-12-31T00:00:00"}):
+        answer = client.get("/api/top", params=bad)
+        assert answer.status_code == 400 and "between 2000 and 2100" in answer.json()["error"], bad
+    ten_years = {"granularity": "5m", "start": "2016-01-01T00:00:00", "end": "2026-01-01T00:00:00", "site": "x"}
+    answer = client.get("/api/timeseries", params=ten_years)
+    assert answer.status_code == 400 and "5m series span at most 8 days" in answer.json()["error"]

@@ -25,6 +25,10 @@ from weir.usage import UsageError
 from weir.warehouse.base import QueryError, QueryResult, Warehouse
 
 MAX_HOURS = 24 * 31
+EARLIEST = dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc)  # times the API takes: no web analytics before
+LATEST = dt.datetime(2100, 1, 1, tzinfo=dt.timezone.utc)
+# The longest range of each series granularity: a day of 5-minute points a week, an hour's a quarter.
+MAX_SPAN = {"5m": dt.timedelta(days=8), "1h": dt.timedelta(days=92), "1d": dt.timedelta(days=3 * 366)}
 ZONES_TTL_S = 30.0  # how long the API keeps the sites' time zones before reading them again
 STATIC = str(resources.files("weir.serve").joinpath("static"))  # a directory of the installed package
 # The page runs only its own script and calls only this server (nothing from the internet).
@@ -90,7 +94,10 @@ def _time(request: Request, name: str) -> dt.datetime | None:
         value = dt.datetime.fromisoformat(raw)
     except ValueError:
         raise BadParameter(name, f"not an ISO 8601 time: {raw[:50]!r}") from None
-    return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
+    value = value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
+    if not EARLIEST <= value <= LATEST:
+        raise BadParameter(name, f"must be between {EARLIEST.year} and {LATEST.year}")
+    return value
 
 
 def _day(request: Request, zone: str) -> str | None:
@@ -135,8 +142,27 @@ def _answer(request: Request, rows: list[dict], extra: dict | None = None) -> Re
     fmt = _choice(request, "format", "json", {"json", "csv"})
     if fmt == "csv":
         columns = list(rows[0]) if rows else []
-        return Response(csv_text(QueryResult(columns, [tuple(r.values()) for r in rows])), media_type="text/csv")
+        cells = [tuple(_inert(v) for v in r.values()) for r in rows]
+        return Response(csv_text(QueryResult(columns, cells)), media_type="text/csv")
     return JSONResponse({**(extra or {}), "rows": [{k: plain(v) for k, v in r.items()} for r in rows]})
+
+
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _inert(value):
+    """A CSV cell a spreadsheet will not run: text that would start a formula (a tracked page's
+    section `=HYPERLINK(...)`) gets a leading apostrophe, as OWASP advises; numbers stay numbers."""
+    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def _loopback_host(request: Request) -> bool:
+    """Whether the request's Host names this machine (localhost, 127.x, ::1), port aside."""
+    host = request.headers.get("host", "")
+    name = host[1 : host.index("]")] if host.startswith("[") and "]" in host else host.rsplit(":", 1)[0]
+    return name == "localhost" or name == "::1" or name.startswith("127.")
 
 
 def create_app(warehouse: Warehouse, keys: dict[str, tuple[str, ...] | None] | None = None) -> Starlette:
@@ -183,7 +209,9 @@ def create_app(warehouse: Warehouse, keys: dict[str, tuple[str, ...] | None] | N
             raise BadParameter("site", "required with a key limited to some sites")
         return site, sites
 
-    async def top(request: Request) -> Response:
+    # The handlers are plain functions: Starlette runs them in its thread pool, so a slow query
+    # never holds the event loop (and with it every other request).
+    def top(request: Request) -> Response:
         site, sites = access(request)
         day, zone, span = day_range(request, site)
         start, end = span or _range(request, 60)
@@ -214,22 +242,25 @@ def create_app(warehouse: Warehouse, keys: dict[str, tuple[str, ...] | None] | N
             extra.update({"date": day, "timezone": zone if site else "each site's own"})
         return _answer(request, rows, extra)
 
-    async def now(request: Request) -> Response:
+    def now(request: Request) -> Response:
         site, sites = access(request)
         figures = [client.right_now(site, m, sites=sites) for m in (5, 30)]
         return _answer(request, figures, {"site": site})
 
-    async def timeseries(request: Request) -> Response:
+    def timeseries(request: Request) -> Response:
         site, _ = access(request, need_site=True)  # a limited key names its site
         day, zone, span = day_range(request, site)
         start, end = span or _range(request, 24 * 60)
         dimension = _choice(request, "dimension", None, {d.name for d in DIMENSIONS})
         value = request.query_params.get("value")
+        granularity = _choice(request, "granularity", "1h", set(GRAINS)) or "1h"
+        if end - start > MAX_SPAN[granularity]:
+            raise BadParameter("granularity", f"{granularity} series span at most {MAX_SPAN[granularity].days} days")
         query = SeriesQuery(
             metric=_choice(request, "metric", "pageviews", {m.name for m in METRICS}),
             start=start,
             end=end,
-            granularity=_choice(request, "granularity", "1h", set(GRAINS)),
+            granularity=granularity,
             site=site,
             url=request.query_params.get("url"),
             dimension=dimension,
@@ -240,7 +271,7 @@ def create_app(warehouse: Warehouse, keys: dict[str, tuple[str, ...] | None] | N
         extra = {"metric": query.metric, "granularity": query.granularity, "timezone": zone}
         return _answer(request, rows, {**extra, **({"date": day} if day else {})})
 
-    async def content(request: Request) -> Response:
+    def content(request: Request) -> Response:
         site, sites = access(request)
         url = request.query_params.get("url")
         if not url:
@@ -268,7 +299,25 @@ def create_app(warehouse: Warehouse, keys: dict[str, tuple[str, ...] | None] | N
         ],
         exception_handlers={BadParameter: _bad, ValueError: _bad, QueryError: _failed, Denied: _denied},
     )
+    if keys is None:  # serving this machine only: a page elsewhere must not reach it by a rebound name
+        app.add_middleware(_LoopbackOnly)
     return app
+
+
+class _LoopbackOnly:
+    """Refuses a request whose Host is not this machine's: without keys weir serve answers only
+    loopback, and a web page could otherwise point a name of its own at 127.0.0.1 (DNS
+    rebinding) and read every site."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http" and not _loopback_host(Request(scope)):
+            why = "this weir serve answers on this machine only (Host is not localhost); give --keys to serve others"
+            response = JSONResponse({"error": why}, status_code=421)
+            return await response(scope, receive, send)
+        return await self.app(scope, receive, send)
 
 
 async def _bad(request: Request, exc: Exception) -> Response:
