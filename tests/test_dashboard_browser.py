@@ -86,10 +86,13 @@ def test_the_dashboard_shows_the_api_and_a_new_event_without_a_reload(pubsub, tm
             row["referrer_category"] for row in referrers
         ]
         # Countries in the editor's words, in the API's order; unknown places say so.
-        countries = api(port, "top?by=country&minutes=1440&limit=8")["rows"]
+        countries = [r for r in api(port, "top?by=country&minutes=1440&limit=8")["rows"] if r["pageviews"]]
         named = browser.js("[...document.querySelectorAll('#countries li span')].map(s => s.textContent)")
         assert len(named) == len(countries) > 3 and "United States" in named and "GB" not in named
         assert named[[r["country"] for r in countries].index("(unknown)")] == "Unknown"
+        # No bar says "0": a row without page views tells an editor nothing.
+        shown = browser.js("[...document.querySelectorAll('.bars li b')].map(b => b.textContent)")
+        assert shown and "0" not in shown
         assert browser.js("document.querySelectorAll('#series polyline').length") == 2
         # A click on a section charts that section, with its week-ago line, from the API.
         section = browser.js("document.querySelector('#sections li.pick span').textContent")

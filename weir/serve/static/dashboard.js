@@ -91,12 +91,14 @@
     if (code === "(unknown)") return "Unknown";
     try { return (regionNames && regionNames.of(code)) || code; } catch (e) { return code; }
   }
-  var shown = { country: countryName };
+  function missing(words) { return function (value) { return value === "(none)" ? words : value; }; }
+  var shown = { country: countryName, section: missing("No section"), author: missing("No author") };
   function shownValue(dimension, value) { return shown[dimension] ? shown[dimension](value) : value; }
 
   function drawBars(id, body, pickable) {
     var max = Math.max.apply(null, body.rows.map(function (r) { return r.pageviews; }).concat([1]));
-    var items = body.rows.map(function (row) {
+    // A row with no page views ("(none) 0") says nothing to an editor: left out.
+    var items = body.rows.filter(function (row) { return row.pageviews > 0; }).map(function (row) {
       var li = document.createElement("li");
       if (pickable && row[body.by] !== "(none)" && row[body.by] !== "(unknown)") {
         li.className = "pick" + (state.dimension === body.by && state.value === row[body.by] ? " chosen" : "");
