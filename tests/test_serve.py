@@ -270,3 +270,15 @@ def test_csv_cells_never_start_a_formula_and_times_are_bounded(served, tmp_path)
     ten_years = {"granularity": "5m", "start": "2016-01-01T00:00:00", "end": "2026-01-01T00:00:00", "site": "x"}
     answer = client.get("/api/timeseries", params=ten_years)
     assert answer.status_code == 400 and "5m series span at most 8 days" in answer.json()["error"]
+
+
+def test_a_parameter_an_endpoint_does_not_understand_is_refused_not_ignored(served):
+    """`section=politics` on /api/top is not a filter yet: ignoring it would answer every
+    section's numbers as if they were politics'."""
+    _, client = served
+    for path, params in (("/api/top", {"section": "politics"}), ("/api/now", {"minutes": "5"}),
+                         ("/api/timeseries", {"site": "x", "device_type": "mobile"}),
+                         ("/api/content", {"url": "https://x/", "by": "url"})):  # fmt: skip
+        answer = client.get(path, params=params)
+        unknown = next(name for name in params if name not in ("site", "url"))
+        assert answer.status_code == 400 and answer.json()["error"].startswith(f"{unknown}: not a parameter"), path

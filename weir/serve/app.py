@@ -131,6 +131,26 @@ def _range(request: Request, default_minutes: int) -> tuple[dt.datetime, dt.date
     return start, end
 
 
+_BASE = {"site", "format"}
+_RANGE_PARAMS = {"minutes", "date", "start", "end"}
+PARAMETERS = {  # what each endpoint understands; anything else is refused, never ignored
+    "top": _BASE | _RANGE_PARAMS | {"by", "limit", "order_by"},
+    "now": _BASE,
+    "timeseries": _BASE | _RANGE_PARAMS | {"metric", "granularity", "url", "dimension", "value"},
+    "content": _BASE | _RANGE_PARAMS | {"url"},
+}
+
+
+def _known(request: Request, endpoint: str) -> None:
+    """A 400 naming a parameter the endpoint does not understand: an ignored filter would be a
+    wrong number."""
+    unknown = sorted(set(request.query_params) - PARAMETERS[endpoint])
+    if unknown:
+        raise BadParameter(
+            unknown[0], f"not a parameter of /api/{endpoint} (it takes {', '.join(sorted(PARAMETERS[endpoint]))})"
+        )
+
+
 def _choice(request: Request, name: str, default: str | None, choices) -> str | None:
     value = request.query_params.get(name, default)
     if value is not None and value not in choices:
@@ -212,6 +232,7 @@ def create_app(warehouse: Warehouse, keys: dict[str, tuple[str, ...] | None] | N
     # The handlers are plain functions: Starlette runs them in its thread pool, so a slow query
     # never holds the event loop (and with it every other request).
     def top(request: Request) -> Response:
+        _known(request, "top")
         site, sites = access(request)
         day, zone, span = day_range(request, site)
         start, end = span or _range(request, 60)
@@ -243,11 +264,13 @@ def create_app(warehouse: Warehouse, keys: dict[str, tuple[str, ...] | None] | N
         return _answer(request, rows, extra)
 
     def now(request: Request) -> Response:
+        _known(request, "now")
         site, sites = access(request)
         figures = [client.right_now(site, m, sites=sites) for m in (5, 30)]
         return _answer(request, figures, {"site": site})
 
     def timeseries(request: Request) -> Response:
+        _known(request, "timeseries")
         site, _ = access(request, need_site=True)  # a limited key names its site
         day, zone, span = day_range(request, site)
         start, end = span or _range(request, 24 * 60)
@@ -272,6 +295,7 @@ def create_app(warehouse: Warehouse, keys: dict[str, tuple[str, ...] | None] | N
         return _answer(request, rows, {**extra, **({"date": day} if day else {})})
 
     def content(request: Request) -> Response:
+        _known(request, "content")
         site, sites = access(request)
         url = request.query_params.get("url")
         if not url:
