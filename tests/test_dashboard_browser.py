@@ -68,6 +68,7 @@ def test_the_dashboard_shows_the_api_and_a_new_event_without_a_reload(pubsub, tm
         browser.goto(f"http://127.0.0.1:{port}/")
         browser.wait_for("window.weirDashboard && window.weirDashboard.refreshes >= 1")
         assert browser.js("window.weirDashboard.lastError") is None
+        assert browser.js("document.getElementById('live').textContent") == "live"  # page views arriving
 
         # The numbers on the page are the API's (the stream is settled, so both read the same rows).
         now = {row["minutes"]: row for row in api(port, "now")["rows"]}
@@ -123,3 +124,27 @@ def test_the_dashboard_shows_the_api_and_a_new_event_without_a_reload(pubsub, tm
         if serve is not None:
             emulators.stop(serve)
         stop(stream)
+
+
+def test_the_badge_says_live_only_while_page_views_arrive(tmp_path):
+    """A warehouse whose last page view is older than 30 minutes: the badge says so, grey."""
+    browser_exe = chromium()
+    if browser_exe is None:
+        emulators.missing("chromium")
+    from tests.conftest import rebuilt_warehouse
+    from weir.traffic.generator import generate_day
+
+    home = str(tmp_path / "home")
+    rebuilt_warehouse(home, generate_day("2025-11-20", events=300, seed=5))  # a day long past
+    port = free_port()
+    serve = start_serve(home, port, str(tmp_path / "serve.log"))
+    browser = Browser(browser_exe, str(tmp_path / "chromium"))
+    try:
+        browser.goto(f"http://127.0.0.1:{port}/")
+        browser.wait_for("window.weirDashboard && window.weirDashboard.refreshes >= 1")
+        assert browser.js("document.getElementById('live').textContent") == "no new views"
+        assert browser.js("document.getElementById('live').title") == "No page views in the last 30 minutes"
+        assert browser.js("document.getElementById('live').className") == "live stale"
+    finally:
+        browser.close()
+        emulators.stop(serve)

@@ -7,7 +7,7 @@
   var params = new URLSearchParams(location.search);
   var state = { site: params.get("site") || "", key: params.get("key") || "", url: null, seen: null,
                 dimension: null, value: null };
-  var status = (window.weirDashboard = { refreshes: 0, lastError: null });
+  var status = (window.weirDashboard = { refreshes: 0, lastError: null, arriving: false });
 
   function $(id) { return document.getElementById(id); }
   function fmt(n) { return n == null ? "–" : Number(n).toLocaleString("en-US"); }
@@ -29,6 +29,9 @@
   }
 
   function drawNow(body) {
+    // "live" only while page views arrive: none in the last 30 minutes is said, not shown as live.
+    var last30 = body.rows.filter(function (r) { return r.minutes === 30; })[0];
+    status.arriving = !!(last30 && last30.pageviews > 0);
     body.rows.forEach(function (row) {
       ["visitors", "pageviews"].forEach(function (m) {
         var id = "now-" + m + "-" + row.minutes;
@@ -178,12 +181,15 @@
       function () {
         status.refreshes += 1;
         status.lastError = null;
-        $("live").className = "live";
+        $("live").className = status.arriving ? "live" : "live stale";
+        $("live").textContent = status.arriving ? "live" : "no new views";
+        $("live").title = status.arriving ? "Page views are arriving" : "No page views in the last 30 minutes";
         $("updated").textContent = new Date().toLocaleTimeString("en-GB");
       },
       function (err) {
         status.lastError = String(err.message || err);
         $("live").className = "live stale";
+        $("live").textContent = "not updating";
         $("updated").textContent = "failed: " + status.lastError;
       }
     );
