@@ -187,7 +187,7 @@ class DayScope:
     def groups(self, zones: SiteZones) -> list[tuple[str, tuple[int, int], tuple[str, ...] | None, tuple[str, ...]]]:
         """Per zone in scope: (zone, its UTC span of the day, the sites in it or None for "every
         site not named elsewhere", the sites to leave out in that case)."""
-        out = []
+        out: list[tuple[str, tuple[int, int], tuple[str, ...] | None, tuple[str, ...]]] = []
         for name in self.zones(zones):
             if name == UTC_ZONE:
                 out.append((name, day_span(self.day, name), None, zones.zoned_sites()))

@@ -94,6 +94,7 @@ def host_of(url: str) -> str | None:
     missing slashes after http: as browsers take them. A URL the standard refuses (a space
     in the host, say) falls back to urlsplit's reading, so no event that had a host loses it."""
     url = url.strip()
+    host: str | None
     try:
         host = ada_url.URL(url).hostname.strip("[]").lower()  # IPv6 without brackets, as urlsplit gives it
     except ValueError:

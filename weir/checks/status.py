@@ -15,7 +15,7 @@ def peek_backlog(subscription_path: str, limit: int = PEEK_LIMIT) -> int:
     (ack deadline 0), up to `limit`. The emulator has no monitoring API to ask instead; on
     Google Cloud read `subscription/num_undelivered_messages` in Cloud Monitoring."""
     from google.api_core.exceptions import DeadlineExceeded
-    from google.cloud import pubsub_v1
+    from google.cloud import pubsub_v1  # type: ignore[attr-defined]  # the package's namespace, unseen by mypy
 
     with pubsub_v1.SubscriberClient() as sub:
         seen: set[str] = set()

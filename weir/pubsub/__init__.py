@@ -35,7 +35,7 @@ def ensure_topology(names: PubSubNames, ack_deadline_s: int = 60, timeout_s: flo
     gives up after that long, unretried (google.api_core's errors), instead of the client's
     default of retrying for minutes."""
     from google.api_core.exceptions import AlreadyExists
-    from google.cloud import pubsub_v1
+    from google.cloud import pubsub_v1  # type: ignore[attr-defined]  # the package's namespace, unseen by mypy
 
     bounded = {"retry": None, "timeout": timeout_s} if timeout_s is not None else {}
     publisher = pubsub_v1.PublisherClient()

@@ -49,7 +49,7 @@ def bigquery_parameters(params: dict) -> list:
     """params -> the BigQuery client's query parameters."""
     from google.cloud import bigquery
 
-    out = []
+    out: list[bigquery.ScalarQueryParameter | bigquery.ArrayQueryParameter] = []
     for name, value in params.items():
         if isinstance(value, (list, tuple)):
             out.append(bigquery.ArrayQueryParameter(name, "STRING", [str(v) for v in value]))

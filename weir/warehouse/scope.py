@@ -63,7 +63,8 @@ def predicate(table: str, parts: list[Part], dialect: str) -> tuple[str, list[tu
     date_col = _date_column(spec)
     time_col = spec.partition_field
     site = f"COALESCE(site, '{UNKNOWN_SITE}')"
-    terms, params = [], []
+    terms: list[str] = []
+    params: list[tuple[str, str, object]] = []
     bq = dialect == "bigquery"
 
     def ref(name: str) -> str:
