@@ -658,19 +658,20 @@ def cmd_collect(args) -> int:
     from weir.collector.proxies import ClientAddresses, parse_networks
     from weir.collector.relay import Relay
     from weir.collector.server import serve
+    from weir.listen import listening_socket
     from weir.pubsub import ensure_topology
 
+    # Every refusal (a bad proxy range, a database that is not one, a port in use) comes before
+    # anything is printed.
     clients = ClientAddresses(parse_networks(args.trusted_proxy or ()), args.proxy_header)
-    if args.trusted_proxy:
-        print(f"collect: the client is read from {args.proxy_header} of {', '.join(args.trusted_proxy)} only")
     if args.no_geo and args.geo_db:
         raise UsageError("--no-geo and --geo-db contradict each other: give one")
     geography = None if args.no_geo else Geography(args.geo_db)
+    sock = listening_socket(args.host, args.port)
+    if args.trusted_proxy:
+        print(f"collect: the client is read from {args.proxy_header} of {', '.join(args.trusted_proxy)} only")
     if geography is not None:
         print(f"collect: country and region from {geography.source}")
-    from weir.listen import listening_socket
-
-    sock = listening_socket(args.host, args.port)
     settings, names = _pubsub_names(args)
     if not args.project:  # a real project's topic is Terraform's; the collector may only publish
         _topology_in_background(names, ensure_topology)
